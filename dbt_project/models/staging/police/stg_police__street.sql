@@ -1,0 +1,26 @@
+-- One row per street-level crime record from accepted deliveries. Loads whose Great
+-- Expectations check failed are left out so bad data never reaches the marts.
+with accepted_loads as (
+    select load_id from {{ source('raw', 'load_manifest') }}
+    where source = 'police_street' and outcome = 'loaded' and check_status <> 'failed'
+)
+
+select
+    crime_id,
+    month                   as month_start,
+    reported_by             as reporting_force,
+    falls_within            as force_area_name,
+    longitude,
+    latitude,
+    location                as location_description,
+    lsoa_code               as lsoa_code_as_published,
+    lsoa_name               as lsoa_name_as_published,
+    crime_type,
+    last_outcome_category,
+    (longitude is null or latitude is null
+        or (longitude = 0 and latitude = 0))        as is_location_missing,
+    _load_id                as load_id,
+    _source_file            as source_file,
+    _row_number             as source_row_number
+from {{ source('raw', 'police_street') }}
+where _load_id in (select load_id from accepted_loads)

@@ -1,0 +1,45 @@
+"""Great Expectations suite for the published indicator mart (marts.fct_indicator_value)."""
+
+from __future__ import annotations
+
+COLUMNS = [
+    "indicator_id", "area_code", "area_type", "period_type", "period_start", "period_end",
+    "numerator", "denominator", "value", "lower_ci_95", "upper_ci_95", "comparator_area_code",
+    "comparison", "is_suppressed", "suppression_reason",
+]
+AREA_TYPES = ["lsoa", "msoa", "lad", "utla", "csp", "pfa", "region", "country"]
+PERIOD_TYPES = ["month", "quarter", "financial_year", "academic_year", "calendar_year", "rolling_12_months"]
+COMPARISONS = ["better", "similar", "worse", "higher", "lower", "not compared"]
+
+
+def build_suite():
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    suite = gx.ExpectationSuite(name="fct_indicator_value")
+    why = lambda text: {"why": text}  # noqa: E731
+    for expectation in [
+        gxe.ExpectTableColumnsToMatchSet(column_set=COLUMNS, exact_match=True,
+                                         meta=why("the published contract (PRODUCT.md)")),
+        gxe.ExpectTableRowCountToBeBetween(min_value=1, meta=why("an empty mart is never published")),
+        *[gxe.ExpectColumnValuesToNotBeNull(column=c, meta=why("key and count columns are always filled"))
+          for c in ("indicator_id", "area_code", "area_type", "period_type", "period_start",
+                    "period_end", "numerator", "denominator", "is_suppressed")],
+        gxe.ExpectColumnValuesToBeInSet(column="area_type", value_set=AREA_TYPES),
+        gxe.ExpectColumnValuesToBeInSet(column="period_type", value_set=PERIOD_TYPES),
+        gxe.ExpectColumnValuesToBeInSet(column="comparison", value_set=COMPARISONS),
+        gxe.ExpectColumnValuesToBeBetween(column="numerator", min_value=0, meta=why("counts are never negative")),
+        gxe.ExpectColumnValuesToBeBetween(column="denominator", min_value=0, strict_min=True,
+                                          meta=why("a rate needs a population")),
+        gxe.ExpectColumnValuesToBeBetween(column="value", min_value=0),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="value", column_B="lower_ci_95", or_equal=True, ignore_row_if="either_value_is_missing",
+            meta=why("the lower confidence limit never exceeds the value")),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="upper_ci_95", column_B="value", or_equal=True, ignore_row_if="either_value_is_missing",
+            meta=why("the upper confidence limit is never below the value")),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["indicator_id", "area_code", "period_type", "period_start"],
+                                            meta=why("one value per indicator, area and period")),
+    ]:
+        suite.add_expectation(expectation)
+    return suite

@@ -1,0 +1,222 @@
+"""`vru`: the platform's command line. Long steps show progress; a failure prints what failed,
+where, and what to do, and exits non-zero."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ingestion.settings import get_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Serious-violence data platform: load, build, check and publish indicators.")
+ingest_app = typer.Typer(no_args_is_help=True, help="Load delivered files into the raw layer.")
+app.add_typer(ingest_app, name="ingest")
+console = Console()
+
+DEMO_DAG = "vru_pipeline"
+DAG_TASKS = ["load_reference", "ingest_police_street", "check_raw", "dbt_build", "check_marts", "publish"]
+
+
+def _fail(message: str, hint: str = "") -> None:
+    console.print(f"[bold red]✗[/] {message}")
+    if hint:
+        console.print(f"  [yellow]→[/] {hint}")
+    raise typer.Exit(1)
+
+
+def _run_step(title: str, func, *args):
+    """Run one pipeline step with a spinner; known failures become readable messages."""
+    from ingestion.load import FileRejected
+    from ingestion.pipeline import ChecksFailed, DeliveriesRejected
+    from ingestion.publish import PublishRefused
+    from ingestion.transform import DbtFailed
+    from ingestion.warehouse import WarehouseBusy
+
+    try:
+        with console.status(title):
+            result = func(*args)
+    except (FileRejected, DeliveriesRejected) as error:
+        _fail(str(error), "fix or re-export the file and deliver it again; earlier loads are unchanged")
+    except (ChecksFailed, DbtFailed, PublishRefused) as error:
+        _fail(str(error), "see `vru status` and the Data Docs; the published warehouse is unchanged")
+    except (WarehouseBusy, FileNotFoundError) as error:
+        _fail(str(error))
+    summary = getattr(result, "summary", None)
+    console.print(f"[green]✓[/] {title}: {summary() if callable(summary) else result}")
+    return result
+
+
+@app.command()
+def demo(
+    seed: int = typer.Option(2025, help="Random seed of the generated extracts (same seed, same files)."),
+) -> None:
+    """Generate Thames Valley demo extracts, run the whole pipeline through Airflow, and show the result."""
+    from ingestion.airflow_runner import run_dag_test
+    from ingestion.demo.generate import generate_demo_extracts
+
+    settings = get_settings()
+    landing = settings.landing_dir / "demo"
+    shutil.rmtree(landing, ignore_errors=True)
+    with console.status("Generating Thames Valley demo extracts…"):
+        extracts = generate_demo_extracts(landing, seed=seed)
+    console.print(f"[green]✓[/] Demo extracts: {len(extracts.police_files)} monthly police.uk street files, "
+                  f"ONS lookups and population in {landing}")
+
+    started = time.monotonic()
+    with console.status("Airflow: starting (temporary AIRFLOW_HOME, SQLite)…") as status:
+        def show(task_id: str) -> None:
+            step = DAG_TASKS.index(task_id) + 1 if task_id in DAG_TASKS else "?"
+            status.update(f"Airflow {DEMO_DAG}: task {step}/{len(DAG_TASKS)} [bold]{task_id}[/] "
+                          f"({time.monotonic() - started:.0f}s)")
+        outcome = run_dag_test(DEMO_DAG, {"landing_dir": str(landing)}, settings, on_task_start=show)
+    for task_id in DAG_TASKS:
+        state = outcome.task_states.get(task_id, "not run")
+        mark = "[green]✓[/]" if state == "success" else "[red]✗[/]" if "fail" in state else "·"
+        console.print(f"  {mark} {task_id}: {state}")
+    if not outcome.succeeded:
+        console.print("\n".join(outcome.error_lines) or "(no error message found)", markup=False,
+                      highlight=False)
+        _fail(f"the {DEMO_DAG} DAG run failed", f"full Airflow log: {outcome.log_file}")
+    console.print(f"[green]✓[/] Airflow DAG {DEMO_DAG} succeeded in {time.monotonic() - started:.0f}s")
+
+    _print_lad_table(settings.published_db)
+    console.print(f"\nPlanted signals: hotspot LSOA {extracts.hotspot_lsoa21_code} "
+                  f"({extracts.hotspot_lsoa21_name}); seasonal peak {extracts.peak_month}.")
+    console.print(f"Published warehouse (read-only, DuckDB ≥1.4): [bold]{settings.published_db}[/]")
+    console.print(f"Great Expectations Data Docs: [bold]{settings.data_docs_index}[/]")
+    console.print(f"Airflow log: {outcome.log_file}")
+
+
+def _print_lad_table(published: Path) -> None:
+    from ingestion.warehouse import reader
+
+    with reader(published) as con:
+        rows = con.execute("""
+            WITH latest AS (SELECT max(period_start) AS period_start FROM fct_indicator_value)
+            SELECT a.area_name, f.area_code, strftime(f.period_start, '%Y-%m'), f.numerator,
+                   f.denominator, f.value, f.lower_ci_95, f.upper_ci_95, f.comparison
+            FROM fct_indicator_value f JOIN latest USING (period_start)
+            JOIN dim_area a USING (area_code)
+            WHERE f.indicator_id = 'violence_offences_rate' AND f.area_type IN ('lad', 'pfa')
+            ORDER BY f.area_type = 'pfa', a.area_name""").fetchall()
+    if not rows:
+        return
+    table = Table(title=f"Violence and sexual offences per 1,000 population, {rows[0][2]}")
+    for name, justify in [("Area", "left"), ("Code", "left"), ("Offences", "right"),
+                          ("Population", "right"), ("Rate", "right"), ("95% CI", "right"),
+                          ("vs Thames Valley", "left")]:
+        table.add_column(name, justify=justify)
+    for name, code, _, num, den, value, low, high, comparison in rows:
+        rate = "suppressed" if value is None else f"{value:.2f}"
+        ci = "" if value is None else f"{low:.2f}–{high:.2f}"
+        table.add_row(name, code, f"{num:,}", f"{den:,.0f}", rate, ci, comparison)
+    console.print(table)
+
+
+@app.command()
+def status() -> None:
+    """What was loaded, when, from which file, rows accepted/quarantined, and the last checks."""
+    import duckdb
+
+    from ingestion.warehouse import reader
+
+    settings = get_settings()
+    source, note = settings.working_db, ""
+    if not source.exists():
+        _fail(f"no warehouse at {source} yet", "run `vru demo` or the ingest commands first")
+    try:
+        ctx = reader(source)
+        con = ctx.__enter__()
+    except duckdb.IOException:
+        if not settings.published_db.exists():
+            _fail("the pipeline is writing and nothing has been published yet; try again shortly")
+        source, note = settings.published_db, " (pipeline busy: showing the last published state)"
+        ctx = reader(source)
+        con = ctx.__enter__()
+    try:
+        schema = "raw." if source == settings.working_db else ""
+        loads = con.execute(f"""
+            SELECT source, count(*) FILTER (outcome = 'loaded'), sum(rows_loaded) FILTER (outcome = 'loaded'),
+                   sum(rows_quarantined) FILTER (outcome = 'loaded'), count(*) FILTER (outcome = 'rejected'),
+                   max(finished_at)
+            FROM {schema}load_manifest GROUP BY source ORDER BY source""").fetchall()
+        table = Table(title=f"Deliveries in {source}{note}")
+        for col in ["Source", "Files loaded", "Rows accepted", "Rows quarantined", "Files rejected", "Last load (UTC)"]:
+            table.add_column(col)
+        for row in loads:
+            table.add_row(*[("" if v is None else f"{v:,}" if isinstance(v, int) else str(v)[:19]) for v in row])
+        console.print(table)
+        rejected = con.execute(f"""SELECT source_file, message FROM {schema}load_manifest
+                                   WHERE outcome = 'rejected' ORDER BY finished_at DESC LIMIT 5""").fetchall()
+        for file, message in rejected:
+            console.print(f"[red]rejected[/] {file}: {message}", markup=True, highlight=False)
+        has_checks = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'check_result'").fetchone()[0]
+        if has_checks:
+            checks = con.execute(f"""SELECT suite, checked_at, success, rows_checked, failures
+                FROM {schema}check_result QUALIFY row_number() OVER (PARTITION BY suite ORDER BY checked_at DESC) = 1
+                ORDER BY suite""").fetchall()
+            for suite, at, ok, rows, failures in checks:
+                mark = "[green]passed[/]" if ok else "[red]failed[/]"
+                console.print(f"check {suite}: {mark} on {rows:,} rows at {str(at)[:19]}"
+                              + (f"\n  {failures}" if failures else ""))
+    finally:
+        ctx.__exit__(None, None, None)
+    published = settings.published_db
+    if published.exists():
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(published.stat().st_mtime))
+        console.print(f"Published warehouse: {published} (written {stamp})")
+    else:
+        console.print("Published warehouse: not yet published")
+
+
+@ingest_app.command("police-street")
+def ingest_police_street(folder: Path = typer.Argument(..., exists=True, help="File or folder of *-street.csv")) -> None:
+    """Load data.police.uk street files (a folder in the archive layout, or one file)."""
+    from ingestion import pipeline
+
+    _run_step(f"Loading police.uk street files from {folder}", pipeline.ingest_police_street, folder)
+
+
+@ingest_app.command("reference")
+def ingest_reference(folder: Path = typer.Argument(..., exists=True, file_okay=False,
+                                                    help="Folder with ons/ and population/")) -> None:
+    """Load ONS lookups (ons/*.csv) and population estimates (population/*.csv)."""
+    from ingestion import pipeline
+
+    _run_step(f"Loading ONS reference data from {folder}", pipeline.load_reference, folder)
+
+
+@app.command()
+def check() -> None:
+    """Run the Great Expectations checks on new raw deliveries and on the marts."""
+    from ingestion import pipeline
+
+    _run_step("Checking new raw deliveries", pipeline.check_raw)
+    _run_step("Checking the marts", pipeline.check_marts)
+
+
+@app.command()
+def build() -> None:
+    """Build the dbt models (staging → intermediate → marts) with their tests."""
+    from ingestion.transform import run_dbt
+
+    _run_step("dbt build", lambda: (run_dbt(["build"]), "models built and tested")[1])
+
+
+@app.command()
+def publish() -> None:
+    """Publish the checked marts as the read-only warehouse file."""
+    from ingestion.publish import publish as run
+
+    _run_step("Publishing the marts", run)
+
+
+if __name__ == "__main__":
+    app()

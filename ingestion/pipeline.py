@@ -1,0 +1,133 @@
+"""The pipeline's steps, each a plain function the DAGs and the CLI call (no Airflow here).
+
+Every step that writes takes the single-writer lock through `warehouse.writer`, opens its
+connection, and closes it before returning, so steps can run in separate processes one after
+another (Airflow tasks) without ever meeting DuckDB's lock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ingestion import ons_reference, police_street
+from ingestion.load import FileRejected, LoadResult, ensure_tables
+from ingestion.settings import Settings, get_settings
+from ingestion.warehouse import writer
+
+CHECK_RESULT_DDL = """
+CREATE TABLE IF NOT EXISTS raw.check_result (
+    run_id VARCHAR NOT NULL, suite VARCHAR NOT NULL, checked_at TIMESTAMP NOT NULL,
+    success BOOLEAN NOT NULL, rows_checked BIGINT NOT NULL, failures VARCHAR
+)"""
+
+
+class DeliveriesRejected(RuntimeError):
+    """Some files were refused; the others were loaded. The message lists every refusal."""
+
+
+class ChecksFailed(RuntimeError):
+    pass
+
+
+@dataclass
+class IngestReport:
+    results: list[LoadResult] = field(default_factory=list)
+    rejections: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        counts: dict[str, int] = {}
+        for r in self.results:
+            counts[r.outcome] = counts.get(r.outcome, 0) + 1
+        counts["rejected"] = len(self.rejections)
+        return ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+
+
+def _load_all(loader, files: list[Path], settings: Settings) -> IngestReport:
+    report = IngestReport()
+    with writer(settings) as con:
+        for path in files:
+            try:
+                report.results.append(loader(con, path))
+            except FileRejected as rejection:
+                report.rejections.append(str(rejection))
+    if report.rejections:
+        raise DeliveriesRejected(
+            f"{len(report.rejections)} file(s) refused ({report.summary()}):\n  "
+            + "\n  ".join(report.rejections))
+    return report
+
+
+def load_reference(folder: Path, settings: Settings | None = None) -> IngestReport:
+    """ONS lookups (folder/ons/*.csv) and population estimates (folder/population/*.csv)."""
+    settings = settings or get_settings()
+    folder = Path(folder)
+    lookups = sorted((folder / "ons").glob("*.csv"))
+    populations = sorted((folder / "population").glob("*.csv"))
+    if not lookups or not populations:
+        raise FileNotFoundError(f"{folder}: expected ons/*.csv lookups and population/*.csv estimates")
+    report = _load_all(ons_reference.load_lookup, lookups, settings)
+    report.results += _load_all(ons_reference.load_population, populations, settings).results
+    return report
+
+
+def ingest_police_street(folder: Path, settings: Settings | None = None) -> IngestReport:
+    """Every `*-street.csv` under folder (the police.uk archive layout, YYYY-MM/ sub-folders)."""
+    settings = settings or get_settings()
+    files = police_street.street_files(Path(folder))
+    if not files:
+        raise FileNotFoundError(f"{folder}: no police.uk street files (*-street.csv) found")
+    return _load_all(police_street.load_street_file, files, settings)
+
+
+def _record_check(con, suite: str, rows: int, report) -> None:
+    con.execute(CHECK_RESULT_DDL)
+    con.execute(
+        "INSERT INTO raw.check_result VALUES (?, ?, ?, ?, ?, ?)",
+        [uuid.uuid4().hex, suite, datetime.now(timezone.utc).replace(tzinfo=None),
+         report.success, rows, "\n".join(report.failures()) or None],
+    )
+
+
+def check_raw(settings: Settings | None = None) -> str:
+    """Great Expectations on every police delivery not yet checked. Passing loads become usable
+    by dbt; failing loads are marked failed (staging leaves them out) and the step fails."""
+    from ingestion.quality import validate_frames
+
+    settings = settings or get_settings()
+    with writer(settings) as con:
+        ensure_tables(con, police_street.POLICE_STREET)
+        con.execute(CHECK_RESULT_DDL)
+        pending = [r[0] for r in con.execute(
+            "SELECT load_id FROM raw.load_manifest WHERE source = 'police_street' "
+            "AND outcome = 'loaded' AND check_status = 'pending'").fetchall()]
+        if not pending:
+            return "no new police deliveries to check"
+        batch = con.execute(
+            "SELECT * FROM raw.police_street WHERE _load_id IN (SELECT unnest(?))", [pending]
+        ).fetchdf()
+        report = validate_frames(settings.gx_dir, {"raw_police_street": batch})
+        status = "passed" if report.success else "failed"
+        con.execute("UPDATE raw.load_manifest SET check_status = ? WHERE load_id IN (SELECT unnest(?))",
+                    [status, pending])
+        _record_check(con, "raw_police_street", len(batch), report)
+    if not report.success:
+        raise ChecksFailed("raw police batch failed its checks; it will not reach the marts:\n  "
+                           + "\n  ".join(report.failures()))
+    return f"{len(pending)} deliveries, {len(batch)} rows passed"
+
+
+def check_marts(settings: Settings | None = None) -> str:
+    from ingestion.quality import validate_frames
+
+    settings = settings or get_settings()
+    with writer(settings) as con:
+        frame = con.execute("SELECT * FROM marts.fct_indicator_value").fetchdf()
+        report = validate_frames(settings.gx_dir, {"fct_indicator_value": frame})
+        _record_check(con, "fct_indicator_value", len(frame), report)
+    if not report.success:
+        raise ChecksFailed("fct_indicator_value failed its checks; not published:\n  "
+                           + "\n  ".join(report.failures()))
+    return f"{len(frame)} indicator values passed"

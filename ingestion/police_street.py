@@ -1,0 +1,90 @@
+"""data.police.uk street-level crime files (`YYYY-MM-<force>-street.csv`), see SOURCES.md §1.
+
+One file is one delivery: a re-delivered month replaces that force-month, never doubles it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from ingestion.load import Column, LoadResult, Rule, SourceSpec, load_file
+
+CRIME_TYPES = (
+    "Anti-social behaviour", "Bicycle theft", "Burglary", "Criminal damage and arson", "Drugs",
+    "Other crime", "Other theft", "Possession of weapons", "Public order", "Robbery",
+    "Shoplifting", "Theft from the person", "Vehicle crime", "Violence and sexual offences",
+    # legacy categories in files before 2013
+    "Violent crime", "Public disorder and weapons",
+)
+_crime_type_list = ", ".join("'" + c.replace("'", "''") + "'" for c in CRIME_TYPES)
+
+POLICE_STREET = SourceSpec(
+    name="police_street",
+    raw_table="raw.police_street",
+    description="data.police.uk street-level crime and anti-social behaviour, one file per force-month",
+    gx_suite="raw_police_street",
+    file_pattern=r"(?P<month>\d{4}-\d{2})-(?P<force>[a-z-]+)-street\.csv",
+    columns=(
+        Column("Crime ID", "crime_id"),
+        Column("Month", "month", "DATE"),
+        Column("Reported by", "reported_by"),
+        Column("Falls within", "falls_within"),
+        Column("Longitude", "longitude", "DOUBLE"),
+        Column("Latitude", "latitude", "DOUBLE"),
+        Column("Location", "location"),
+        Column("LSOA code", "lsoa_code"),
+        Column("LSOA name", "lsoa_name"),
+        Column("Crime type", "crime_type"),
+        Column("Last outcome category", "last_outcome_category"),
+        Column("Context", "context", required=False),
+    ),
+    rules=(
+        Rule("month_format", r"regexp_full_match(month, '\d{4}-(0[1-9]|1[0-2])')",
+             "Month must be YYYY-MM"),
+        Rule("month_matches_file_name", "month = {month}",
+             "Month must equal the month in the file name"),
+        Rule("coordinates_numeric",
+             "(longitude IS NULL OR TRY_CAST(longitude AS DOUBLE) IS NOT NULL) AND "
+             "(latitude IS NULL OR TRY_CAST(latitude AS DOUBLE) IS NOT NULL)",
+             "Longitude and Latitude must be numbers or blank"),
+        Rule("crime_type_present", "crime_type IS NOT NULL", "Crime type must not be blank"),
+        Rule("crime_type_known", f"crime_type IN ({_crime_type_list})",
+             "Crime type must be one of the police.uk categories", action="quarantine_row"),
+        Rule("lsoa_code_format", r"lsoa_code IS NULL OR regexp_full_match(lsoa_code, '[EW]01\d{6}')",
+             "LSOA code must look like E01xxxxxx or W01xxxxxx (or be blank)", action="quarantine_row"),
+    ),
+    raw_ddl="""
+    CREATE TABLE IF NOT EXISTS raw.police_street (
+        crime_id VARCHAR, month DATE, reported_by VARCHAR, falls_within VARCHAR,
+        longitude DOUBLE, latitude DOUBLE, location VARCHAR, lsoa_code VARCHAR, lsoa_name VARCHAR,
+        crime_type VARCHAR, last_outcome_category VARCHAR, context VARCHAR,
+        _load_id VARCHAR NOT NULL, _source_file VARCHAR NOT NULL, _source_sha256 VARCHAR NOT NULL,
+        _loaded_at TIMESTAMP NOT NULL, _row_number BIGINT NOT NULL)
+    """,
+    select_sql=lambda spec, attrs, staged: """
+        SELECT NULLIF(TRIM(crime_id), '') AS crime_id,
+               CAST(month || '-01' AS DATE) AS month,
+               reported_by, falls_within,
+               TRY_CAST(longitude AS DOUBLE) AS longitude,
+               TRY_CAST(latitude AS DOUBLE) AS latitude,
+               location, NULLIF(TRIM(lsoa_code), '') AS lsoa_code, lsoa_name,
+               crime_type, last_outcome_category,
+               """ + ("context" if "context" in staged else "CAST(NULL AS VARCHAR)") + """ AS context,
+               _row_number
+        FROM _staged""",
+)
+
+
+def street_files(folder: Path) -> list[Path]:
+    """Every street file under a folder in the police.uk archive layout (YYYY-MM/ sub-folders),
+    or the file itself when given one."""
+    folder = Path(folder)
+    if folder.is_file():
+        return [folder]
+    return sorted(p for p in folder.rglob("*-street.csv") if p.is_file())
+
+
+def load_street_file(con: duckdb.DuckDBPyConnection, path: Path | str) -> LoadResult:
+    return load_file(con, POLICE_STREET, path)

@@ -1,0 +1,122 @@
+"""Run the Great Expectations suites on DataFrames read from DuckDB, with Data Docs on disk.
+
+Why DataFrames: GX 1.24's SQL data source over duckdb-engine fetches rows after the connection is
+closed and gets none, so clean and broken data look alike (STACK_NOTES.md). A result is trusted
+only when no expectation raised: an exception counts as a failure and is reported as such.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DATA_SOURCE = "vru_warehouse"
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    suite: str
+    expectation_type: str
+    columns: str
+    success: bool
+    unexpected_count: int | None
+    partial_unexpected: tuple
+    raised: str | None
+
+    def describe(self) -> str:
+        where = f"{self.expectation_type}({self.columns})"
+        if self.raised:
+            return f"{self.suite}: {where} could not be evaluated — {self.raised}"
+        count = f" — {self.unexpected_count} unexpected value(s)" if self.unexpected_count else ""
+        sample = f", e.g. {list(self.partial_unexpected)[:3]}" if self.partial_unexpected else ""
+        return f"{self.suite}: {where} failed{count}{sample}"
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    outcomes: tuple[ExpectationOutcome, ...]
+
+    @property
+    def success(self) -> bool:
+        return all(o.success and not o.raised for o in self.outcomes)
+
+    def failures(self) -> list[str]:
+        return [o.describe() for o in self.outcomes if not o.success or o.raised]
+
+    def outcome(self, suite: str, expectation_type: str, column: str | None = None) -> ExpectationOutcome:
+        matches = [o for o in self.outcomes if o.suite == suite and o.expectation_type == expectation_type
+                   and (column is None or o.columns == column)]
+        if len(matches) != 1:
+            raise LookupError(f"{len(matches)} outcomes for {suite}/{expectation_type}({column})")
+        return matches[0]
+
+
+def data_docs_index(gx_dir: Path) -> Path:
+    return Path(gx_dir) / "uncommitted" / "data_docs" / "local_site" / "index.html"
+
+
+def _context(gx_dir: Path):
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    import great_expectations as gx
+
+    Path(gx_dir).mkdir(parents=True, exist_ok=True)
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="file", context_root_dir=str(gx_dir))
+    bars = context.variables.progress_bars
+    enabled = bars.get("globally", True) if isinstance(bars, dict) else getattr(bars, "globally", True)
+    if enabled:
+        # metric progress bars would flood Airflow task logs and the CLI
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        context.variables.save()
+    return context
+
+
+def _checkpoint(context, suite_name: str):
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    from expectations import SUITES
+
+    suite = context.suites.add_or_update(SUITES[suite_name]())
+    source = context.data_sources.add_or_update_pandas(name=DATA_SOURCE)
+    asset = (source.get_asset(suite_name) if suite_name in source.get_asset_names()
+             else source.add_dataframe_asset(name=suite_name))
+    batch = next((b for b in asset.batch_definitions if b.name == "whole_batch"), None) \
+        or asset.add_batch_definition_whole_dataframe("whole_batch")
+    validation = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=f"{suite_name}_validation", data=batch, suite=suite))
+    return context.checkpoints.add_or_update(gx.Checkpoint(
+        name=f"{suite_name}_checkpoint", validation_definitions=[validation],
+        actions=[UpdateDataDocsAction(name="update_data_docs")]))
+
+
+def validate_frames(gx_dir: Path, frames: Mapping[str, "pandas.DataFrame"]) -> QualityReport:  # noqa: F821
+    """Validate each DataFrame with the suite of the same name through its checkpoint."""
+    context = _context(gx_dir)
+    outcomes: list[ExpectationOutcome] = []
+    for suite_name, frame in frames.items():
+        result = _checkpoint(context, suite_name).run(batch_parameters={"dataframe": frame})
+        for validation in result.run_results.values():
+            for r in validation.results:
+                config = r.expectation_config
+                kwargs = config.kwargs
+                columns = kwargs.get("column") or ",".join(
+                    kwargs.get("column_list") or [kwargs.get("column_A") or "", kwargs.get("column_B") or ""]
+                    if kwargs.get("column_A") or kwargs.get("column_list") else [])
+                info = r.exception_info or {}
+                raised = None
+                if isinstance(info, dict) and info.get("raised_exception"):
+                    raised = info.get("exception_message")
+                elif isinstance(info, dict):
+                    nested = [v for v in info.values() if isinstance(v, dict) and v.get("raised_exception")]
+                    raised = nested[0].get("exception_message") if nested else None
+                res = r.result or {}
+                outcomes.append(ExpectationOutcome(
+                    suite=suite_name, expectation_type=config.type, columns=columns or "",
+                    success=bool(r.success), unexpected_count=res.get("unexpected_count"),
+                    partial_unexpected=tuple(map(str, res.get("partial_unexpected_list") or [])),
+                    raised=raised))
+    return QualityReport(tuple(outcomes))

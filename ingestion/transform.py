@@ -1,0 +1,45 @@
+"""Run dbt against the working warehouse (the CLI and tests; the DAG runs dbt through cosmos).
+
+dbt runs in its own process: dbt-duckdb keeps its DuckDB connection open for the life of the
+process, which would block any other connection to the file from the caller afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ingestion.settings import DBT_PROJECT_DIR, Settings, get_settings
+from ingestion.warehouse import writer_lock
+
+DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
+
+
+class DbtFailed(RuntimeError):
+    pass
+
+
+def dbt_env(settings: Settings | None = None) -> dict[str, str]:
+    """Environment dbt needs: the absolute DuckDB path (cosmos copies the project elsewhere)."""
+    settings = settings or get_settings()
+    return {"VRU_WAREHOUSE_PATH": str(settings.working_db), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
+
+
+def run_dbt(args: Sequence[str] = ("build",), settings: Settings | None = None) -> str:
+    """`dbt <args>` under the writer lock; raises DbtFailed with dbt's own error lines."""
+    settings = settings or get_settings()
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    command = [str(DBT_EXECUTABLE), *args, "--project-dir", str(DBT_PROJECT_DIR),
+               "--profiles-dir", str(DBT_PROJECT_DIR),
+               "--target-path", str(settings.warehouse_dir / "dbt_target"),
+               "--log-path", str(settings.logs_dir)]
+    with writer_lock(settings):
+        done = subprocess.run(command, env={**os.environ, **dbt_env(settings)},
+                              capture_output=True, text=True)
+    if done.returncode != 0:
+        errors = [l for l in done.stdout.splitlines() if "Error" in l or "FAIL" in l or "error" in l]
+        raise DbtFailed(f"dbt {' '.join(args)} failed:\n" + "\n".join(errors[-20:] or done.stdout.splitlines()[-20:]))
+    return done.stdout

@@ -1,0 +1,81 @@
+"""Shared fixtures: a small reference geography and population small enough to count by hand."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+
+# Two LADs of Thames Valley, two LSOAs each (synthetic LSOA codes), all in one PFA.
+MINI_LSOAS = [
+    # lsoa21_code, lsoa21_name, lad_code, lad_name, population (all ages)
+    ("E01090001", "Reading 001A", "E06000038", "Reading", 1500),
+    ("E01090002", "Reading 001B", "E06000038", "Reading", 2000),
+    ("E01090003", "Slough 001A", "E06000039", "Slough", 1800),
+    ("E01090004", "Slough 001B", "E06000039", "Slough", 2200),
+]
+MINI_LADS = [
+    ("E06000038", "Reading", "E22000309", "Reading"),
+    ("E06000039", "Slough", "E22000310", "Slough"),
+]
+
+
+def write_mini_reference(folder: Path) -> Path:
+    """ONS lookups and a mid-2024 population file in their published layouts."""
+    ons = folder / "ons"
+    ons.mkdir(parents=True, exist_ok=True)
+    (ons / "LSOA21_WD24_LAD24_EW_LU.csv").write_text(
+        "LSOA21CD,LSOA21NM,WD24CD,WD24NM,LAD24CD,LAD24NM,ObjectId\n"
+        + "".join(f"{c},{n},E05090001,Ward,{lad},{ladn},{i}\n"
+                  for i, (c, n, lad, ladn, _) in enumerate(MINI_LSOAS, 1)))
+    (ons / "LAD24_CSP24_PFA24_EW_LU.csv").write_text(
+        "\ufeffLAD24CD,LAD24NM,CSP24CD,CSP24NM,PFA24CD,PFA24NM,ObjectId\n"
+        + "".join(f"{lad},{n},{csp},{cspn},E23000029,Thames Valley,{i}\n"
+                  for i, (lad, n, csp, cspn) in enumerate(MINI_LADS, 1)))
+    (ons / "LAD24_RGN24_EN_LU.csv").write_text(
+        "LAD24CD,LAD24NM,RGN24CD,RGN24NM,ObjectId\n"
+        + "".join(f"{lad},{n},E12000008,South East,{i}\n" for i, (lad, n, _, _) in enumerate(MINI_LADS, 1)))
+    pop = folder / "population"
+    pop.mkdir(parents=True, exist_ok=True)
+    ages = [f"F{a}" for a in range(91)] + [f"M{a}" for a in range(91)]
+    rows = []
+    for code, name, lad, ladn, total in MINI_LSOAS:
+        counts = [0] * len(ages)
+        counts[ages.index("F30")] = total // 2          # the whole population at age 30,
+        counts[ages.index("M30")] = total - total // 2  # so the total is easy to see
+        rows.append(",".join([lad, ladn, code, name, str(total), *map(str, counts)]))
+    (pop / "sapelsoasyoa_mid2024.csv").write_text(
+        "LAD 2023 Code,LAD 2023 Name,LSOA 2021 Code,LSOA 2021 Name,Total," + ",".join(ages) + "\n"
+        + "\n".join(rows) + "\n")
+    return folder
+
+
+STREET_HEADER = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,"
+                 "LSOA code,LSOA name,Crime type,Last outcome category,Context\n")
+
+
+def street_row(n: int, month: str, lsoa: tuple[str, str] | None, crime_type: str) -> str:
+    crime_id = "" if crime_type == "Anti-social behaviour" else f"{n:064x}"
+    if lsoa is None:
+        return f"{crime_id},{month},Thames Valley Police,Thames Valley Police,,,No Location,,,{crime_type},,\n"
+    outcome = "" if crime_type == "Anti-social behaviour" else "Under investigation"
+    return (f'{crime_id},{month},Thames Valley Police,Thames Valley Police,-0.971000,51.455000,'
+            f'"On or near Parking Area, Broad Street",{lsoa[0]},{lsoa[1]},{crime_type},{outcome},\n')
+
+
+@pytest.fixture
+def warehouse_env(tmp_path, monkeypatch):
+    """A private warehouse directory for one test."""
+    monkeypatch.setenv("VRU_WAREHOUSE_DIR", str(tmp_path / "warehouse"))
+    from ingestion.settings import get_settings
+
+    return get_settings()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _quiet_env():
+    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    yield

@@ -1,0 +1,143 @@
+"""Loading police.uk street files: exact counts, idempotent re-runs, refusals that keep earlier loads."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections import Counter
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import MINI_LSOAS, SHARED_REALDATA, STREET_HEADER, street_row
+from ingestion.load import FileRejected
+from ingestion.police_street import load_street_file
+
+VIOLENCE, ASB, ROBBERY = "Violence and sexual offences", "Anti-social behaviour", "Robbery"
+A, B = MINI_LSOAS[0][:2], MINI_LSOAS[1][:2]
+
+
+def write_street(folder: Path, month: str, spec: list[tuple[tuple | None, str, int]]) -> Path:
+    """spec: (lsoa or None, crime type, how many rows)."""
+    rows, n = [], 0
+    for lsoa, crime_type, count in spec:
+        for _ in range(count):
+            n += 1
+            rows.append(street_row(n, month, lsoa, crime_type))
+    path = folder / month / f"{month}-thames-valley-street.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(STREET_HEADER + "".join(rows))
+    return path
+
+
+def table_digest(con, table: str) -> tuple[int, str]:
+    rows = con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+    return len(rows), hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+@pytest.fixture
+def con():
+    connection = duckdb.connect()
+    yield connection
+    connection.close()
+
+
+def test_rows_land_with_load_metadata_and_row_numbers(tmp_path, con):
+    path = write_street(tmp_path, "2025-01", [(A, VIOLENCE, 2), (None, ASB, 1)])
+    result = load_street_file(con, path)
+    assert (result.outcome, result.rows_read, result.rows_loaded) == ("loaded", 3, 3)
+    rows = con.execute("""SELECT _row_number, crime_id IS NULL, lsoa_code, location, month,
+                                 _source_file, _source_sha256, _load_id
+                          FROM raw.police_street ORDER BY _row_number""").fetchall()
+    assert [r[0] for r in rows] == [1, 2, 3]
+    assert rows[0][2:5] == ("E01090001", "On or near Parking Area, Broad Street", __import__("datetime").date(2025, 1, 1))
+    assert rows[2][1] is True and rows[2][2] is None          # ASB without a Crime ID or an LSOA kept
+    assert {r[5] for r in rows} == {"2025-01-thames-valley-street.csv"}
+    assert {r[6] for r in rows} == {hashlib.sha256(path.read_bytes()).hexdigest()}
+    assert {r[7] for r in rows} == {result.load_id}
+
+
+def test_rerunning_the_same_month_changes_nothing(tmp_path, con):
+    path = write_street(tmp_path, "2025-01", [(A, VIOLENCE, 5), (B, ROBBERY, 2)])
+    load_street_file(con, path)
+    before = table_digest(con, "raw.police_street"), table_digest(con, "raw.load_manifest")
+    again = load_street_file(con, path)
+    assert again.outcome == "unchanged"
+    assert (table_digest(con, "raw.police_street"), table_digest(con, "raw.load_manifest")) == before
+
+
+def test_redelivered_month_replaces_never_doubles(tmp_path, con):
+    load_street_file(con, write_street(tmp_path, "2025-01", [(A, VIOLENCE, 5)]))
+    load_street_file(con, write_street(tmp_path, "2025-01", [(A, VIOLENCE, 7)]))
+    assert con.execute("SELECT count(*) FROM raw.police_street").fetchone()[0] == 7
+    outcomes = con.execute("SELECT outcome FROM raw.load_manifest ORDER BY started_at").fetchall()
+    assert outcomes == [("superseded",), ("loaded",)]
+
+
+def test_malformed_file_is_rejected_naming_file_row_and_rule_and_earlier_load_stays(tmp_path, con):
+    good = write_street(tmp_path, "2025-01", [(A, VIOLENCE, 4)])
+    load_street_file(con, good)
+    before = table_digest(con, "raw.police_street")
+
+    lines = good.read_text().splitlines(keepends=True)
+    lines[3] = lines[3].replace(",2025-01,", ",2025-13,")      # data row 3 has an impossible month
+    good.write_text("".join(lines))
+    with pytest.raises(FileRejected) as rejected:
+        load_street_file(con, good)
+    message = str(rejected.value)
+    assert "2025-01-thames-valley-street.csv" in message
+    assert "row 3" in message and "month_format" in message
+    assert table_digest(con, "raw.police_street") == before
+    assert con.execute("SELECT outcome, message LIKE '%row 3%' FROM raw.load_manifest "
+                       "ORDER BY started_at").fetchall() == [("loaded", False), ("rejected", True)]
+
+
+def test_row_with_too_many_fields_is_rejected_with_its_row(tmp_path, con):
+    path = write_street(tmp_path, "2025-02", [(A, VIOLENCE, 5)])
+    lines = path.read_text().splitlines(keepends=True)
+    lines[4] = lines[4].rstrip("\n") + ",surplus\n"              # data row 4
+    path.write_text("".join(lines))
+    with pytest.raises(FileRejected) as rejected:
+        load_street_file(con, path)
+    assert rejected.value.rule == "csv_structure" and rejected.value.row == 4
+    assert "Expected Number of Columns: 12 Found: 13" in str(rejected.value)
+
+
+def test_renamed_column_is_refused_naming_it(tmp_path, con):
+    path = write_street(tmp_path, "2025-03", [(A, VIOLENCE, 1)])
+    path.write_text(path.read_text().replace("LSOA code", "LSOA Code", 1))
+    with pytest.raises(FileRejected) as rejected:
+        load_street_file(con, path)
+    assert "'LSOA code'" in str(rejected.value) and "'LSOA Code'" in str(rejected.value)
+
+
+def test_unknown_crime_type_row_is_quarantined_not_dropped(tmp_path, con):
+    path = write_street(tmp_path, "2025-04", [(A, VIOLENCE, 3), (A, "Jaywalking", 1)])
+    result = load_street_file(con, path)
+    assert (result.rows_loaded, result.rows_quarantined) == (3, 1)
+    assert con.execute("SELECT _row_number, rule FROM quarantine.rejected_row").fetchall() == [
+        (4, "crime_type_known")]
+
+
+def test_byte_order_mark_is_handled(tmp_path, con):
+    path = write_street(tmp_path, "2025-05", [(A, VIOLENCE, 2)])
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert load_street_file(con, path).rows_loaded == 2
+
+
+@pytest.mark.skipif(not (SHARED_REALDATA / "police").is_dir(),
+                    reason="../shared/realdata is absent (a user's clone has no shared folder)")
+def test_real_police_uk_files_load_with_exact_counts(con):
+    """Each real sample file: counts per LSOA × crime type × month equal a csv-module count."""
+    files = sorted((SHARED_REALDATA / "police").glob("*/*-street.csv"))
+    assert files
+    for path in files:
+        load_street_file(con, path)
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            expected = Counter((r["LSOA code"] or None, r["Crime type"], r["Month"])
+                               for r in csv.DictReader(handle))
+        got = con.execute("""SELECT lsoa_code, crime_type, strftime(month, '%Y-%m'), count(*)
+                             FROM raw.police_street WHERE _source_file = ? GROUP BY ALL""",
+                          [path.name]).fetchall()
+        assert {(l, c, m): n for l, c, m, n in got} == dict(expected), path.name

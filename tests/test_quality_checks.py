@@ -1,0 +1,93 @@
+"""Great Expectations suites: clean data passes; a broken batch fails the specific expectation
+with its unexpected count — not because GX raised (STACK_NOTES.md: on the broken SQL path every
+expectation "fails" with an exception, so success=False alone proves nothing)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from ingestion.quality import data_docs_index, validate_frames
+
+
+def police_batch(rows: int = 20) -> pd.DataFrame:
+    types = ["Violence and sexual offences", "Anti-social behaviour", "Burglary", "Robbery"]
+    return pd.DataFrame({
+        "crime_id": [None if i % 4 == 1 else f"{i:064x}" for i in range(rows)],
+        "month": [dt.date(2025, 1, 1)] * rows,
+        "reported_by": ["Thames Valley Police"] * rows,
+        "falls_within": ["Thames Valley Police"] * rows,
+        "longitude": [None if i == 5 else -0.97 + i / 1000 for i in range(rows)],
+        "latitude": [None if i == 5 else 51.45 + i / 1000 for i in range(rows)],
+        "location": ["On or near Broad Street"] * rows,
+        "lsoa_code": [None if i == 5 else f"E010900{i % 4 + 1:02d}" for i in range(rows)],
+        "lsoa_name": ["Reading 001A"] * rows,
+        "crime_type": [types[i % 4] for i in range(rows)],
+        "last_outcome_category": [None] * rows,
+        "context": [None] * rows,
+        "_load_id": ["load-1"] * rows,
+        "_source_file": ["2025-01-thames-valley-street.csv"] * rows,
+        "_source_sha256": ["0" * 64] * rows,
+        "_loaded_at": [dt.datetime(2025, 3, 1, 9, 0)] * rows,
+        "_row_number": list(range(1, rows + 1)),
+    })
+
+
+def indicator_batch() -> pd.DataFrame:
+    rows = [
+        # area, type, numerator, denominator, value, low, high, comparison, suppressed
+        ("E01090001", "lsoa", 12, 1500.0, 8.0, 4.129, 13.975, "similar", False),
+        ("E01090002", "lsoa", 3, 2000.0, None, None, None, "not compared", True),
+        ("E06000038", "lad", 15, 3500.0, 4.2857, 2.3969, 7.0690, "similar", False),
+        ("E23000029", "pfa", 36, 7500.0, 4.8, 3.3614, 6.6454, "not compared", False),
+    ]
+    return pd.DataFrame([{
+        "indicator_id": "violence_offences_rate", "area_code": a, "area_type": t, "period_type": "month",
+        "period_start": dt.date(2025, 1, 1), "period_end": dt.date(2025, 1, 31), "numerator": n,
+        "denominator": d, "value": v, "lower_ci_95": lo, "upper_ci_95": hi,
+        "comparator_area_code": None if t == "pfa" else "E23000029", "comparison": c,
+        "is_suppressed": s, "suppression_reason": "numerator below 10" if s else None,
+    } for a, t, n, d, v, lo, hi, c, s in rows])
+
+
+def test_clean_batches_pass_and_nothing_raised(tmp_path):
+    report = validate_frames(tmp_path / "gx", {"raw_police_street": police_batch(),
+                                               "fct_indicator_value": indicator_batch()})
+    assert report.success, report.failures()
+    assert all(o.raised is None for o in report.outcomes)
+    assert {o.suite for o in report.outcomes} == {"raw_police_street", "fct_indicator_value"}
+    assert data_docs_index(tmp_path / "gx").exists()
+
+
+def test_unknown_crime_types_fail_that_expectation_with_their_count(tmp_path):
+    batch = police_batch()
+    batch.loc[[2, 7, 11], "crime_type"] = "Bogus"
+    report = validate_frames(tmp_path / "gx", {"raw_police_street": batch})
+    assert not report.success
+    failed = [o for o in report.outcomes if not o.success]
+    assert [(o.expectation_type, o.columns, o.unexpected_count) for o in failed] == [
+        ("expect_column_values_to_be_in_set", "crime_type", 3)]
+    assert failed[0].raised is None and "Bogus" in failed[0].partial_unexpected
+    assert "crime_type" in report.failures()[0] and "3 unexpected" in report.failures()[0]
+
+
+def test_lower_limit_above_value_fails_the_ci_ordering_expectation(tmp_path):
+    batch = indicator_batch()
+    batch.loc[0, "lower_ci_95"] = 9.0                     # above the value 8.0
+    report = validate_frames(tmp_path / "gx", {"fct_indicator_value": batch})
+    failed = [o for o in report.outcomes if not o.success]
+    assert [(o.expectation_type, o.columns, o.unexpected_count) for o in failed] == [
+        ("expect_column_pair_values_a_to_be_greater_than_b", "value,lower_ci_95", 1)]
+
+
+def test_repeated_runs_on_the_same_context_work(tmp_path):
+    for _ in range(2):
+        assert validate_frames(tmp_path / "gx", {"raw_police_street": police_batch(5)}).success
+
+
+def test_missing_column_is_reported_not_raised(tmp_path):
+    report = validate_frames(tmp_path / "gx", {"raw_police_street": police_batch().drop(columns="context")})
+    assert not report.success
+    assert report.outcome("raw_police_street", "expect_table_columns_to_match_set").success is False

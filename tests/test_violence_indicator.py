@@ -1,0 +1,192 @@
+"""The violence indicator end to end through dbt, on a fixture small enough to count by hand.
+
+Fixture (tests/conftest.py): Reading LSOAs A (pop 1,500) and B (2,000), Slough LSOAs C (1,800)
+and D (2,200), all in Thames Valley PFA (7,500).
+  2025-01  A: 12 violence, 2 ASB, 1 robbery   B: 3 violence   C: 4 robbery   D: 21 violence
+           plus 1 violence record with no location (cannot be placed in an LSOA)
+  2025-02  A: 10 violence (and nothing elsewhere: every other LSOA counts 0)
+
+Expected values were worked out by hand from the published methods (PHEindicatormethods):
+  rate = O / n × 1000
+  Byar (O ≥ 10): lower = O(1 − 1/(9O) − z/(3√O))³, upper = (O+1)(1 − 1/(9(O+1)) + z/(3√(O+1)))³,
+                 z = 1.959964, each divided by n and × 1000
+  exact (O < 10): chi²(0.025; 2O)/2 and chi²(0.975; 2O+2)/2 from statistical tables
+                 (O=3: 1.0899 and 8.7673; O=0: 0 and 3.6889), divided by n and × 1000.
+  e.g. A: O=12, n=1,500: 1 − 1/108 − 1.959964/(3·3.464102) = 0.802142; 0.802142³ = 0.516115;
+          12 × 0.516115 / 1.5 = 4.1290.  Upper: 1 − 1/117 + 1.959964/(3·3.605551) = 1.172654;
+          1.172654³ = 1.612530; 13 × 1.612530 / 1.5 = 13.9752.
+"""
+
+from __future__ import annotations
+
+import os
+
+import duckdb
+import pytest
+
+from conftest import MINI_LSOAS, write_mini_reference
+from test_police_street_load import ASB, ROBBERY, VIOLENCE, write_street
+
+A, B, C, D = (l[:2] for l in MINI_LSOAS)
+JAN, FEB = "2025-01-01", "2025-02-01"
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory):
+    root = tmp_path_factory.mktemp("indicator")
+    previous = os.environ.get("VRU_WAREHOUSE_DIR")
+    os.environ["VRU_WAREHOUSE_DIR"] = str(root / "warehouse")
+    try:
+        from ingestion import pipeline
+        from ingestion.publish import publish
+        from ingestion.settings import get_settings
+        from ingestion.transform import run_dbt
+
+        landing = write_mini_reference(root / "landing")
+        write_street(landing / "police", "2025-01", [
+            (A, VIOLENCE, 12), (A, ASB, 2), (A, ROBBERY, 1), (B, VIOLENCE, 3),
+            (C, ROBBERY, 4), (D, VIOLENCE, 21), (None, VIOLENCE, 1)])
+        write_street(landing / "police", "2025-02", [(A, VIOLENCE, 10)])
+        pipeline.load_reference(landing)
+        pipeline.ingest_police_street(landing / "police")
+        pipeline.check_raw()
+        run_dbt(["build"])
+        pipeline.check_marts()
+        published = publish()
+        yield get_settings().working_db, published
+    finally:
+        if previous is None:
+            os.environ.pop("VRU_WAREHOUSE_DIR", None)
+        else:
+            os.environ["VRU_WAREHOUSE_DIR"] = previous
+
+
+@pytest.fixture
+def db(warehouse):
+    con = duckdb.connect(str(warehouse[0]), read_only=True)
+    yield con
+    con.close()
+
+
+def value_row(db, area, month=JAN, table="marts.fct_indicator_value"):
+    return db.execute(
+        f"SELECT numerator, denominator, value, lower_ci_95, upper_ci_95 FROM {table} "
+        "WHERE indicator_id = 'violence_offences_rate' AND area_code = ? AND period_start = ?",
+        [area, month]).fetchone()
+
+
+def test_crime_counts_per_lsoa_and_type_are_the_hand_counts(db):
+    got = db.execute("""SELECT lsoa21_code, strftime(month_start, '%Y-%m'), crime_type, crime_count
+                        FROM marts.fct_police_crime_lsoa_month""").fetchall()
+    assert sorted(got) == sorted([
+        (A[0], "2025-01", VIOLENCE, 12), (A[0], "2025-01", ASB, 2), (A[0], "2025-01", ROBBERY, 1),
+        (B[0], "2025-01", VIOLENCE, 3), (C[0], "2025-01", ROBBERY, 4), (D[0], "2025-01", VIOLENCE, 21),
+        (A[0], "2025-02", VIOLENCE, 10)])
+
+
+def test_lsoa_rate_and_byar_ci_match_hand_worked_values(db):
+    numerator, denominator, value, low, high = value_row(db, A[0])
+    assert (numerator, denominator) == (12, 1500)
+    assert value == pytest.approx(8.0, abs=1e-9)
+    assert low == pytest.approx(4.1290, abs=5e-5)
+    assert high == pytest.approx(13.9752, abs=5e-5)
+
+
+def test_exact_poisson_ci_below_ten_events(db):
+    # B: O = 3, n = 2,000 → 1.5 per 1,000; limits 1.0899/2 = 0.3093 (table: chi²(0.025; 6)/2 = 0.6187,
+    # per 1,000 of 2,000 → 0.3093) and 8.7673/2 = 4.3836. C: O = 0 → 0 and 3.6889/1.8 = 2.0494.
+    _, _, value, low, high = value_row(db, B[0], table="intermediate.int_indicator__value")
+    assert (value, round(low, 4), round(high, 4)) == (1.5, 0.3093, 4.3836)
+    _, _, value, low, high = value_row(db, C[0], table="intermediate.int_indicator__value")
+    assert (value, low, round(high, 4)) == (0.0, 0.0, 2.0494)
+
+
+def test_counts_below_ten_are_published_without_rate_or_ci(db):
+    rows = db.execute("""SELECT area_code, numerator, value, lower_ci_95, upper_ci_95, is_suppressed,
+                                suppression_reason LIKE 'numerator below 10%'
+                         FROM marts.fct_indicator_value WHERE period_start = ? AND area_code IN (?, ?)
+                         ORDER BY area_code""", [JAN, B[0], C[0]]).fetchall()
+    assert rows == [(B[0], 3, None, None, None, True, True), (C[0], 0, None, None, None, True, True)]
+
+
+def test_lad_and_pfa_values_sum_lsoas_not_average_rates(db):
+    # Reading = A + B: 15 / 3,500; Slough = C + D: 21 / 4,000; PFA: 36 / 7,500 = 4.8 per 1,000,
+    # whereas the mean of the four LSOA rates would be (8 + 1.5 + 0 + 9.5455) / 4 = 4.7614.
+    assert value_row(db, "E06000038")[:3] == (15, 3500, pytest.approx(4.285714, abs=1e-6))
+    numerator, denominator, value, low, high = value_row(db, "E06000039")
+    assert (numerator, denominator, round(value, 4), round(low, 4), round(high, 4)) == (21, 4000, 5.25, 3.2486, 8.0256)
+    numerator, denominator, value, low, high = value_row(db, "E23000029")
+    assert (numerator, denominator, value) == (36, 7500, pytest.approx(4.8))
+    assert (round(low, 4), round(high, 4)) == (3.3614, 6.6454)
+    assert value != pytest.approx((8.0 + 1.5 + 0.0 + 21 / 2.2) / 4, abs=1e-3)
+    # the CSP of each LAD here is coterminous with it
+    assert value_row(db, "E22000309")[:2] == (15, 3500)
+
+
+def test_months_with_no_crimes_count_zero_for_every_lsoa(db):
+    feb = db.execute("""SELECT area_code, numerator FROM marts.fct_indicator_value
+                        WHERE period_start = ? AND area_type = 'lsoa' ORDER BY 1""", [FEB]).fetchall()
+    assert feb == [(A[0], 10), (B[0], 0), (C[0], 0), (D[0], 0)]
+
+
+def test_comparison_with_the_force_area_by_confidence_interval(db):
+    # D: 21 / 2,200 = 9.5455, CI 5.9065–14.5919 lies wholly above the PFA's 4.8 → worse
+    # (lower is better); A: CI 4.1290–13.9752 contains 4.8 → similar.
+    rows = dict(db.execute("""SELECT area_code, comparison FROM marts.fct_indicator_value
+                              WHERE period_start = ? AND comparator_area_code = 'E23000029'""", [JAN]).fetchall())
+    assert rows[D[0]] == "worse" and rows[A[0]] == "similar" and rows[B[0]] == "not compared"
+
+
+def test_published_copy_opens_read_only_while_the_working_file_is_being_written(warehouse):
+    import subprocess
+    import sys
+
+    working, published = warehouse
+    # another process holds the working warehouse read-write, as the pipeline does while it runs
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
+         "con.execute('CREATE OR REPLACE TABLE raw.busy AS SELECT 1'); print('ready', flush=True); "
+         "time.sleep(30)", str(working)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(duckdb.IOException):          # what users would meet on the working file
+            duckdb.connect(str(working), read_only=True)
+        with duckdb.connect(str(published), read_only=True) as reader:
+            tables = {r[0] for r in reader.execute("SHOW TABLES").fetchall()}
+            assert {"fct_indicator_value", "dim_area", "dim_period", "dim_indicator",
+                    "fct_police_crime_lsoa_month", "load_manifest", "check_result"} <= tables
+            assert reader.execute("SELECT count(*) FROM fct_indicator_value").fetchone()[0] == 2 * 9
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.fixture(scope="session")
+def duckdb_14_python():
+    """A Python with DuckDB 1.4, the version BI drivers (e.g. Superset's duckdb extra) still pin."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    venv = Path.home() / ".cache" / "vru-tests" / "duckdb-1.4"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        install = subprocess.run([str(python), "-m", "pip", "install", "-q", "duckdb~=1.4.0"],
+                                 capture_output=True, text=True)
+        if install.returncode != 0:
+            pytest.skip(f"could not install duckdb 1.4 from the package registry: {install.stderr[-300:]}")
+    return python
+
+
+def test_published_file_opens_in_duckdb_1_4(warehouse, duckdb_14_python):
+    import subprocess
+
+    script = ("import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+              "print(duckdb.__version__, con.execute('SELECT sum(numerator) FROM fct_indicator_value "
+              "WHERE area_type = \\'pfa\\'').fetchone()[0])")
+    done = subprocess.run([str(duckdb_14_python), "-c", script, str(warehouse[1])],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    version, pfa_total = done.stdout.split()
+    assert version.startswith("1.4.") and pfa_total == "46"   # 36 in January + 10 in February
