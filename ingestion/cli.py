@@ -17,7 +17,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Serious-violence data platform: load, build, check and publish indicators.")
 ingest_app = typer.Typer(no_args_is_help=True, help="Load delivered files into the raw layer.")
 app.add_typer(ingest_app, name="ingest")
-console = Console()
+# piped output (CI logs, `| tee`) has no terminal width; 110 columns keeps tables on one line
+console = Console(width=None if Console().is_terminal else 110)
 
 DEMO_DAG = "vru_pipeline"
 DAG_TASKS = ["load_reference", "ingest_police_street", "check_raw", "dbt_build", "check_marts", "publish"]
@@ -88,9 +89,9 @@ def demo(
     _print_lad_table(settings.published_db)
     console.print(f"\nPlanted signals: hotspot LSOA {extracts.hotspot_lsoa21_code} "
                   f"({extracts.hotspot_lsoa21_name}); seasonal peak {extracts.peak_month}.")
-    console.print(f"Published warehouse (read-only, DuckDB ≥1.4): [bold]{settings.published_db}[/]")
-    console.print(f"Great Expectations Data Docs: [bold]{settings.data_docs_index}[/]")
-    console.print(f"Airflow log: {outcome.log_file}")
+    console.print(f"Published warehouse (read-only, DuckDB ≥1.4): [bold]{settings.published_db}[/]", soft_wrap=True)
+    console.print(f"Great Expectations Data Docs: [bold]{settings.data_docs_index}[/]", soft_wrap=True)
+    console.print(f"Airflow log: {outcome.log_file}", soft_wrap=True)
 
 
 def _print_lad_table(published: Path) -> None:
@@ -111,7 +112,7 @@ def _print_lad_table(published: Path) -> None:
     for name, justify in [("Area", "left"), ("Code", "left"), ("Offences", "right"),
                           ("Population", "right"), ("Rate", "right"), ("95% CI", "right"),
                           ("vs Thames Valley", "left")]:
-        table.add_column(name, justify=justify)
+        table.add_column(name, justify=justify, no_wrap=True)
     for name, code, _, num, den, value, low, high, comparison in rows:
         rate = "suppressed" if value is None else f"{value:.2f}"
         ci = "" if value is None else f"{low:.2f}–{high:.2f}"

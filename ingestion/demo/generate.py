@@ -1,0 +1,194 @@
+"""Deterministic demo extracts for Thames Valley in the real published layouts.
+
+Writes ONS lookups and a mid-2024 small-area population file (ons/, population/) and one
+data.police.uk street file per month (police/YYYY-MM/YYYY-MM-thames-valley-street.csv), all from
+one seed: the same seed gives byte-identical files. Two signals are planted for tests (and
+analysts trying the platform) to find again:
+- a hotspot LSOA in Reading whose violence rate is about six times the force's, every month;
+- a seasonal peak: violence rises to a maximum in July.
+Counts are Poisson draws around population-proportional means, vectorised with numpy.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ingestion.demo import thames_valley as tv
+
+DEFAULT_MONTHS = tuple(f"2025-{m:02d}" for m in range(1, 13))
+POPULATION_YEAR = 2024
+HOTSPOT_VIOLENCE_FACTOR = 6.0
+NO_LOCATION_SHARE = 0.02
+STREET_HEADER = ["Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Latitude", "Location",
+                 "LSOA code", "LSOA name", "Crime type", "Last outcome category", "Context"]
+
+
+@dataclass(frozen=True)
+class DemoExtracts:
+    out_dir: Path
+    months: tuple[str, ...]
+    hotspot_lsoa21_code: str
+    hotspot_lsoa21_name: str
+    peak_month: str
+    police_files: list[Path] = field(default_factory=list)
+    lookup_files: dict[str, Path] = field(default_factory=dict)
+    population_files: list[Path] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Geography:
+    lsoa_code: list[str]
+    lsoa_name: list[str]
+    ward_code: list[str]
+    ward_name: list[str]
+    lad_index: np.ndarray
+    longitude: np.ndarray
+    latitude: np.ndarray
+
+
+def _geography(rng: np.random.Generator) -> _Geography:
+    """LSOAs grouped into MSOAs of 4–6 (names like 'Reading 001A') and wards of about 5."""
+    codes, names, wards, ward_names, lad_index = [], [], [], [], []
+    msoa_serial = ward_serial = 0
+    for li, lad in enumerate(tv.LADS):
+        remaining, msoa_number, ward_number = lad.lsoa_count, 0, 0
+        while remaining > 0:
+            size = min(remaining, int(rng.integers(4, 7)))
+            msoa_number += 1
+            msoa_serial += 1
+            for letter in "ABCDEF"[:size]:
+                if len(codes) % 5 == 0 or not lad_index or lad_index[-1] != li:
+                    ward_number += 1
+                    ward_serial += 1
+                codes.append(f"E0109{len(codes) + 1:04d}")
+                names.append(f"{lad.name} {msoa_number:03d}{letter}")
+                wards.append(f"E0509{ward_serial:04d}")
+                ward_names.append(f"{lad.name} ward {ward_number:02d}")
+                lad_index.append(li)
+            remaining -= size
+    lad_index = np.array(lad_index)
+    centre_lon = np.array([l.longitude for l in tv.LADS])[lad_index]
+    centre_lat = np.array([l.latitude for l in tv.LADS])[lad_index]
+    return _Geography(codes, names, wards, ward_names, lad_index,
+                      centre_lon + rng.normal(0, 0.04, len(codes)), centre_lat + rng.normal(0, 0.03, len(codes)))
+
+
+def _age_sex_weights() -> np.ndarray:
+    """A plausible English age pyramid, F0…F90 then M0…M90 (90 = 90 and over)."""
+    ages = np.arange(91)
+    base = np.where(ages < 60, 1.0, np.exp(-(ages - 60) / 14.0))
+    base[90] = base[89:].sum() * 2.5          # 90+ is an open-ended band
+    female, male = base * 0.508, base * 0.492
+    male[70:] *= 0.85                          # fewer men at older ages
+    weights = np.concatenate([female, male])
+    return weights / weights.sum()
+
+
+def _write_csv(path: Path, header: Sequence[str], rows) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def _violence_season(month_number: int) -> float:
+    """A mild annual cycle plus a summer bump, peaking in July (month 7)."""
+    return 1 + 0.10 * np.cos(2 * np.pi * (month_number - 7) / 12) + 0.25 * np.exp(-((month_number - 7) ** 2) / 2)
+
+
+def generate_demo_extracts(out_dir: Path, seed: int = 2025, months: Sequence[str] = DEFAULT_MONTHS) -> DemoExtracts:
+    out_dir = Path(out_dir)
+    rng = np.random.default_rng(seed)
+    geo = _geography(rng)
+    n_lsoa = len(geo.lsoa_code)
+
+    # population: LSOA totals ~1,700 (1,000–3,000), split over sex × single year of age
+    totals = np.clip(np.round(rng.normal(1700, 300, n_lsoa)), 1000, 3000).astype(int)
+    age_sex = rng.multinomial(totals, _age_sex_weights())
+    lads = tv.LADS
+    population_file = _write_csv(
+        out_dir / "population" / f"sapelsoasyoa_mid{POPULATION_YEAR}.csv",
+        ["LAD 2023 Code", "LAD 2023 Name", "LSOA 2021 Code", "LSOA 2021 Name", "Total",
+         *[f"F{a}" for a in range(91)], *[f"M{a}" for a in range(91)]],
+        ([lads[li].code, lads[li].name, code, name, int(total), *map(int, counts)]
+         for li, code, name, total, counts in zip(geo.lad_index, geo.lsoa_code, geo.lsoa_name, totals, age_sex)))
+
+    lookups = {
+        "lsoa21_lad": _write_csv(
+            out_dir / "ons" / "LSOA21_WD24_LAD24_EW_LU.csv",
+            ["LSOA21CD", "LSOA21NM", "WD24CD", "WD24NM", "LAD24CD", "LAD24NM", "ObjectId"],
+            ([code, name, wd, wdn, lads[li].code, lads[li].name, i + 1] for i, (code, name, wd, wdn, li)
+             in enumerate(zip(geo.lsoa_code, geo.lsoa_name, geo.ward_code, geo.ward_name, geo.lad_index)))),
+        "lad_csp_pfa": _write_csv(
+            out_dir / "ons" / "LAD24_CSP24_PFA24_EW_LU.csv",
+            ["LAD24CD", "LAD24NM", "CSP24CD", "CSP24NM", "PFA24CD", "PFA24NM", "ObjectId"],
+            ([l.code, l.name, l.csp_code, l.csp_name, tv.PFA_CODE, tv.PFA_NAME, i + 1] for i, l in enumerate(lads))),
+        "lad_region": _write_csv(
+            out_dir / "ons" / "LAD24_RGN24_EN_LU.csv",
+            ["LAD24CD", "LAD24NM", "RGN24CD", "RGN24NM", "ObjectId"],
+            ([l.code, l.name, tv.REGION_CODE, tv.REGION_NAME, i + 1] for i, l in enumerate(lads))),
+    }
+
+    # the planted hotspot: one Reading LSOA, chosen by the seed
+    reading = np.flatnonzero(geo.lad_index == [l.code for l in lads].index(tv.HOTSPOT_LAD))
+    hotspot = int(rng.choice(reading))
+
+    crime_types = list(tv.ANNUAL_RATE_PER_1000)
+    violence = crime_types.index("Violence and sexual offences")
+    annual = np.array([tv.ANNUAL_RATE_PER_1000[t] for t in crime_types])
+    # each LSOA has its own level of crime (log-normal), the hotspot far above the rest for violence
+    lsoa_factor = rng.lognormal(0, 0.35, n_lsoa)
+    lsoa_factor[hotspot] = 1.0
+    type_factor = np.ones((n_lsoa, len(crime_types)))
+    type_factor[hotspot, violence] = HOTSPOT_VIOLENCE_FACTOR
+    base_mean = (totals / 1000.0)[:, None] * annual[None, :] / 12 * lsoa_factor[:, None] * type_factor
+
+    police_files = []
+    for month in months:
+        month_number = int(month[5:7])
+        season = np.where(np.arange(len(crime_types)) == violence, _violence_season(month_number),
+                          1 + 0.05 * np.cos(2 * np.pi * (month_number - 7) / 12))
+        counts = rng.poisson(base_mean * season[None, :])
+        lsoa_idx = np.repeat(np.arange(n_lsoa), counts.sum(axis=1))
+        type_idx = np.concatenate([np.repeat(np.arange(len(crime_types)), row) for row in counts])
+        # ~2% of records have no map point within 20 km: no coordinates and no LSOA
+        no_location = rng.poisson(counts.sum(axis=0) * NO_LOCATION_SHARE / (1 - NO_LOCATION_SHARE))
+        lsoa_idx = np.concatenate([lsoa_idx, np.full(no_location.sum(), -1)])
+        type_idx = np.concatenate([type_idx, np.repeat(np.arange(len(crime_types)), no_location)])
+        order = np.argsort(np.where(lsoa_idx < 0, n_lsoa, lsoa_idx) + rng.random(len(lsoa_idx)) * 0.5, kind="stable")
+        lsoa_idx, type_idx = lsoa_idx[order], type_idx[order]
+        n = len(lsoa_idx)
+        lon = np.round(geo.longitude[np.maximum(lsoa_idx, 0)] + rng.normal(0, 0.004, n), 6)
+        lat = np.round(geo.latitude[np.maximum(lsoa_idx, 0)] + rng.normal(0, 0.003, n), 6)
+        streets = rng.integers(0, len(tv.STREETS), n)
+        outcomes = rng.integers(0, len(tv.OUTCOMES), n)
+
+        def rows():
+            for i in range(n):
+                crime_type = crime_types[type_idx[i]]
+                asb = crime_type == "Anti-social behaviour"
+                crime_id = "" if asb else hashlib.sha256(f"{seed}:{month}:{i}".encode()).hexdigest()
+                outcome = "" if asb else tv.OUTCOMES[outcomes[i]]
+                if lsoa_idx[i] < 0:
+                    yield [crime_id, month, tv.FORCE_NAME, tv.FORCE_NAME, "", "", "No Location", "", "",
+                           crime_type, outcome, ""]
+                else:
+                    j = lsoa_idx[i]
+                    yield [crime_id, month, tv.FORCE_NAME, tv.FORCE_NAME, f"{lon[i]:.6f}", f"{lat[i]:.6f}",
+                           f"On or near {tv.STREETS[streets[i]]}", geo.lsoa_code[j], geo.lsoa_name[j],
+                           crime_type, outcome, ""]
+
+        police_files.append(_write_csv(
+            out_dir / "police" / month / f"{month}-{tv.FORCE_SLUG}-street.csv", STREET_HEADER, rows()))
+
+    peak = max(months, key=lambda m: _violence_season(int(m[5:7])))
+    return DemoExtracts(out_dir, tuple(months), geo.lsoa_code[hotspot], geo.lsoa_name[hotspot], peak,
+                        police_files, lookups, [population_file])

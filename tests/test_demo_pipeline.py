@@ -1,0 +1,113 @@
+"""The demo end to end through Airflow itself (`vru demo` → `airflow dags test vru_pipeline`)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import MINI_LSOAS, write_mini_reference
+from test_police_street_load import VIOLENCE, write_street
+
+VRU = Path(sys.executable).with_name("vru")
+
+
+def run_vru(args: list[str], warehouse: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "VRU_WAREHOUSE_DIR": str(warehouse), "COLUMNS": "160"}
+    return subprocess.run([str(VRU), *args], env=env, capture_output=True, text=True, timeout=600)
+
+
+def published_digest(path: Path) -> dict[str, tuple[int, str]]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        out = {}
+        for table in ["fct_indicator_value", "fct_police_crime_lsoa_month", "dim_area", "dim_period"]:
+            rows = con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+            out[table] = (len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
+        return out
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    warehouse = tmp_path_factory.mktemp("demo") / "warehouse"
+    first = run_vru(["demo"], warehouse)
+    return warehouse, first
+
+
+def test_demo_runs_through_airflow_and_prints_the_lad_table_and_paths(demo_run):
+    warehouse, run = demo_run
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    for task in ["load_reference", "ingest_police_street", "check_raw", "dbt_build", "check_marts", "publish"]:
+        assert f"{task}: success" in run.stdout
+    for lad in ["Bracknell Forest", "Buckinghamshire", "Milton Keynes", "Oxford", "Reading", "Slough",
+                "West Oxfordshire", "Wokingham"]:
+        assert lad in run.stdout
+    assert str(warehouse / "published" / "vru.duckdb") in run.stdout.replace("\n", "")
+    assert (warehouse / "published" / "vru.duckdb").exists()
+    assert (warehouse / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html").exists()
+
+
+def test_planted_hotspot_and_seasonal_peak_are_found_again(demo_run):
+    warehouse, run = demo_run
+    hotspot = next(line.split("hotspot LSOA ")[1].split()[0] for line in run.stdout.splitlines()
+                   if "hotspot LSOA" in line)
+    with duckdb.connect(str(warehouse / "published" / "vru.duckdb"), read_only=True) as con:
+        annual = con.execute("""
+            SELECT area_code, sum(numerator) / avg(denominator) * 1000 AS annual_rate
+            FROM fct_indicator_value WHERE indicator_id = 'violence_offences_rate' AND area_type = 'lsoa'
+            GROUP BY area_code ORDER BY annual_rate DESC LIMIT 2""").fetchall()
+        force = con.execute("""
+            SELECT sum(numerator) / avg(denominator) * 1000 FROM fct_indicator_value
+            WHERE indicator_id = 'violence_offences_rate' AND area_type = 'pfa'""").fetchone()[0]
+        worse_months = con.execute("""
+            SELECT count(*) FROM fct_indicator_value
+            WHERE area_code = ? AND comparison = 'worse'""", [hotspot]).fetchone()[0]
+        peak = con.execute("""
+            SELECT strftime(period_start, '%m') FROM fct_indicator_value
+            WHERE indicator_id = 'violence_offences_rate' AND area_type = 'pfa'
+            ORDER BY numerator DESC LIMIT 1""").fetchone()[0]
+    assert annual[0][0] == hotspot and annual[0][1] > 3 * force
+    assert worse_months >= 10          # significantly worse than Thames Valley in most months
+    assert peak == "07"
+
+
+def test_rerunning_the_demo_changes_nothing(demo_run):
+    warehouse, _ = demo_run
+    published = warehouse / "published" / "vru.duckdb"
+    before = published_digest(published)
+    again = run_vru(["demo"], warehouse)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert published_digest(published) == before
+    with duckdb.connect(str(warehouse / "vru.duckdb"), read_only=True) as con:
+        outcomes = dict(con.execute("SELECT outcome, count(*) FROM raw.load_manifest GROUP BY ALL").fetchall())
+    assert outcomes == {"loaded": 12 + 4}           # 12 monthly files + 3 lookups + 1 population, once each
+
+
+def test_status_reports_the_loads(demo_run):
+    warehouse, _ = demo_run
+    status = run_vru(["status"], warehouse)
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "police_street" in status.stdout and "raw_police_street" in status.stdout
+    assert "passed" in status.stdout
+
+
+def test_a_failing_step_fails_the_dag_with_file_row_and_rule(tmp_path):
+    """Through Airflow: a malformed delivery fails ingest, nothing downstream runs or publishes."""
+    from ingestion.airflow_runner import run_dag_test
+    from ingestion.settings import Settings
+
+    landing = write_mini_reference(tmp_path / "landing")
+    path = write_street(landing / "police", "2025-01", [(MINI_LSOAS[0][:2], VIOLENCE, 3)])
+    path.write_text(path.read_text().replace(",2025-01,", ",January,", 1))
+    settings = Settings(warehouse_dir=tmp_path / "warehouse")
+    outcome = run_dag_test("vru_pipeline", {"landing_dir": str(landing)}, settings)
+    assert not outcome.succeeded
+    assert outcome.task_states["ingest_police_street"] == "failed"
+    assert "publish" not in outcome.task_states or outcome.task_states["publish"] != "success"
+    message = "\n".join(outcome.error_lines)
+    assert "2025-01-thames-valley-street.csv, row 1: rule 'month_format'" in message
+    assert not settings.published_db.exists()
