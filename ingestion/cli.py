@@ -195,6 +195,30 @@ def ingest_reference(folder: Path = typer.Argument(..., exists=True, file_okay=F
 
 
 @app.command()
+def download(
+    config: Path = typer.Option(None, help="TOML listing datasets and URLs (default: ingestion/reference_downloads.toml)"),
+    landing: Path = typer.Option(None, help="Folder to download into (default: warehouse/landing)"),
+) -> None:
+    """Download the ONS reference files; each is checked before it replaces the previous version."""
+    from ingestion.downloads import DownloadFailed, fetch, read_config
+
+    landing = landing or get_settings().landing_dir
+    failures = 0
+    for spec in read_config(config):
+        try:
+            with console.status(f"Downloading {spec.name}…"):
+                result = fetch(spec, landing)
+            state = "replaced" if result.replaced else "unchanged"
+            console.print(f"[green]✓[/] {spec.name}: {result.rows:,} rows, {state} → {result.path}")
+        except DownloadFailed as error:
+            failures += 1
+            console.print(f"[red]✗[/] {error}")
+    if failures:
+        _fail(f"{failures} download(s) failed; previous files are unchanged",
+              "check the URLs in the downloads config, then run `vru ingest reference`")
+
+
+@app.command()
 def check() -> None:
     """Run the Great Expectations checks on new raw deliveries and on the marts."""
     from ingestion import pipeline

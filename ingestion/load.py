@@ -294,17 +294,7 @@ def load_file(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path | str
     load_id = uuid.uuid4().hex
     result.load_id = load_id
     try:
-        found = re.fullmatch(spec.file_pattern, path.name)
-        if not found:
-            raise FileRejected(path, "file_name", f"name does not match {spec.file_pattern!r}")
-        attrs = {k: v for k, v in found.groupdict().items() if v is not None}
-        names, result.vintage = match_header(spec, path, read_header(path))
-        if result.vintage:
-            attrs["_vintage"] = result.vintage
-        result.rows_read = _stage(con, path, names)
-        if result.rows_read == 0:
-            raise FileRejected(path, "has_rows", "the file has a header but no data rows")
-        _check_file_rules(con, spec, path, attrs)
+        attrs, names, result.vintage, result.rows_read = _inspect(con, spec, path)
         _write_delivery(con, spec, path, sha, load_id, attrs, names, started, result)
     except FileRejected as rejection:
         result.outcome, result.message = "rejected", str(rejection)
@@ -313,6 +303,35 @@ def load_file(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path | str
     finally:
         con.execute("DROP TABLE IF EXISTS _staged")
     return result
+
+
+def _inspect(con, spec: SourceSpec, path: Path, as_name: str | None = None):
+    """Name, header, CSV structure and file-level rules; leaves the file staged in `_staged`.
+    Returns (delivery attributes, staged column names, vintage, data rows)."""
+    name = as_name or path.name
+    found = re.fullmatch(spec.file_pattern, name)
+    if not found:
+        raise FileRejected(path, "file_name", f"name {name!r} does not match {spec.file_pattern!r}")
+    attrs = {k: v for k, v in found.groupdict().items() if v is not None}
+    names, vintage = match_header(spec, path, read_header(path))
+    if vintage:
+        attrs["_vintage"] = vintage
+    rows = _stage(con, path, names)
+    if rows == 0:
+        raise FileRejected(path, "has_rows", "the file has a header but no data rows")
+    _check_file_rules(con, spec, path, attrs)
+    return attrs, names, vintage, rows
+
+
+def validate_file(spec: SourceSpec, path: Path | str, as_name: str | None = None, min_rows: int = 1) -> int:
+    """Check a file against a source's rules without loading it (e.g. a download before it
+    replaces the previous version). Returns the number of data rows; raises FileRejected."""
+    path = Path(path)
+    with duckdb.connect() as con:
+        rows = _inspect(con, spec, path, as_name)[3]
+    if rows < min_rows:
+        raise FileRejected(path, "min_rows", f"{rows} data rows, fewer than the {min_rows} expected")
+    return rows
 
 
 def _write_delivery(con, spec, path, sha, load_id, attrs, names, started, result) -> None:

@@ -1,0 +1,98 @@
+"""Fetch published reference and source files from configurable URLs, safely.
+
+A download goes to a temporary file beside its target, is checked against the source's own rules
+(header by name, code patterns, uniqueness, a minimum row count) and only then renamed over the
+previous version. A failed or refused download leaves the previous file exactly as it was.
+
+URLs are configuration, not code: `reference_downloads.toml` (or a file named by
+`VRU_DOWNLOADS_CONFIG`) lists each dataset; ONS moves files between releases, so each entry names
+the dataset as the ONS Open Geography Portal titles it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tomllib
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingestion import ons_reference
+from ingestion.load import FileRejected, SourceSpec, validate_file
+from ingestion.settings import PROJECT_ROOT
+
+SPECS: dict[str, SourceSpec] = {
+    "ons_lsoa21_lad": ons_reference.LSOA21_LAD,
+    "ons_lad_csp_pfa": ons_reference.LAD_CSP_PFA,
+    "ons_lad_region": ons_reference.LAD_REGION,
+    "ons_population_lsoa": ons_reference.POPULATION_LSOA,
+}
+DEFAULT_CONFIG = PROJECT_ROOT / "ingestion" / "reference_downloads.toml"
+
+
+class DownloadFailed(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class DownloadSpec:
+    name: str          # one of SPECS: which rules the file must pass
+    url: str
+    target: str        # path under the landing folder, e.g. ons/LSOA21_WD24_LAD24_EW_LU.csv
+    min_rows: int = 1
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    spec: DownloadSpec
+    path: Path
+    rows: int
+    sha256: str
+    replaced: bool     # False when the new file is identical to the one already there
+
+
+def read_config(path: Path | None = None) -> list[DownloadSpec]:
+    path = Path(path or os.environ.get("VRU_DOWNLOADS_CONFIG", DEFAULT_CONFIG))
+    with open(path, "rb") as handle:
+        entries = tomllib.load(handle).get("download", [])
+    specs = [DownloadSpec(**entry) for entry in entries]
+    unknown = [s.name for s in specs if s.name not in SPECS]
+    if unknown:
+        raise DownloadFailed(f"{path}: unknown dataset name(s) {unknown}; known: {sorted(SPECS)}")
+    return specs
+
+
+def fetch(spec: DownloadSpec, landing_dir: Path, timeout_s: float = 120.0) -> DownloadResult:
+    """Download one file, check it, and only then replace the previous version."""
+    if not spec.url:
+        raise DownloadFailed(f"{spec.name}: no URL configured (set it in {DEFAULT_CONFIG.name})")
+    target = Path(landing_dir) / spec.target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.part")
+    digest = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(spec.url, timeout=timeout_s) as response, open(partial, "wb") as out:
+            for block in iter(lambda: response.read(1 << 20), b""):
+                digest.update(block)
+                out.write(block)
+        rows = validate_file(SPECS[spec.name], partial, as_name=target.name, min_rows=spec.min_rows)
+    except urllib.error.URLError as error:
+        partial.unlink(missing_ok=True)
+        raise DownloadFailed(f"{spec.name}: could not download {spec.url}: {error}") from None
+    except FileRejected as rejection:
+        partial.unlink(missing_ok=True)
+        raise DownloadFailed(f"{spec.name}: downloaded file refused, previous version kept — "
+                             f"{rejection.rule}: {rejection.detail}") from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    sha = digest.hexdigest()
+    unchanged = target.exists() and hashlib.sha256(target.read_bytes()).hexdigest() == sha
+    if unchanged:
+        partial.unlink()
+    else:
+        os.replace(partial, target)
+    return DownloadResult(spec, target, rows, sha, replaced=not unchanged)

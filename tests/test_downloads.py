@@ -1,0 +1,87 @@
+"""Downloads from a local HTTP server on 127.0.0.1: a good file replaces the old one only after
+its checks pass; a bad or missing file leaves the previous version untouched."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+
+import pytest
+
+from conftest import write_mini_reference
+from ingestion.downloads import DownloadFailed, DownloadSpec, fetch, read_config
+
+
+@pytest.fixture
+def server(tmp_path):
+    """Serves tmp_path/served on an ephemeral loopback port; stops by itself after the test."""
+    served = tmp_path / "served"
+    write_mini_reference(served)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield served, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def lookup_spec(base: str, path: str = "ons/LAD24_CSP24_PFA24_EW_LU.csv", min_rows: int = 2) -> DownloadSpec:
+    return DownloadSpec(name="ons_lad_csp_pfa", url=f"{base}/{path}", target="ons/LAD_CSP_PFA_EW_LU.csv",
+                        min_rows=min_rows)
+
+
+def test_good_file_is_downloaded_checked_and_placed(server, tmp_path):
+    served, base = server
+    result = fetch(lookup_spec(base), tmp_path / "landing")
+    assert result.replaced and result.rows == 2
+    assert result.path.read_bytes() == (served / "ons/LAD24_CSP24_PFA24_EW_LU.csv").read_bytes()
+    again = fetch(lookup_spec(base), tmp_path / "landing")
+    assert not again.replaced and again.sha256 == result.sha256
+
+
+def test_renamed_column_is_refused_and_previous_version_kept(server, tmp_path):
+    served, base = server
+    previous = fetch(lookup_spec(base), tmp_path / "landing").path.read_bytes()
+    bad = served / "ons/LAD24_CSP24_PFA24_EW_LU.csv"
+    bad.write_text(bad.read_text().replace("CSP24CD", "CSP_CODE"))
+    with pytest.raises(DownloadFailed) as refused:
+        fetch(lookup_spec(base), tmp_path / "landing")
+    assert "refused, previous version kept" in str(refused.value)
+    assert "'CSPYYCD'" in str(refused.value) and "'CSP_CODE'" in str(refused.value)
+    target = tmp_path / "landing/ons/LAD_CSP_PFA_EW_LU.csv"
+    assert target.read_bytes() == previous
+    assert [p.name for p in target.parent.iterdir()] == [target.name]   # no partial file left
+
+
+def test_bad_codes_and_too_few_rows_are_refused(server, tmp_path):
+    served, base = server
+    bad = served / "ons/LAD24_CSP24_PFA24_EW_LU.csv"
+    bad.write_text(bad.read_text().replace("E23000029", "Thames Valley 1", 1))
+    with pytest.raises(DownloadFailed, match="pfa_code_format"):
+        fetch(lookup_spec(base), tmp_path / "landing")
+    region = DownloadSpec(name="ons_lad_region", url=f"{base}/ons/LAD24_RGN24_EN_LU.csv",
+                          target="ons/LAD_RGN_EN_LU.csv", min_rows=300)
+    with pytest.raises(DownloadFailed, match="min_rows: 2 data rows, fewer than the 300 expected"):
+        fetch(region, tmp_path / "landing")
+    assert not (tmp_path / "landing/ons/LAD_CSP_PFA_EW_LU.csv").exists()
+
+
+def test_missing_file_is_a_clear_error(server, tmp_path):
+    _, base = server
+    with pytest.raises(DownloadFailed, match="could not download .*404"):
+        fetch(lookup_spec(base, "ons/nothing.csv"), tmp_path / "landing")
+
+
+def test_population_download_is_checked_by_its_own_rules(server, tmp_path):
+    _, base = server
+    spec = DownloadSpec(name="ons_population_lsoa", url=f"{base}/population/sapelsoasyoa_mid2024.csv",
+                        target="population/sapelsoasyoa_mid2024.csv", min_rows=4)
+    assert fetch(spec, tmp_path / "landing").rows == 4
+
+
+def test_shipped_config_names_known_datasets():
+    assert {s.name for s in read_config()} == {"ons_lsoa21_lad", "ons_lad_csp_pfa", "ons_lad_region",
+                                               "ons_population_lsoa"}

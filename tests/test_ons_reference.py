@@ -1,0 +1,77 @@
+"""ONS lookups and population in their published layouts: vintage read from the header,
+refusals that leave the reference data in use untouched."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from conftest import write_mini_reference
+from ingestion.load import FileRejected
+from ingestion.ons_reference import load_lookup, load_population
+
+
+@pytest.fixture
+def loaded(tmp_path):
+    landing = write_mini_reference(tmp_path / "landing")
+    con = duckdb.connect()
+    for path in sorted((landing / "ons").glob("*.csv")):
+        load_lookup(con, path)
+    load_population(con, landing / "population" / "sapelsoasyoa_mid2024.csv")
+    yield con, landing
+    con.close()
+
+
+def snapshot(con, table):
+    return con.execute(f"SELECT * EXCLUDE (_loaded_at) FROM {table} ORDER BY ALL").fetchall()
+
+
+def test_vintage_comes_from_the_header_not_the_code(loaded, tmp_path):
+    con, landing = loaded
+    assert con.execute("SELECT DISTINCT _vintage FROM raw.ons_lad_csp_pfa").fetchall() == [("24",)]
+    older = tmp_path / "LAD23_CSP23_PFA23_EW_LU.csv"
+    older.write_text((landing / "ons/LAD24_CSP24_PFA24_EW_LU.csv").read_text(encoding="utf-8-sig")
+                     .replace("24CD", "23CD").replace("24NM", "23NM"))
+    load_lookup(con, older)
+    assert con.execute("SELECT DISTINCT _vintage FROM raw.ons_lad_csp_pfa").fetchall() == [("23",)]
+
+
+def test_lookup_with_missing_column_is_refused_and_previous_stays(loaded, tmp_path):
+    con, landing = loaded
+    before = snapshot(con, "raw.ons_lsoa21_lad")
+    bad = tmp_path / "LSOA21_WD24_LAD24_EW_LU.csv"
+    text = (landing / "ons/LSOA21_WD24_LAD24_EW_LU.csv").read_text()
+    bad.write_text(text.replace("LAD24CD", "LAD_CODE"))
+    with pytest.raises(FileRejected, match=r"missing column\(s\) 'LADYYCD'; columns not recognised: 'LAD_CODE'"):
+        load_lookup(con, bad)
+    assert snapshot(con, "raw.ons_lsoa21_lad") == before
+
+
+def test_duplicate_lsoa_in_a_lookup_is_refused_naming_rows(loaded, tmp_path):
+    con, landing = loaded
+    lines = (landing / "ons/LSOA21_WD24_LAD24_EW_LU.csv").read_text().splitlines()
+    bad = tmp_path / "LSOA21_WD24_LAD24_EW_LU.csv"
+    bad.write_text("\n".join(lines + [lines[1]]) + "\n")
+    with pytest.raises(FileRejected, match=r"lsoa21_code \('E01090001',\) appears 2 times \(rows 1 and 5\)"):
+        load_lookup(con, bad)
+
+
+def test_population_total_must_equal_its_ages(loaded, tmp_path):
+    con, landing = loaded
+    lines = (landing / "population/sapelsoasyoa_mid2024.csv").read_text().splitlines()
+    lines[2] = lines[2].replace(",2000,", ",2001,", 1)           # LSOA B's Total off by one
+    bad = tmp_path / "sapelsoasyoa_mid2024.csv"
+    bad.write_text("\n".join(lines) + "\n")
+    with pytest.raises(FileRejected, match="row 2: rule 'total_equals_sum_of_ages'"):
+        load_population(con, bad)
+
+
+def test_population_is_long_by_lsoa_sex_age_and_year(loaded):
+    con, _ = loaded
+    assert con.execute("""SELECT lsoa21_code, year, sum(population), count(*) FROM raw.ons_population_lsoa
+                          GROUP BY ALL ORDER BY 1""").fetchall() == [
+        ("E01090001", 2024, 1500, 182), ("E01090002", 2024, 2000, 182),
+        ("E01090003", 2024, 1800, 182), ("E01090004", 2024, 2200, 182)]
+    assert con.execute("SELECT sex, age, population FROM raw.ons_population_lsoa "
+                       "WHERE lsoa21_code = 'E01090001' AND population > 0 ORDER BY sex").fetchall() == [
+        ("F", 30, 750), ("M", 30, 750)]
