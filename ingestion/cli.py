@@ -103,7 +103,7 @@ def _print_lad_table(published: Path) -> None:
             SELECT a.area_name, f.area_code, strftime(f.period_start, '%Y-%m'), f.numerator,
                    f.denominator, f.value, f.lower_ci_95, f.upper_ci_95, f.comparison
             FROM fct_indicator_value f JOIN latest USING (period_start)
-            JOIN dim_area a USING (area_code)
+            JOIN dim_area a USING (area_code, area_type)
             WHERE f.indicator_id = 'violence_offences_rate' AND f.area_type IN ('lad', 'pfa')
             ORDER BY f.area_type = 'pfa', a.area_name""").fetchall()
     if not rows:

@@ -26,8 +26,11 @@ from ingestion.settings import PROJECT_ROOT
 SPECS: dict[str, SourceSpec] = {
     "ons_lsoa21_lad": ons_reference.LSOA21_LAD,
     "ons_lad_csp_pfa": ons_reference.LAD_CSP_PFA,
-    "ons_lad_region": ons_reference.LAD_REGION,
+    "ons_lad_hierarchy": ons_reference.LAD_HIERARCHY,
+    "ons_lsoa21_msoa21": ons_reference.LSOA21_MSOA21,
+    "ons_lsoa11_lsoa21": ons_reference.LSOA11_LSOA21,
     "ons_population_lsoa": ons_reference.POPULATION_LSOA,
+    "mhclg_imd2019_lsoa11": ons_reference.IMD2019_LSOA11,
 }
 DEFAULT_CONFIG = PROJECT_ROOT / "ingestion" / "reference_downloads.toml"
 

@@ -317,6 +317,9 @@ def _inspect(con, spec: SourceSpec, path: Path, as_name: str | None = None):
     if vintage:
         attrs["_vintage"] = vintage
     rows = _stage(con, path, names)
+    for column in spec.columns:              # optional columns absent from this file: NULL
+        if column.name not in names:
+            con.execute(f"ALTER TABLE _staged ADD COLUMN {column.name} VARCHAR")
     if rows == 0:
         raise FileRejected(path, "has_rows", "the file has a header but no data rows")
     _check_file_rules(con, spec, path, attrs)

@@ -4,11 +4,12 @@ and kept in `_vintage`, never hard-coded. Each lookup is a snapshot: a new deliv
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
 
-from ingestion.load import Column, LoadResult, Rule, SourceSpec, load_file
+from ingestion.load import Column, FileRejected, LoadResult, Rule, SourceSpec, load_file
 
 _V = r"(?P<vintage>\d{2})"
 _LSOA21 = r"regexp_full_match(lsoa21_code, '[EW]01\d{6}')"
@@ -21,7 +22,8 @@ def _lookup(name, table, columns, rules, key, description) -> SourceSpec:
         name=name, raw_table=table, columns=columns, rules=rules, unique_key=key,
         replace_scope="table", description=description,
         select_sql=lambda spec, attrs, staged: (
-            "SELECT " + ", ".join(f"NULLIF(TRIM({c.name}), '') AS {c.name}" for c in spec.columns)
+            "SELECT " + ", ".join(f"NULLIF(TRIM({c.name}), '') AS {c.name}" if c.name in staged
+                                  else f"CAST(NULL AS VARCHAR) AS {c.name}" for c in spec.columns)
             + f", {_sql_vintage(attrs)} AS _vintage, _row_number FROM _staged"),
         raw_ddl=f"""CREATE TABLE IF NOT EXISTS {table} ({cols}, _vintage VARCHAR,
             _load_id VARCHAR NOT NULL, _source_file VARCHAR NOT NULL, _source_sha256 VARCHAR NOT NULL,
@@ -56,14 +58,74 @@ LAD_CSP_PFA = _lookup(
     "local authority district → community safety partnership → police force area",
 )
 
-LAD_REGION = _lookup(
-    "ons_lad_region", "raw.ons_lad_region",
-    (Column(rf"LAD{_V}CD", "lad_code"), Column(rf"LAD{_V}NM", "lad_name"),
-     Column(rf"RGN{_V}CD", "region_code"), Column(rf"RGN{_V}NM", "region_name")),
+LAD_HIERARCHY = _lookup(
+    "ons_lad_hierarchy", "raw.ons_lad_hierarchy",
+    # Either the ward-level WDyy_LADyy_CTYUAyy_RGNyy_CTRYyy lookup (one row per ward) or a
+    # LADyy_RGNyy lookup: upper-tier, region and country columns are taken when present.
+    (Column(rf"WD{_V}CD", "ward_code", required=False), Column(rf"WD{_V}NM", "ward_name", required=False),
+     Column(rf"LAD{_V}CD", "lad_code"), Column(rf"LAD{_V}NM", "lad_name"),
+     Column(rf"CTYUA{_V}CD", "utla_code", required=False), Column(rf"CTYUA{_V}NM", "utla_name", required=False),
+     Column(rf"RGN{_V}CD", "region_code", required=False), Column(rf"RGN{_V}NM", "region_name", required=False),
+     Column(rf"CTRY{_V}CD", "country_code", required=False), Column(rf"CTRY{_V}NM", "country_name", required=False)),
     (Rule("lad_code_format", _LAD, "LADyyCD must be a district code"),
-     Rule("region_code_format", r"regexp_full_match(region_code, 'E12\d{6}')", "RGNyyCD must be an E12 code")),
-    ("lad_code",),
-    "local authority district → region (England)",
+     Rule("utla_code_format", r"utla_code IS NULL OR regexp_full_match(utla_code, '(E0[6-9]|E10|W06)\d{6}')",
+          "CTYUAyyCD must be a county or unitary authority code"),
+     Rule("region_code_format", r"region_code IS NULL OR regexp_full_match(region_code, 'E12\d{6}|W99999999')",
+          "RGNyyCD must be an E12 code (W99999999 for Wales)"),
+     Rule("country_code_format", r"country_code IS NULL OR regexp_full_match(country_code, '[EW]92\d{6}')",
+          "CTRYyyCD must be E92000001 or W92000004")),
+    (),
+    "local authority district → county / unitary authority → region → country",
+)
+
+LSOA21_MSOA21 = _lookup(
+    "ons_lsoa21_msoa21", "raw.ons_lsoa21_msoa21",
+    (Column("OA21CD", "oa21_code", required=False),
+     Column("LSOA21CD", "lsoa21_code"), Column("LSOA21NM", "lsoa21_name"),
+     Column("MSOA21CD", "msoa21_code"), Column("MSOA21NM", "msoa21_name")),
+    (Rule("lsoa21_code_format", _LSOA21, "LSOA21CD must be an E01/W01 code"),
+     Rule("msoa21_code_format", r"regexp_full_match(msoa21_code, '[EW]02\d{6}')", "MSOA21CD must be an E02/W02 code")),
+    (),
+    "output area → LSOA 2021 → MSOA 2021 (one row per OA, or per LSOA)",
+)
+
+LSOA11_LSOA21 = _lookup(
+    "ons_lsoa11_lsoa21", "raw.ons_lsoa11_lsoa21",
+    # the exact lookup has F_LSOA11CD and CHGIND; the best-fit lookup has LSOA11CD and no CHGIND
+    (Column("(F_)?LSOA11CD", "lsoa11_code"), Column("LSOA11NM", "lsoa11_name", required=False),
+     Column("CHGIND", "change_indicator", required=False),
+     Column("LSOA21CD", "lsoa21_code"), Column("LSOA21NM", "lsoa21_name", required=False),
+     Column(rf"LAD{_V}CD", "lad_code", required=False), Column(rf"LAD{_V}NM", "lad_name", required=False)),
+    (Rule("lsoa11_code_format", r"regexp_full_match(lsoa11_code, '[EW]01\d{6}')", "LSOA11CD must be an E01/W01 code"),
+     Rule("lsoa21_code_format", _LSOA21, "LSOA21CD must be an E01/W01 code"),
+     Rule("change_indicator_known", "change_indicator IS NULL OR change_indicator IN ('U', 'S', 'M', 'X')",
+          "CHGIND must be U (unchanged), S (split), M (merged) or X (irregular)")),
+    ("lsoa11_code", "lsoa21_code"),
+    "LSOA 2011 → LSOA 2021 with the ONS change indicator",
+)
+
+IMD2019_LSOA11 = SourceSpec(
+    name="mhclg_imd2019_lsoa11",
+    raw_table="raw.imd2019_lsoa11",
+    description="English Indices of Deprivation 2019: IMD rank and decile by LSOA 2011",
+    columns=(
+        Column(r"(?i)lsoa11cd|LSOA code \(2011\)", "lsoa11_code"),
+        Column(r"(?i)lsoa11nm|LSOA name \(2011\)", "lsoa11_name", required=False),
+        Column(r"(?i)IMDRank|Index of Multiple Deprivation \(IMD\) Rank.*", "imd_rank", "INTEGER", required=False),
+        Column(r"(?i)IMDDecil|IMDDecile|Index of Multiple Deprivation \(IMD\) Decile.*", "imd_decile", "INTEGER"),
+    ),
+    rules=(
+        Rule("lsoa11_code_format", r"regexp_full_match(lsoa11_code, '[EW]01\d{6}')", "LSOA code must be E01/W01"),
+        # Welsh LSOAs carry 0 in GB-wide copies: England's IMD does not rank them
+        Rule("decile_range", r"regexp_full_match(imd_decile, '\d+') AND CAST(imd_decile AS INTEGER) BETWEEN 0 AND 10",
+             "IMD decile must be a whole number from 1 to 10 (0 for Wales)"),
+    ),
+    unique_key=("lsoa11_code",),
+    replace_scope="table",
+    raw_ddl="""CREATE TABLE IF NOT EXISTS raw.imd2019_lsoa11 (
+        lsoa11_code VARCHAR, lsoa11_name VARCHAR, imd_rank INTEGER, imd_decile INTEGER,
+        _load_id VARCHAR NOT NULL, _source_file VARCHAR NOT NULL, _source_sha256 VARCHAR NOT NULL,
+        _loaded_at TIMESTAMP NOT NULL, _row_number BIGINT NOT NULL)""",
 )
 
 
@@ -117,14 +179,20 @@ def spec_for_lookup(path: Path) -> SourceSpec:
     """Pick the lookup spec from the file's header (names vary by vintage, so by pattern)."""
     from ingestion.load import read_header
 
-    header = " ".join(read_header(path))
-    if "LSOA21CD" in header:
+    header = set(read_header(path))
+    names = " ".join(sorted(header))
+    has = lambda pattern: any(re.fullmatch(pattern, h) for h in header)  # noqa: E731
+    if has(r"(F_)?LSOA11CD"):
+        return LSOA11_LSOA21
+    if has("MSOA21CD"):
+        return LSOA21_MSOA21
+    if has("LSOA21CD"):
         return LSOA21_LAD
-    if "CSP" in header and "PFA" in header:
+    if has(r"CSP\d{2}CD") and has(r"PFA\d{2}CD"):
         return LAD_CSP_PFA
-    if "RGN" in header:
-        return LAD_REGION
-    raise ValueError(f"{path.name}: not a recognised ONS lookup (header: {header[:120]})")
+    if has(r"LAD\d{2}CD") and (has(r"RGN\d{2}CD") or has(r"CTYUA\d{2}CD") or has(r"CTRY\d{2}CD")):
+        return LAD_HIERARCHY
+    raise FileRejected(path, "known_lookup", f"not a recognised ONS lookup (columns: {names[:200]})")
 
 
 def load_lookup(con: duckdb.DuckDBPyConnection, path: Path | str) -> LoadResult:
@@ -133,3 +201,7 @@ def load_lookup(con: duckdb.DuckDBPyConnection, path: Path | str) -> LoadResult:
 
 def load_population(con: duckdb.DuckDBPyConnection, path: Path | str) -> LoadResult:
     return load_file(con, POPULATION_LSOA, path)
+
+
+def load_imd(con: duckdb.DuckDBPyConnection, path: Path | str) -> LoadResult:
+    return load_file(con, IMD2019_LSOA11, path)

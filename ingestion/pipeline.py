@@ -60,16 +60,29 @@ def _load_all(loader, files: list[Path], settings: Settings) -> IngestReport:
     return report
 
 
+REFERENCE_SPECS = (ons_reference.LSOA21_LAD, ons_reference.LAD_CSP_PFA, ons_reference.LAD_HIERARCHY,
+                   ons_reference.LSOA21_MSOA21, ons_reference.LSOA11_LSOA21,
+                   ons_reference.POPULATION_LSOA, ons_reference.IMD2019_LSOA11)
+
+
 def load_reference(folder: Path, settings: Settings | None = None) -> IngestReport:
-    """ONS lookups (folder/ons/*.csv) and population estimates (folder/population/*.csv)."""
+    """ONS lookups (folder/ons/*.csv), population estimates (folder/population/*.csv) and, when
+    present, IMD 2019 (folder/deprivation/*.csv). Optional reference tables are created empty so
+    the models that read them still build."""
     settings = settings or get_settings()
     folder = Path(folder)
     lookups = sorted((folder / "ons").glob("*.csv"))
     populations = sorted((folder / "population").glob("*.csv"))
     if not lookups or not populations:
         raise FileNotFoundError(f"{folder}: expected ons/*.csv lookups and population/*.csv estimates")
+    with writer(settings) as con:
+        for spec in REFERENCE_SPECS:
+            ensure_tables(con, spec)
     report = _load_all(ons_reference.load_lookup, lookups, settings)
     report.results += _load_all(ons_reference.load_population, populations, settings).results
+    deprivation = sorted((folder / "deprivation").glob("*.csv"))
+    if deprivation:
+        report.results += _load_all(ons_reference.load_imd, deprivation, settings).results
     return report
 
 

@@ -7,6 +7,7 @@ process, which would block any other connection to the file from the caller afte
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -40,6 +41,8 @@ def run_dbt(args: Sequence[str] = ("build",), settings: Settings | None = None) 
         done = subprocess.run(command, env={**os.environ, **dbt_env(settings)},
                               capture_output=True, text=True)
     if done.returncode != 0:
-        errors = [l for l in done.stdout.splitlines() if "Error" in l or "FAIL" in l or "error" in l]
-        raise DbtFailed(f"dbt {' '.join(args)} failed:\n" + "\n".join(errors[-20:] or done.stdout.splitlines()[-20:]))
+        # dbt closes with a summary of each failing node and its message; keep that part
+        lines = [re.sub(r"\x1b\[[0-9;]*m", "", l) for l in done.stdout.splitlines()]
+        start = next((i for i, l in enumerate(lines) if "Completed with" in l or "Encountered an error" in l), -25)
+        raise DbtFailed(f"dbt {' '.join(args)} failed:\n" + "\n".join(l for l in lines[start:] if l.strip())[-4000:])
     return done.stdout

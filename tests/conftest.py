@@ -38,6 +38,22 @@ def write_mini_reference(folder: Path) -> Path:
     (ons / "LAD24_RGN24_EN_LU.csv").write_text(
         "LAD24CD,LAD24NM,RGN24CD,RGN24NM,ObjectId\n"
         + "".join(f"{lad},{n},E12000008,South East,{i}\n" for i, (lad, n, _, _) in enumerate(MINI_LADS, 1)))
+    (ons / "OA21_LSOA21_MSOA21_LAD22_EW_LU.csv").write_text(
+        "OA21CD,LSOA21CD,LSOA21NM,MSOA21CD,MSOA21NM,ObjectId\n"
+        "E00900001,E01090001,Reading 001A,E02090001,Reading 001,1\n"
+        "E00900002,E01090001,Reading 001A,E02090001,Reading 001,2\n"
+        "E00900003,E01090002,Reading 001B,E02090001,Reading 001,3\n"
+        "E00900004,E01090003,Slough 001A,E02090002,Slough 001,4\n"
+        "E00900005,E01090004,Slough 001B,E02090002,Slough 001,5\n")
+    # LSOA 2011 → 2021: E01190001 split into A and B; E01190002 and E01190003 merged into C;
+    # D unchanged (same code in both vintages)
+    (ons / "LSOA11_LSOA21_LAD22_EW_LU.csv").write_text(
+        "F_LSOA11CD,LSOA11NM,CHGIND,LSOA21CD,LSOA21NM,LAD22CD,LAD22NM,ObjectId\n"
+        "E01190001,Reading 001X,S,E01090001,Reading 001A,E06000038,Reading,1\n"
+        "E01190001,Reading 001X,S,E01090002,Reading 001B,E06000038,Reading,2\n"
+        "E01190002,Slough 001Y,M,E01090003,Slough 001A,E06000039,Slough,3\n"
+        "E01190003,Slough 001Z,M,E01090003,Slough 001A,E06000039,Slough,4\n"
+        "E01090004,Slough 001B,U,E01090004,Slough 001B,E06000039,Slough,5\n")
     pop = folder / "population"
     pop.mkdir(parents=True, exist_ok=True)
     ages = [f"F{a}" for a in range(91)] + [f"M{a}" for a in range(91)]

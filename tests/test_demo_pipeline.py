@@ -84,7 +84,7 @@ def test_rerunning_the_demo_changes_nothing(demo_run):
     assert published_digest(published) == before
     with duckdb.connect(str(warehouse / "vru.duckdb"), read_only=True) as con:
         outcomes = dict(con.execute("SELECT outcome, count(*) FROM raw.load_manifest GROUP BY ALL").fetchall())
-    assert outcomes == {"loaded": 12 + 4}           # 12 monthly files + 3 lookups + 1 population, once each
+    assert outcomes == {"loaded": 12 + 5 + 1 + 1}   # 12 monthly files, 5 lookups, population, IMD: once each
 
 
 def test_status_reports_the_loads(demo_run):

@@ -62,7 +62,7 @@ def test_bad_codes_and_too_few_rows_are_refused(server, tmp_path):
     bad.write_text(bad.read_text().replace("E23000029", "Thames Valley 1", 1))
     with pytest.raises(DownloadFailed, match="pfa_code_format"):
         fetch(lookup_spec(base), tmp_path / "landing")
-    region = DownloadSpec(name="ons_lad_region", url=f"{base}/ons/LAD24_RGN24_EN_LU.csv",
+    region = DownloadSpec(name="ons_lad_hierarchy", url=f"{base}/ons/LAD24_RGN24_EN_LU.csv",
                           target="ons/LAD_RGN_EN_LU.csv", min_rows=300)
     with pytest.raises(DownloadFailed, match="min_rows: 2 data rows, fewer than the 300 expected"):
         fetch(region, tmp_path / "landing")
@@ -83,5 +83,6 @@ def test_population_download_is_checked_by_its_own_rules(server, tmp_path):
 
 
 def test_shipped_config_names_known_datasets():
-    assert {s.name for s in read_config()} == {"ons_lsoa21_lad", "ons_lad_csp_pfa", "ons_lad_region",
-                                               "ons_population_lsoa"}
+    from ingestion.downloads import SPECS
+
+    assert {s.name for s in read_config()} == set(SPECS)

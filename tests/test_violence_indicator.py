@@ -155,7 +155,7 @@ def test_published_copy_opens_read_only_while_the_working_file_is_being_written(
             tables = {r[0] for r in reader.execute("SHOW TABLES").fetchall()}
             assert {"fct_indicator_value", "dim_area", "dim_period", "dim_indicator",
                     "fct_police_crime_lsoa_month", "load_manifest", "check_result"} <= tables
-            assert reader.execute("SELECT count(*) FROM fct_indicator_value").fetchone()[0] == 2 * 9
+            assert reader.execute("SELECT count(*) FROM fct_indicator_value").fetchone()[0] == 2 * 11
     finally:
         holder.kill()
         holder.wait()

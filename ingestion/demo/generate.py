@@ -39,12 +39,15 @@ class DemoExtracts:
     police_files: list[Path] = field(default_factory=list)
     lookup_files: dict[str, Path] = field(default_factory=dict)
     population_files: list[Path] = field(default_factory=list)
+    imd_file: Path | None = None
 
 
 @dataclass(frozen=True)
 class _Geography:
     lsoa_code: list[str]
     lsoa_name: list[str]
+    msoa_code: list[str]
+    msoa_name: list[str]
     ward_code: list[str]
     ward_name: list[str]
     lad_index: np.ndarray
@@ -54,7 +57,7 @@ class _Geography:
 
 def _geography(rng: np.random.Generator) -> _Geography:
     """LSOAs grouped into MSOAs of 4–6 (names like 'Reading 001A') and wards of about 5."""
-    codes, names, wards, ward_names, lad_index = [], [], [], [], []
+    codes, names, msoas, msoa_names, wards, ward_names, lad_index = [], [], [], [], [], [], []
     msoa_serial = ward_serial = 0
     for li, lad in enumerate(tv.LADS):
         remaining, msoa_number, ward_number = lad.lsoa_count, 0, 0
@@ -68,6 +71,8 @@ def _geography(rng: np.random.Generator) -> _Geography:
                     ward_serial += 1
                 codes.append(f"E0109{len(codes) + 1:04d}")
                 names.append(f"{lad.name} {msoa_number:03d}{letter}")
+                msoas.append(f"E0209{msoa_serial:04d}")
+                msoa_names.append(f"{lad.name} {msoa_number:03d}")
                 wards.append(f"E0509{ward_serial:04d}")
                 ward_names.append(f"{lad.name} ward {ward_number:02d}")
                 lad_index.append(li)
@@ -75,8 +80,49 @@ def _geography(rng: np.random.Generator) -> _Geography:
     lad_index = np.array(lad_index)
     centre_lon = np.array([l.longitude for l in tv.LADS])[lad_index]
     centre_lat = np.array([l.latitude for l in tv.LADS])[lad_index]
-    return _Geography(codes, names, wards, ward_names, lad_index,
+    return _Geography(codes, names, msoas, msoa_names, wards, ward_names, lad_index,
                       centre_lon + rng.normal(0, 0.04, len(codes)), centre_lat + rng.normal(0, 0.03, len(codes)))
+
+
+def _output_area_rows(geo: _Geography, rng: np.random.Generator):
+    """OA21 → LSOA21 → MSOA21 rows, 4–6 synthetic output areas (E0090xxxx) per LSOA."""
+    serial = 0
+    for code, name, msoa, msoa_name, li in zip(geo.lsoa_code, geo.lsoa_name, geo.msoa_code, geo.msoa_name,
+                                               geo.lad_index):
+        for _ in range(int(rng.integers(4, 7))):
+            serial += 1
+            lad = tv.LADS[li]
+            yield [f"E0090{serial:04d}", code, name, "", msoa, msoa_name, "", lad.code, lad.name, "", serial]
+
+
+def _lsoa11_rows(geo: _Geography, rng: np.random.Generator):
+    """LSOA 2011 → 2021 exact-fit rows with CHGIND: most unchanged (same code), a few 2011 LSOAs
+    split in two (S) and a few pairs merged into one (M), as the 2021 census redrew them. Also
+    returns (LSOA 2011 code, name, index of an LSOA 2021 it covers) for the IMD file."""
+    rows, codes11, serial, i, n = [], [], 0, 0, len(geo.lsoa_code)
+    while i < n:
+        lad = tv.LADS[geo.lad_index[i]]
+        same_msoa = i + 1 < n and geo.msoa_code[i + 1] == geo.msoa_code[i]
+        draw = rng.random()
+        if draw < 0.03 and same_msoa:             # one 2011 LSOA split into LSOAs i and i+1
+            serial += 1
+            code11 = f"E0119{serial:04d}"
+            for j in (i, i + 1):
+                rows.append([code11, geo.msoa_name[i] + "X", "S", geo.lsoa_code[j], geo.lsoa_name[j], lad.code, lad.name])
+            codes11.append((code11, geo.msoa_name[i] + "X", i))
+            i += 2
+        elif draw < 0.05:                          # two 2011 LSOAs merged into LSOA i
+            for suffix in "YZ":
+                serial += 1
+                code11 = f"E0119{serial:04d}"
+                rows.append([code11, geo.msoa_name[i] + suffix, "M", geo.lsoa_code[i], geo.lsoa_name[i], lad.code, lad.name])
+                codes11.append((code11, geo.msoa_name[i] + suffix, i))
+            i += 1
+        else:
+            rows.append([geo.lsoa_code[i], geo.lsoa_name[i], "U", geo.lsoa_code[i], geo.lsoa_name[i], lad.code, lad.name])
+            codes11.append((geo.lsoa_code[i], geo.lsoa_name[i], i))
+            i += 1
+    return [[*r, k + 1] for k, r in enumerate(rows)], codes11
 
 
 def _age_sex_weights() -> np.ndarray:
@@ -131,11 +177,24 @@ def generate_demo_extracts(out_dir: Path, seed: int = 2025, months: Sequence[str
             out_dir / "ons" / "LAD24_CSP24_PFA24_EW_LU.csv",
             ["LAD24CD", "LAD24NM", "CSP24CD", "CSP24NM", "PFA24CD", "PFA24NM", "ObjectId"],
             ([l.code, l.name, l.csp_code, l.csp_name, tv.PFA_CODE, tv.PFA_NAME, i + 1] for i, l in enumerate(lads))),
-        "lad_region": _write_csv(
-            out_dir / "ons" / "LAD24_RGN24_EN_LU.csv",
-            ["LAD24CD", "LAD24NM", "RGN24CD", "RGN24NM", "ObjectId"],
-            ([l.code, l.name, tv.REGION_CODE, tv.REGION_NAME, i + 1] for i, l in enumerate(lads))),
+        "lad_hierarchy": _write_csv(
+            out_dir / "ons" / "WD24_LAD24_CTYUA24_RGN24_CTRY24_UK_LU.csv",
+            ["WD24CD", "WD24NM", "LAD24CD", "LAD24NM", "CTYUA24CD", "CTYUA24NM", "RGN24CD", "RGN24NM",
+             "CTRY24CD", "CTRY24NM", "ObjectId"],
+            ([wd, wdn, lads[li].code, lads[li].name, *tv.COUNTY_OF.get(lads[li].code, (lads[li].code, lads[li].name)),
+              tv.REGION_CODE, tv.REGION_NAME, tv.COUNTRY_CODE, tv.COUNTRY_NAME, i + 1]
+             for i, (wd, wdn, li) in enumerate(sorted(set(zip(geo.ward_code, geo.ward_name, geo.lad_index)))))),
+        "lsoa21_msoa21": _write_csv(
+            out_dir / "ons" / "OA21_LSOA21_MSOA21_LAD22_EW_LU.csv",
+            ["OA21CD", "LSOA21CD", "LSOA21NM", "LSOA21NMW", "MSOA21CD", "MSOA21NM", "MSOA21NMW",
+             "LAD22CD", "LAD22NM", "LAD22NMW", "ObjectId"],
+            _output_area_rows(geo, rng)),
     }
+    lsoa11_rows, lsoa11_codes = _lsoa11_rows(geo, rng)
+    lookups["lsoa11_lsoa21"] = _write_csv(
+        out_dir / "ons" / "LSOA11_LSOA21_LAD22_EW_LU.csv",
+        ["F_LSOA11CD", "LSOA11NM", "CHGIND", "LSOA21CD", "LSOA21NM", "LAD22CD", "LAD22NM", "ObjectId"],
+        lsoa11_rows)
 
     # the planted hotspot: one Reading LSOA, chosen by the seed
     reading = np.flatnonzero(geo.lad_index == [l.code for l in lads].index(tv.HOTSPOT_LAD))
@@ -150,6 +209,18 @@ def generate_demo_extracts(out_dir: Path, seed: int = 2025, months: Sequence[str
     type_factor = np.ones((n_lsoa, len(crime_types)))
     type_factor[hotspot, violence] = HOTSPOT_VIOLENCE_FACTOR
     base_mean = (totals / 1000.0)[:, None] * annual[None, :] / 12 * lsoa_factor[:, None] * type_factor
+
+    # IMD 2019 by LSOA 2011, more deprived where crime runs higher (as it does in England)
+    deprivation, names11 = {}, {}
+    for code11, name11, j in lsoa11_codes:
+        deprivation[code11] = -np.log(lsoa_factor[j]) + rng.normal(0, 0.3)
+        names11[code11] = name11
+    ranked = sorted(deprivation, key=deprivation.get)
+    imd_file = _write_csv(
+        out_dir / "deprivation" / "File_7_IoD2019_demo.csv",
+        ["LSOA code (2011)", "LSOA name (2011)", "Index of Multiple Deprivation (IMD) Rank (where 1 is most deprived)",
+         "Index of Multiple Deprivation (IMD) Decile (where 1 is most deprived 10% of LSOAs)"],
+        ([code, names11[code], rank, 1 + (rank - 1) * 10 // len(ranked)] for rank, code in enumerate(ranked, 1)))
 
     police_files = []
     for month in months:
@@ -191,4 +262,4 @@ def generate_demo_extracts(out_dir: Path, seed: int = 2025, months: Sequence[str
 
     peak = max(months, key=lambda m: _violence_season(int(m[5:7])))
     return DemoExtracts(out_dir, tuple(months), geo.lsoa_code[hotspot], geo.lsoa_name[hotspot], peak,
-                        police_files, lookups, [population_file])
+                        police_files, lookups, [population_file], imd_file)

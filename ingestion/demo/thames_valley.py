@@ -45,6 +45,12 @@ LADS: tuple[DemoLad, ...] = (
     DemoLad("E07000181", "West Oxfordshire", "E22000315", "West Oxfordshire", 68, -1.50, 51.80),
 )
 
+# Oxfordshire's districts sit under Oxfordshire County Council; the rest are unitary authorities
+COUNTY_OF = {"E07000177": ("E10000025", "Oxfordshire"), "E07000178": ("E10000025", "Oxfordshire"),
+             "E07000179": ("E10000025", "Oxfordshire"), "E07000180": ("E10000025", "Oxfordshire"),
+             "E07000181": ("E10000025", "Oxfordshire")}
+COUNTRY_CODE, COUNTRY_NAME = "E92000001", "England"
+
 HOTSPOT_LAD = "E06000038"  # the planted hotspot LSOA is in Reading
 
 # Annual police.uk records per 1,000 residents by crime type, roughly Thames Valley's mix

@@ -22,7 +22,7 @@ force_months as (
 ),
 
 lsoa_months as (
-    select h.lsoa21_code, h.lad_code, h.csp_code, h.pfa_code, fm.month_start
+    select h.lsoa21_code, h.msoa21_code, h.lad_code, h.csp_code, h.pfa_code, fm.month_start
     from hierarchy as h
     join force_months as fm using (pfa_code)
 ),
@@ -50,6 +50,7 @@ denominators as (
 select
     cat.indicator_id,
     lm.lsoa21_code,
+    lm.msoa21_code,
     lm.lad_code,
     lm.csp_code,
     lm.pfa_code,

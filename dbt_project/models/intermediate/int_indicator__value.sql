@@ -10,17 +10,19 @@ rolled_up as (
         indicator_id,
         case
             when grouping(lsoa21_code) = 0 then 'lsoa'
+            when grouping(msoa21_code) = 0 then 'msoa'
             when grouping(lad_code) = 0 then 'lad'
             when grouping(csp_code) = 0 then 'csp'
             else 'pfa'
         end                                              as area_type,
-        coalesce(lsoa21_code, lad_code, csp_code, pfa_code) as area_code,
+        coalesce(lsoa21_code, msoa21_code, lad_code, csp_code, pfa_code) as area_code,
         month_start                                      as period_start,
         sum(numerator)::bigint                           as numerator,
         sum(denominator)::double                         as denominator
     from lsoa_month
     group by grouping sets (
         (indicator_id, month_start, lsoa21_code),
+        (indicator_id, month_start, msoa21_code),
         (indicator_id, month_start, lad_code),
         (indicator_id, month_start, csp_code),
         (indicator_id, month_start, pfa_code)

@@ -1,7 +1,9 @@
--- All-ages resident population per LSOA and estimate year.
+-- Resident population per LSOA and estimate year: all ages and the age groups indicators use.
 select
     lsoa21_code,
     population_year,
-    sum(population) as population_all_ages
+    sum(population)                                   as population_all_ages,
+    sum(population) filter (where age between 10 and 24) as population_aged_10_24,
+    sum(population) filter (where age < 25)           as population_aged_under_25
 from {{ ref('stg_ons__population_lsoa') }}
 group by all

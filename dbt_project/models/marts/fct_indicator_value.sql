@@ -13,11 +13,12 @@ catalogue as (
 ),
 
 hierarchy as (
-    select distinct lsoa21_code, lad_code, csp_code, pfa_code from {{ ref('int_area_hierarchy') }}
+    select distinct lsoa21_code, msoa21_code, lad_code, csp_code, pfa_code from {{ ref('int_area_hierarchy') }}
 ),
 
 parent_pfa as (
     select lsoa21_code as area_code, pfa_code from hierarchy
+    union select msoa21_code, pfa_code from hierarchy where msoa21_code is not null
     union select lad_code, pfa_code from hierarchy
     union select csp_code, pfa_code from hierarchy
 ),
