@@ -175,6 +175,50 @@ POPULATION_LSOA = SourceSpec(
         _loaded_at TIMESTAMP NOT NULL, _row_number BIGINT NOT NULL)""",
 )
 
+def _population_area_select(spec: SourceSpec, attrs: dict[str, str], staged: list[str]) -> str:
+    # one row per area × sex × single year of age; "Persons" rows are the sum of the other two
+    # and are left out so nothing is counted twice
+    return """
+        SELECT area_code, area_name, geography,
+               CAST(year(CAST(period AS DATE)) AS SMALLINT) AS year,
+               CASE sex WHEN 'Females' THEN 'F' ELSE 'M' END AS sex,
+               CAST(age AS SMALLINT) AS age,
+               CAST(replace(population, ',', '') AS INTEGER) AS population,
+               _row_number
+        FROM (UNPIVOT (SELECT * FROM _staged WHERE sex <> 'Persons')
+              ON COLUMNS('^[0-9]+$') INTO NAME age VALUE population)"""
+
+
+POPULATION_AREA = SourceSpec(
+    name="ons_population_area",
+    raw_table="raw.ons_population_area",
+    description="Mid-year population estimates in the long-by-sex layout (period, area_code, geography, "
+                "sex, all_ages, 0…90+) used for both LSOAs and local authorities",
+    file_pattern=r".*\.csv",
+    columns=(
+        Column("period", "period"), Column("area_code", "area_code"), Column("area_name", "area_name"),
+        Column("geography", "geography"), Column("sex", "sex"), Column("all_ages", "all_ages"),
+    ),
+    extra_columns_pattern=r"\d{1,2}\+?",
+    rules=(
+        Rule("period_is_a_date", "TRY_CAST(period AS DATE) IS NOT NULL", "period must be a date (YYYY-06-30)"),
+        Rule("area_code_format", r"regexp_full_match(area_code, '[EWSNK]\d{8}')", "area_code must be an ONS code"),
+        Rule("sex_known", "sex IN ('Persons', 'Females', 'Males')", "sex must be Persons, Females or Males"),
+        Rule("all_ages_equals_sum_of_ages",
+             "CAST(replace(all_ages, ',', '') AS BIGINT) = list_sum(list_transform("
+             "list_value(*COLUMNS('^[0-9]+$')), lambda x: CAST(replace(x, ',', '') AS BIGINT)))",
+             "all_ages must equal the sum of the single-year counts"),
+    ),
+    unique_key=("period", "area_code", "sex"),
+    select_sql=_population_area_select,
+    raw_ddl="""CREATE TABLE IF NOT EXISTS raw.ons_population_area (
+        area_code VARCHAR, area_name VARCHAR, geography VARCHAR, year SMALLINT, sex VARCHAR, age SMALLINT,
+        population INTEGER,
+        _load_id VARCHAR NOT NULL, _source_file VARCHAR NOT NULL, _source_sha256 VARCHAR NOT NULL,
+        _loaded_at TIMESTAMP NOT NULL, _row_number BIGINT NOT NULL)""",
+)
+
+
 def spec_for_lookup(path: Path) -> SourceSpec:
     """Pick the lookup spec from the file's header (names vary by vintage, so by pattern)."""
     from ingestion.load import read_header
@@ -199,8 +243,22 @@ def load_lookup(con: duckdb.DuckDBPyConnection, path: Path | str) -> LoadResult:
     return load_file(con, spec_for_lookup(Path(path)), path)
 
 
+def spec_for_population(path: Path) -> SourceSpec:
+    """The ONS small-area workbook layout (LSOA 2021 Code, F0…M90) or the long-by-sex layout
+    (period, area_code, sex, 0…90+): population releases differ between years."""
+    from ingestion.load import read_header
+
+    header = set(read_header(path))
+    if "LSOA 2021 Code" in header:
+        return POPULATION_LSOA
+    if {"period", "area_code", "sex"} <= header:
+        return POPULATION_AREA
+    raise FileRejected(path, "known_population_layout",
+                       f"not a recognised population layout (columns: {', '.join(sorted(header))[:200]})")
+
+
 def load_population(con: duckdb.DuckDBPyConnection, path: Path | str) -> LoadResult:
-    return load_file(con, POPULATION_LSOA, path)
+    return load_file(con, spec_for_population(Path(path)), path)
 
 
 def load_imd(con: duckdb.DuckDBPyConnection, path: Path | str) -> LoadResult:

@@ -62,7 +62,7 @@ def _load_all(loader, files: list[Path], settings: Settings) -> IngestReport:
 
 REFERENCE_SPECS = (ons_reference.LSOA21_LAD, ons_reference.LAD_CSP_PFA, ons_reference.LAD_HIERARCHY,
                    ons_reference.LSOA21_MSOA21, ons_reference.LSOA11_LSOA21,
-                   ons_reference.POPULATION_LSOA, ons_reference.IMD2019_LSOA11)
+                   ons_reference.POPULATION_LSOA, ons_reference.POPULATION_AREA, ons_reference.IMD2019_LSOA11)
 
 
 def load_reference(folder: Path, settings: Settings | None = None) -> IngestReport:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from conftest import write_mini_reference
+from conftest import SHARED_REALDATA, write_mini_reference
 from ingestion.load import FileRejected
 from ingestion.ons_reference import load_lookup, load_population
 
@@ -75,3 +75,29 @@ def test_population_is_long_by_lsoa_sex_age_and_year(loaded):
     assert con.execute("SELECT sex, age, population FROM raw.ons_population_lsoa "
                        "WHERE lsoa21_code = 'E01090001' AND population > 0 ORDER BY sex").fetchall() == [
         ("F", 30, 750), ("M", 30, 750)]
+
+
+REAL_POPULATION = SHARED_REALDATA / "population"
+
+
+@pytest.mark.skipif(not REAL_POPULATION.is_dir(), reason="../shared/realdata is absent (a user's clone has no shared folder)")
+def test_real_long_by_sex_population_files_load_and_agree_with_the_csv():
+    """Trafford mid-2024 by LSOA and by LA (long-by-sex layout): F and M rows per area equal the
+    file's own all_ages, and the LSOAs add up to the published LA figure by sex."""
+    import csv
+
+    con = duckdb.connect()
+    lsoa_file = REAL_POPULATION / "mid-year_2024_population_estimates_lsoa.csv"
+    la_file = REAL_POPULATION / "mid-year_2024_population_estimates_local_authority.csv"
+    for path in (lsoa_file, la_file):
+        assert load_population(con, path).outcome == "loaded"
+    with open(lsoa_file, newline="") as handle:
+        expected = {(r["area_code"], r["sex"][0]): int(r["all_ages"]) for r in csv.DictReader(handle)
+                    if r["sex"] != "Persons"}
+    got = con.execute("""SELECT area_code, sex, sum(population) FROM raw.ons_population_area
+                         WHERE geography = 'LSOA' GROUP BY ALL""").fetchall()
+    assert {(a, s): n for a, s, n in got} == expected
+    by_geography = dict(con.execute("""SELECT geography || sex, sum(population) FROM raw.ons_population_area
+                                       GROUP BY ALL""").fetchall())
+    assert by_geography["LSOAF"] == by_geography["Local authorityF"] == 123369
+    assert by_geography["LSOAM"] == by_geography["Local authorityM"] == 117656
