@@ -52,8 +52,9 @@ LAD_CSP_PFA = _lookup(
      Column(rf"CSP{_V}CD", "csp_code"), Column(rf"CSP{_V}NM", "csp_name"),
      Column(rf"PFA{_V}CD", "pfa_code"), Column(rf"PFA{_V}NM", "pfa_name")),
     (Rule("lad_code_format", _LAD, "LADyyCD must be a district code"),
-     Rule("csp_code_format", r"regexp_full_match(csp_code, '[EW]22\d{6}')", "CSPyyCD must be an E22/W22 code"),
-     Rule("pfa_code_format", r"regexp_full_match(pfa_code, '[EW]23\d{6}')", "PFAyyCD must be an E23/W23 code")),
+     # Wales numbers these differently: CSPs W14, police force areas W15 (seen in the real lookup)
+     Rule("csp_code_format", r"regexp_full_match(csp_code, 'E22\d{6}|W14\d{6}')", "CSPyyCD must be an E22/W14 code"),
+     Rule("pfa_code_format", r"regexp_full_match(pfa_code, 'E23\d{6}|W15\d{6}')", "PFAyyCD must be an E23/W15 code")),
     ("lad_code",),
     "local authority district → community safety partnership → police force area",
 )

@@ -101,3 +101,29 @@ def test_real_long_by_sex_population_files_load_and_agree_with_the_csv():
                                        GROUP BY ALL""").fetchall())
     assert by_geography["LSOAF"] == by_geography["Local authorityF"] == 123369
     assert by_geography["LSOAM"] == by_geography["Local authorityM"] == 117656
+
+
+REAL_ONS = SHARED_REALDATA / "ons"
+
+
+@pytest.mark.skipif(not REAL_ONS.is_dir(), reason="../shared/realdata is absent (a user's clone has no shared folder)")
+def test_real_ons_lookups_and_imd_load_with_their_vintages():
+    import csv
+
+    from ingestion.ons_reference import load_imd
+
+    con = duckdb.connect()
+    best_fit = REAL_ONS / "lsoa11_to_lsoa21_best_fit_lookup_england_wales_v2.csv"
+    csp = REAL_ONS / ("Local_Authority_District_to_Community_Safety_Partnerships_to_Police_Force_Areas"
+                      "__January_2017__Lookup_in_England_and_Wales_Version_2.csv")
+    imd = SHARED_REALDATA / "deprivation" / "lsoa11_imd19_OSGB1936.csv"
+    assert load_lookup(con, best_fit).vintage == "22"
+    assert load_lookup(con, csp).vintage == "17"
+    assert load_imd(con, imd).outcome == "loaded"
+    with open(best_fit, newline="", encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle))
+    assert con.execute("SELECT count(*), count(DISTINCT lsoa11_code) FROM raw.ons_lsoa11_lsoa21").fetchone() == (
+        len(rows), len({r["LSOA11CD"] for r in rows}))
+    assert con.execute("SELECT csp_code, pfa_code FROM raw.ons_lad_csp_pfa WHERE lad_code = 'E07000004'").fetchone() == (
+        "E22000303", "E23000029")       # Aylesbury Vale, before it became part of Buckinghamshire
+    assert con.execute("SELECT count(*) FROM raw.imd2019_lsoa11 WHERE imd_decile = 0 AND lsoa11_code LIKE 'W%'").fetchone()[0] > 0
