@@ -18,15 +18,12 @@ import hashlib
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
 import duckdb
-
-LOAD_METADATA_COLUMNS = "_load_id, _source_file, _source_sha256, _loaded_at, _row_number"
-
 
 class FileRejected(ValueError):
     """A delivery was refused. The message names the file, the row (if any) and the rule."""
@@ -93,7 +90,6 @@ class LoadResult:
     rows_quarantined: int = 0
     vintage: str | None = None
     message: str = ""
-    notes: list[str] = field(default_factory=list)
 
 
 MANIFEST_DDL = """
