@@ -4,8 +4,8 @@ from __future__ import annotations
 
 COLUMNS = [
     "indicator_id", "area_code", "area_type", "period_type", "period_start", "period_end",
-    "numerator", "denominator", "value", "lower_ci_95", "upper_ci_95", "comparator_area_code",
-    "comparison", "is_suppressed", "suppression_reason",
+    "numerator", "denominator", "value", "lower_ci_95", "upper_ci_95", "lower_ci_998", "upper_ci_998",
+    "comparator_area_code", "comparison", "comparison_with_england", "is_suppressed", "suppression_reason",
 ]
 AREA_TYPES = ["lsoa", "msoa", "lad", "utla", "csp", "pfa", "region", "country"]
 PERIOD_TYPES = ["month", "quarter", "financial_year", "academic_year", "calendar_year", "rolling_12_months"]
@@ -24,10 +24,11 @@ def build_suite():
         gxe.ExpectTableRowCountToBeBetween(min_value=1, meta=why("an empty mart is never published")),
         *[gxe.ExpectColumnValuesToNotBeNull(column=c, meta=why("key and count columns are always filled"))
           for c in ("indicator_id", "area_code", "area_type", "period_type", "period_start",
-                    "period_end", "numerator", "denominator", "is_suppressed")],
+                    "period_end", "denominator", "is_suppressed")],
         gxe.ExpectColumnValuesToBeInSet(column="area_type", value_set=AREA_TYPES),
         gxe.ExpectColumnValuesToBeInSet(column="period_type", value_set=PERIOD_TYPES),
         gxe.ExpectColumnValuesToBeInSet(column="comparison", value_set=COMPARISONS),
+        gxe.ExpectColumnValuesToBeInSet(column="comparison_with_england", value_set=COMPARISONS),
         gxe.ExpectColumnValuesToBeBetween(column="numerator", min_value=0, meta=why("counts are never negative")),
         gxe.ExpectColumnValuesToBeBetween(column="denominator", min_value=0, strict_min=True,
                                           meta=why("a rate needs a population")),
@@ -38,7 +39,10 @@ def build_suite():
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A="upper_ci_95", column_B="value", or_equal=True, ignore_row_if="either_value_is_missing",
             meta=why("the upper confidence limit is never below the value")),
-        gxe.ExpectCompoundColumnsToBeUnique(column_list=["indicator_id", "area_code", "period_type", "period_start"],
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="lower_ci_95", column_B="lower_ci_998", or_equal=True, ignore_row_if="either_value_is_missing",
+            meta=why("the 99.8% interval contains the 95% interval")),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["indicator_id", "area_code", "area_type", "period_type", "period_start"],
                                             meta=why("one value per indicator, area and period")),
     ]:
         suite.add_expectation(expectation)

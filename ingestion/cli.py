@@ -99,12 +99,15 @@ def _print_lad_table(published: Path) -> None:
 
     with reader(published) as con:
         rows = con.execute("""
-            WITH latest AS (SELECT max(period_start) AS period_start FROM fct_indicator_value)
-            SELECT a.area_name, f.area_code, strftime(f.period_start, '%Y-%m'), f.numerator,
+            WITH latest AS (SELECT max(period_start) AS period_start FROM fct_indicator_value
+                            WHERE period_type = 'rolling_12_months')
+            SELECT a.area_name, f.area_code, p.period_label, f.numerator,
                    f.denominator, f.value, f.lower_ci_95, f.upper_ci_95, f.comparison
             FROM fct_indicator_value f JOIN latest USING (period_start)
             JOIN dim_area a USING (area_code, area_type)
+            JOIN dim_period p USING (period_type, period_start)
             WHERE f.indicator_id = 'violence_offences_rate' AND f.area_type IN ('lad', 'pfa')
+              AND f.period_type = 'rolling_12_months'
             ORDER BY f.area_type = 'pfa', a.area_name""").fetchall()
     if not rows:
         return
@@ -116,7 +119,7 @@ def _print_lad_table(published: Path) -> None:
     for name, code, _, num, den, value, low, high, comparison in rows:
         rate = "suppressed" if value is None else f"{value:.2f}"
         ci = "" if value is None else f"{low:.2f}–{high:.2f}"
-        table.add_row(name, code, f"{num:,}", f"{den:,.0f}", rate, ci, comparison)
+        table.add_row(name, code, f"{num:,.0f}", f"{den:,.0f}", rate, ci, comparison)
     console.print(table)
 
 

@@ -59,20 +59,27 @@ def test_planted_hotspot_and_seasonal_peak_are_found_again(demo_run):
         annual = con.execute("""
             SELECT area_code, sum(numerator) / avg(denominator) * 1000 AS annual_rate
             FROM fct_indicator_value WHERE indicator_id = 'violence_offences_rate' AND area_type = 'lsoa'
+              AND period_type = 'month'
             GROUP BY area_code ORDER BY annual_rate DESC LIMIT 2""").fetchall()
         force = con.execute("""
             SELECT sum(numerator) / avg(denominator) * 1000 FROM fct_indicator_value
-            WHERE indicator_id = 'violence_offences_rate' AND area_type = 'pfa'""").fetchone()[0]
+            WHERE indicator_id = 'violence_offences_rate' AND area_type = 'pfa' AND period_type = 'month'""").fetchone()[0]
         worse_months = con.execute("""
             SELECT count(*) FROM fct_indicator_value
-            WHERE area_code = ? AND comparison = 'worse'""", [hotspot]).fetchone()[0]
+            WHERE area_code = ? AND comparison = 'worse' AND period_type = 'month'
+              AND indicator_id = 'violence_offences_rate'""", [hotspot]).fetchone()[0]
         peak = con.execute("""
             SELECT strftime(period_start, '%m') FROM fct_indicator_value
-            WHERE indicator_id = 'violence_offences_rate' AND area_type = 'pfa'
+            WHERE indicator_id = 'violence_offences_rate' AND area_type = 'pfa' AND period_type = 'month'
             ORDER BY numerator DESC LIMIT 1""").fetchone()[0]
+        calendar_year = con.execute("""
+            SELECT numerator, comparison FROM fct_indicator_value
+            WHERE area_code = ? AND period_type = 'calendar_year' AND indicator_id = 'violence_offences_rate'
+            """, [hotspot]).fetchall()
     assert annual[0][0] == hotspot and annual[0][1] > 3 * force
     assert worse_months >= 10          # significantly worse than Thames Valley in most months
     assert peak == "07"
+    assert len(calendar_year) == 1 and calendar_year[0][1] == "worse"
 
 
 def test_rerunning_the_demo_changes_nothing(demo_run):

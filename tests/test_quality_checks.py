@@ -45,9 +45,11 @@ def indicator_batch() -> pd.DataFrame:
     ]
     return pd.DataFrame([{
         "indicator_id": "violence_offences_rate", "area_code": a, "area_type": t, "period_type": "month",
-        "period_start": dt.date(2025, 1, 1), "period_end": dt.date(2025, 1, 31), "numerator": n,
+        "period_start": dt.date(2025, 1, 1), "period_end": dt.date(2025, 1, 31), "numerator": float(n),
         "denominator": d, "value": v, "lower_ci_95": lo, "upper_ci_95": hi,
+        "lower_ci_998": None if v is None else lo * 0.8, "upper_ci_998": None if v is None else hi * 1.2,
         "comparator_area_code": None if t == "pfa" else "E23000029", "comparison": c,
+        "comparison_with_england": "not compared",
         "is_suppressed": s, "suppression_reason": "numerator below 10" if s else None,
     } for a, t, n, d, v, lo, hi, c, s in rows])
 

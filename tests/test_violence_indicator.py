@@ -71,7 +71,8 @@ def db(warehouse):
 def value_row(db, area, month=JAN, table="marts.fct_indicator_value"):
     return db.execute(
         f"SELECT numerator, denominator, value, lower_ci_95, upper_ci_95 FROM {table} "
-        "WHERE indicator_id = 'violence_offences_rate' AND area_code = ? AND period_start = ?",
+        "WHERE indicator_id = 'violence_offences_rate' AND area_code = ? AND period_start = ? "
+        "AND period_type = 'month' AND area_type <> 'utla'",
         [area, month]).fetchone()
 
 
@@ -105,6 +106,7 @@ def test_counts_below_ten_are_published_without_rate_or_ci(db):
     rows = db.execute("""SELECT area_code, numerator, value, lower_ci_95, upper_ci_95, is_suppressed,
                                 suppression_reason LIKE 'numerator below 10%'
                          FROM marts.fct_indicator_value WHERE period_start = ? AND area_code IN (?, ?)
+                         AND period_type = 'month' AND indicator_id = 'violence_offences_rate'
                          ORDER BY area_code""", [JAN, B[0], C[0]]).fetchall()
     assert rows == [(B[0], 3, None, None, None, True, True), (C[0], 0, None, None, None, True, True)]
 
@@ -125,7 +127,8 @@ def test_lad_and_pfa_values_sum_lsoas_not_average_rates(db):
 
 def test_months_with_no_crimes_count_zero_for_every_lsoa(db):
     feb = db.execute("""SELECT area_code, numerator FROM marts.fct_indicator_value
-                        WHERE period_start = ? AND area_type = 'lsoa' ORDER BY 1""", [FEB]).fetchall()
+                        WHERE period_start = ? AND area_type = 'lsoa' AND period_type = 'month'
+                        AND indicator_id = 'violence_offences_rate' ORDER BY 1""", [FEB]).fetchall()
     assert feb == [(A[0], 10), (B[0], 0), (C[0], 0), (D[0], 0)]
 
 
@@ -133,7 +136,8 @@ def test_comparison_with_the_force_area_by_confidence_interval(db):
     # D: 21 / 2,200 = 9.5455, CI 5.9065–14.5919 lies wholly above the PFA's 4.8 → worse
     # (lower is better); A: CI 4.1290–13.9752 contains 4.8 → similar.
     rows = dict(db.execute("""SELECT area_code, comparison FROM marts.fct_indicator_value
-                              WHERE period_start = ? AND comparator_area_code = 'E23000029'""", [JAN]).fetchall())
+                              WHERE period_start = ? AND comparator_area_code = 'E23000029' AND period_type = 'month'
+                              AND indicator_id = 'violence_offences_rate'""", [JAN]).fetchall())
     assert rows[D[0]] == "worse" and rows[A[0]] == "similar" and rows[B[0]] == "not compared"
 
 
@@ -155,7 +159,9 @@ def test_published_copy_opens_read_only_while_the_working_file_is_being_written(
             tables = {r[0] for r in reader.execute("SHOW TABLES").fetchall()}
             assert {"fct_indicator_value", "dim_area", "dim_period", "dim_indicator",
                     "fct_police_crime_lsoa_month", "load_manifest", "check_result"} <= tables
-            assert reader.execute("SELECT count(*) FROM fct_indicator_value").fetchone()[0] == 2 * 11
+            # 2 months × (4 LSOAs + 2 MSOAs + 2 LADs + 2 upper tiers + 2 CSPs + 1 PFA) × 3 police indicators
+            assert reader.execute("SELECT count(*) FROM fct_indicator_value WHERE period_type = 'month'"
+                                  ).fetchone()[0] == 2 * 13 * 3
     finally:
         holder.kill()
         holder.wait()
@@ -183,8 +189,9 @@ def test_published_file_opens_in_duckdb_1_4(warehouse, duckdb_14_python):
     import subprocess
 
     script = ("import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
-              "print(duckdb.__version__, con.execute('SELECT sum(numerator) FROM fct_indicator_value "
-              "WHERE area_type = \\'pfa\\'').fetchone()[0])")
+              "print(duckdb.__version__, int(con.execute('SELECT sum(numerator) FROM fct_indicator_value "
+              "WHERE area_type = \\'pfa\\' AND period_type = \\'month\\' "
+              "AND indicator_id = \\'violence_offences_rate\\'').fetchone()[0]))")
     done = subprocess.run([str(duckdb_14_python), "-c", script, str(warehouse[1])],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

@@ -34,3 +34,42 @@
 {% macro count_upper_limit(events, exact_upper, confidence=0.95) -%}
     case when {{ events }} < 10 then {{ exact_upper }} else {{ byar_upper(events, confidence) }} end
 {%- endmacro %}
+
+{#- Crude rate limits at a confidence level: limits on the count (exact below 10, Byar from 10)
+    scaled like the rate. `exact_lower`/`exact_upper` come from the poisson_exact_limits seed. -#}
+{% macro crude_rate_limit(bound, events, denominator, multiplier, exact_limit, confidence=0.95) -%}
+    {%- if bound == 'lower' -%}
+    ({{ count_lower_limit(events, exact_limit, confidence) }}) / {{ denominator }} * {{ multiplier }}
+    {%- else -%}
+    ({{ count_upper_limit(events, exact_limit, confidence) }}) / {{ denominator }} * {{ multiplier }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Wilson score interval for a proportion O/n (PHEindicatormethods phe_proportion):
+      (2O + z² ∓ z·sqrt(z² + 4O(1 − O/n))) / (2(n + z²)), times the multiplier (100 for %). -#}
+{% macro wilson_limit(bound, events, total, multiplier, confidence=0.95) -%}
+    {%- set z = z_value(confidence) -%}
+    ((2 * {{ events }} + {{ z }} ^ 2 {{ '-' if bound == 'lower' else '+' }} {{ z }} * sqrt({{ z }} ^ 2 + 4 * {{ events }} * (1 - {{ events }} / {{ total }})))
+     / (2 * ({{ total }} + {{ z }} ^ 2)) * {{ multiplier }})
+{%- endmacro %}
+
+{#- Directly age-standardised rate, Dobson method (PHEindicatormethods phe_dsr), from sums over
+    the 19 ESP2013 bands i of: events O = ΣO_i, dsr = Σ w_i O_i / n_i / Σ w_i × multiplier and
+    variance = Σ w_i² O_i / n_i² / (Σ w_i)² × multiplier²:
+      limit = dsr + sqrt(variance / O) × (Byar limit on O − O) -#}
+{% macro dobson_limit(bound, dsr, variance, events, confidence=0.95) -%}
+    ({{ dsr }} + sqrt({{ variance }} / {{ events }})
+        * ({{ byar_lower(events, confidence) if bound == 'lower' else byar_upper(events, confidence) }} - {{ events }}))
+{%- endmacro %}
+
+{#- Fingertips-style comparison of an area's CI with a comparator's value, through polarity. -#}
+{% macro compare_by_ci(comparator_value, is_suppressed, lower, upper, polarity) -%}
+    case
+        when {{ is_suppressed }} or {{ comparator_value }} is null then 'not compared'
+        when {{ lower }} > {{ comparator_value }} then
+            case {{ polarity }} when 'lower_is_better' then 'worse' when 'higher_is_better' then 'better' else 'higher' end
+        when {{ upper }} < {{ comparator_value }} then
+            case {{ polarity }} when 'lower_is_better' then 'better' when 'higher_is_better' then 'worse' else 'lower' end
+        else 'similar'
+    end
+{%- endmacro %}

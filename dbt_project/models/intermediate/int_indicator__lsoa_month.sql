@@ -1,46 +1,57 @@
--- Numerator and denominator per indicator × LSOA × month, zero-filled: every LSOA of a police
--- force area gets a row for every month that force delivered, so areas with no crimes count as
--- 0 events (not missing). The denominator is the mid-year estimate for the period's year, or the
--- nearest earlier year available (the latest when the period precedes every estimate).
-with catalogue as (
-    select * from {{ ref('indicator_catalogue') }}
-    where police_crime_type is not null
-),
-
-hierarchy as (
+-- Numerator and denominator per indicator × LSOA × month, generated from the catalogue
+-- (vars.indicators in dbt_project.yml), zero-filled: every LSOA of a police force area gets a row
+-- for every month its source delivered for that force, so areas with no events count 0 (not
+-- missing). The denominator is the mid-year estimate for the month's year, or the nearest
+-- earlier one (the earliest when the month precedes every estimate).
+with hierarchy as (
     select * from {{ ref('int_area_hierarchy') }}
 ),
 
-crimes as (
-    select * from {{ ref('int_police__crime_lsoa_month') }}
+numerators as (
+    {%- for ind in var('indicators') %}
+    select '{{ ind.id }}' as indicator_id, lsoa21_code, month_start,
+           sum({{ ind.numerator.measure }}) as numerator
+    from {{ ref(ind.numerator.model) }}
+    where {{ ind.numerator.get('where', 'true') }}
+    group by all
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
 ),
 
-force_months as (
-    select distinct h.pfa_code, c.month_start
-    from crimes as c
+coverage as (
+    {%- for ind in var('indicators') %}
+    select distinct '{{ ind.id }}' as indicator_id, h.pfa_code, s.month_start
+    from {{ ref(ind.numerator.model) }} as s
     join hierarchy as h using (lsoa21_code)
-),
-
-lsoa_months as (
-    select h.lsoa21_code, h.msoa21_code, h.lad_code, h.csp_code, h.pfa_code, fm.month_start
-    from hierarchy as h
-    join force_months as fm using (pfa_code)
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
 ),
 
 population as (
     select * from {{ ref('int_population__lsoa_year') }}
 ),
 
+lsoa_months as (
+    select c.indicator_id, h.lsoa21_code, c.month_start
+    from coverage as c
+    join hierarchy as h using (pfa_code)
+),
+
 denominators as (
     select
+        lm.indicator_id,
         lm.lsoa21_code,
         lm.month_start,
         p.population_year,
-        p.population_all_ages
+        case lm.indicator_id
+            {%- for ind in var('indicators') %}
+            when '{{ ind.id }}' then p.{{ ind.denominator.population }}
+            {%- endfor %}
+        end as denominator
     from lsoa_months as lm
     join population as p using (lsoa21_code)
     qualify row_number() over (
-        partition by lm.lsoa21_code, lm.month_start
+        partition by lm.indicator_id, lm.lsoa21_code, lm.month_start
         order by (p.population_year <= year(lm.month_start)) desc,
                  case when p.population_year <= year(lm.month_start)
                       then -p.population_year else p.population_year end
@@ -48,22 +59,11 @@ denominators as (
 )
 
 select
-    cat.indicator_id,
-    lm.lsoa21_code,
-    lm.msoa21_code,
-    lm.lad_code,
-    lm.csp_code,
-    lm.pfa_code,
-    lm.month_start,
-    coalesce(sum(c.crime_count), 0)::bigint as numerator,
-    d.population_all_ages::double           as denominator,
+    d.indicator_id,
+    d.lsoa21_code,
+    d.month_start,
+    coalesce(n.numerator, 0)::double   as numerator,
+    d.denominator::double              as denominator,
     d.population_year
-from lsoa_months as lm
-cross join catalogue as cat
-join denominators as d
-    on d.lsoa21_code = lm.lsoa21_code and d.month_start = lm.month_start
-left join crimes as c
-    on c.lsoa21_code = lm.lsoa21_code
-   and c.month_start = lm.month_start
-   and c.crime_type = cat.police_crime_type
-group by all
+from denominators as d
+left join numerators as n using (indicator_id, lsoa21_code, month_start)

@@ -1,52 +1,106 @@
--- Every indicator at every area level, summed up from LSOAs (numerators and denominators are
--- added, never rates averaged), with the rate and its 95% confidence interval, before disclosure
--- control. Methods: macros/indicator_methods.sql.
+-- Every catalogue indicator for every declared period type and area level, summed up from LSOA ×
+-- month (numerators added, denominators averaged over the period's months then added over areas:
+-- never an average of rates), with its value and 95% and 99.8% confidence limits by the declared
+-- method, before disclosure control. Only complete periods (every month delivered) are kept.
+{%- set levels = [('lsoa', 'lsoa21_code'), ('msoa', 'msoa21_code'), ('lad', 'lad_code'), ('utla', 'utla_code'),
+                  ('csp', 'csp_code'), ('pfa', 'pfa_code')] %}
+{%- if var('publish_national_levels') %}
+{%- do levels.extend([('region', 'region_code'), ('country', 'country_code')]) %}
+{%- endif %}
+
 with lsoa_month as (
-    select * from {{ ref('int_indicator__lsoa_month') }}
+    select l.*, h.msoa21_code, h.lad_code, h.utla_code, h.csp_code, h.pfa_code, h.region_code, h.country_code
+    from {{ ref('int_indicator__lsoa_month') }} as l
+    join {{ ref('int_area_hierarchy') }} as h using (lsoa21_code)
+),
+
+declared as (
+    select * from (values
+    {%- for ind in var('indicators') %}
+        {%- set outer = loop %}
+        {%- for period_type in ind.period_types %}
+        ('{{ ind.id }}', '{{ period_type }}'){{ ',' if not (outer.last and loop.last) }}
+        {%- endfor %}
+    {%- endfor %}
+    ) as d(indicator_id, period_type)
+),
+
+lsoa_period as (
+    select
+        l.indicator_id, m.period_type, m.period_start, m.period_end,
+        {%- for level, column in levels %} l.{{ column }},{% endfor %}
+        sum(l.numerator)    as numerator,
+        avg(l.denominator)  as denominator
+    from lsoa_month as l
+    join {{ ref('int_period__month_map') }} as m using (month_start)
+    join declared as d on d.indicator_id = l.indicator_id and d.period_type = m.period_type
+    group by all
+    having count(*) = any_value(m.months_in_period)
 ),
 
 rolled_up as (
     select
-        indicator_id,
+        indicator_id, period_type, period_start, period_end,
         case
-            when grouping(lsoa21_code) = 0 then 'lsoa'
-            when grouping(msoa21_code) = 0 then 'msoa'
-            when grouping(lad_code) = 0 then 'lad'
-            when grouping(csp_code) = 0 then 'csp'
-            else 'pfa'
-        end                                              as area_type,
-        coalesce(lsoa21_code, msoa21_code, lad_code, csp_code, pfa_code) as area_code,
-        month_start                                      as period_start,
-        sum(numerator)::bigint                           as numerator,
-        sum(denominator)::double                         as denominator
-    from lsoa_month
+        {%- for level, column in levels %}
+            when grouping({{ column }}) = 0 then '{{ level }}'
+        {%- endfor %}
+        end                                                  as area_type,
+        coalesce({% for level, column in levels %}{{ column }}{{ ', ' if not loop.last }}{% endfor %}) as area_code,
+        sum(numerator)                                       as numerator,
+        sum(denominator)                                     as denominator
+    from lsoa_period
     group by grouping sets (
-        (indicator_id, month_start, lsoa21_code),
-        (indicator_id, month_start, msoa21_code),
-        (indicator_id, month_start, lad_code),
-        (indicator_id, month_start, csp_code),
-        (indicator_id, month_start, pfa_code)
+    {%- for level, column in levels %}
+        (indicator_id, period_type, period_start, period_end, {{ column }}){{ ',' if not loop.last }}
+    {%- endfor %}
     )
 ),
 
+catalogue as (
+    select * from (values
+    {%- for ind in var('indicators') %}
+        ('{{ ind.id }}', {{ ind.multiplier }}, '{{ ind.method }}', '{{ ind.area_types | join(",") }}'){{ ',' if not loop.last }}
+    {%- endfor %}
+    ) as c(indicator_id, multiplier, method, area_types)
+),
+
 exact as (
-    select * from {{ ref('poisson_exact_limits') }} where confidence = 0.95
+    select events, confidence, lower_events, upper_events from {{ ref('poisson_exact_limits') }}
 )
 
 select
     r.indicator_id,
     r.area_code,
     r.area_type,
-    'month'                                              as period_type,
+    r.period_type,
     r.period_start,
-    (r.period_start + interval 1 month - interval 1 day)::date as period_end,
+    r.period_end,
     r.numerator,
     r.denominator,
-    cat.multiplier,
-    r.numerator / r.denominator * cat.multiplier         as value,
-    {{ count_lower_limit('r.numerator', 'e.lower_events') }} / r.denominator * cat.multiplier as lower_ci_95,
-    {{ count_upper_limit('r.numerator', 'e.upper_events') }} / r.denominator * cat.multiplier as upper_ci_95
+    c.multiplier,
+    c.method,
+    r.numerator / r.denominator * c.multiplier as value,
+    case c.method
+        when 'proportion' then {{ wilson_limit('lower', 'r.numerator', 'r.denominator', 'c.multiplier') }}
+        else {{ crude_rate_limit('lower', 'r.numerator', 'r.denominator', 'c.multiplier', 'e95.lower_events') }}
+    end as lower_ci_95,
+    case c.method
+        when 'proportion' then {{ wilson_limit('upper', 'r.numerator', 'r.denominator', 'c.multiplier') }}
+        else {{ crude_rate_limit('upper', 'r.numerator', 'r.denominator', 'c.multiplier', 'e95.upper_events') }}
+    end as upper_ci_95,
+    case c.method
+        when 'proportion' then {{ wilson_limit('lower', 'r.numerator', 'r.denominator', 'c.multiplier', 0.998) }}
+        else {{ crude_rate_limit('lower', 'r.numerator', 'r.denominator', 'c.multiplier', 'e998.lower_events', 0.998) }}
+    end as lower_ci_998,
+    case c.method
+        when 'proportion' then {{ wilson_limit('upper', 'r.numerator', 'r.denominator', 'c.multiplier', 0.998) }}
+        else {{ crude_rate_limit('upper', 'r.numerator', 'r.denominator', 'c.multiplier', 'e998.upper_events', 0.998) }}
+    end as upper_ci_998
 from rolled_up as r
-join {{ ref('indicator_catalogue') }} as cat using (indicator_id)
-left join exact as e on e.events = r.numerator
-where r.area_code is not null and r.denominator > 0
+join catalogue as c using (indicator_id)
+left join exact as e95 on e95.events = r.numerator and e95.confidence = 0.95
+left join exact as e998 on e998.events = r.numerator and e998.confidence = 0.998
+where r.area_code is not null
+  and r.denominator > 0
+  and list_contains(string_split(c.area_types, ','), r.area_type)

@@ -1,23 +1,33 @@
--- Periods that have indicator values, with the calendar, financial (Apr–Mar) and academic
--- (Sep–Aug) years and the quarter each month belongs to.
-with months as (
+-- Every period that has indicator values: months, quarters, calendar, financial (April–March)
+-- and academic (September–August) years, and rolling 12 months.
+with periods as (
     select distinct period_type, period_start, period_end from {{ ref('int_indicator__value') }}
+),
+
+labelled as (
+    select
+        *,
+        year(period_start) || '/' || right((year(period_start) + 1)::varchar, 2) as year_span,
+        case when month(period_start) >= 4 then year(period_start) else year(period_start) - 1 end as fy_start,
+        case when month(period_start) >= 9 then year(period_start) else year(period_start) - 1 end as ay_start
+    from periods
 )
 
 select
-    (period_type || ':' || strftime(period_start, '%Y-%m'))::varchar as period_id,
-    period_type::varchar                                           as period_type,
-    period_start::date                                             as period_start,
-    period_end::date                                               as period_end,
-    strftime(period_start, '%Y-%m')::varchar                       as period_label,
-    year(period_start)::integer                                    as calendar_year,
-    (year(period_start) || '-Q' || quarter(period_start))::varchar  as calendar_quarter,
-    (case when month(period_start) >= 4
-          then year(period_start) || '/' || right((year(period_start) + 1)::varchar, 2)
-          else (year(period_start) - 1) || '/' || right(year(period_start)::varchar, 2)
-     end)::varchar                                                 as financial_year,
-    (case when month(period_start) >= 9
-          then year(period_start) || '/' || right((year(period_start) + 1)::varchar, 2)
-          else (year(period_start) - 1) || '/' || right(year(period_start)::varchar, 2)
-     end)::varchar                                                 as academic_year
-from months
+    (period_type || ':' || strftime(period_start, '%Y-%m'))::varchar        as period_id,
+    period_type::varchar                                                  as period_type,
+    period_start::date                                                    as period_start,
+    period_end::date                                                      as period_end,
+    (case period_type
+        when 'month' then strftime(period_start, '%Y-%m')
+        when 'quarter' then year(period_start) || ' Q' || quarter(period_start)
+        when 'calendar_year' then year(period_start)::varchar
+        when 'financial_year' then year_span
+        when 'academic_year' then year_span
+        when 'rolling_12_months' then strftime(period_start, '%b %Y') || ' – ' || strftime(period_end, '%b %Y')
+     end)::varchar                                                        as period_label,
+    year(period_start)::integer                                           as calendar_year,
+    (year(period_start) || '-Q' || quarter(period_start))::varchar         as calendar_quarter,
+    (fy_start || '/' || right((fy_start + 1)::varchar, 2))::varchar        as financial_year,
+    (ay_start || '/' || right((ay_start + 1)::varchar, 2))::varchar        as academic_year
+from labelled

@@ -1,79 +1,67 @@
--- The published indicator table (Fingertips-like, long). Disclosure control is applied here,
--- in one place, from each indicator's declared rule:
---   rate_count_below_10: no value or CI where the numerator is below 10 (Fingertips rule).
--- Each area is compared with its police force area: better / similar / worse when the area's
--- 95% CI lies wholly below / spans / lies wholly above the comparator's value, read through the
--- indicator's polarity.
-with value as (
-    select * from {{ ref('int_indicator__value') }}
+-- The published indicator table (Fingertips-like, long): value, 95% and 99.8% confidence limits
+-- after disclosure control (int_indicator__disclosed), and two comparisons by the 95% CI, read
+-- through the indicator's polarity:
+--   comparison               with the parent area (sub-force areas → their police force area,
+--                            force → region, region → England)
+--   comparison_with_england  with England, when an England value exists
+-- better / worse when the area's interval lies wholly on one side of the comparator's value,
+-- similar when it spans it; higher / lower for indicators with no polarity.
+with disclosed as (
+    select * from {{ ref('int_indicator__disclosed') }}
 ),
 
-catalogue as (
-    select * from {{ ref('indicator_catalogue') }}
+polarity as (
+    select * from (values
+    {%- for ind in var('indicators') %}
+        ('{{ ind.id }}', '{{ ind.polarity }}'){{ ',' if not loop.last }}
+    {%- endfor %}
+    ) as p(indicator_id, polarity)
 ),
 
-hierarchy as (
-    select distinct lsoa21_code, msoa21_code, lad_code, csp_code, pfa_code from {{ ref('int_area_hierarchy') }}
+parents as (
+    select area_code, area_type,
+           case when area_type in ('lsoa', 'msoa', 'lad', 'utla', 'csp') then parent_pfa_code
+                when area_type = 'pfa' then parent_region_code
+                when area_type = 'region' then parent_country_code end as comparator_area_code
+    from {{ ref('dim_area') }}
 ),
 
-parent_pfa as (
-    select lsoa21_code as area_code, pfa_code from hierarchy
-    union select msoa21_code, pfa_code from hierarchy where msoa21_code is not null
-    union select lad_code, pfa_code from hierarchy
-    union select csp_code, pfa_code from hierarchy
-),
-
-disclosed as (
-    select
-        v.*,
-        c.polarity,
-        case c.disclosure_rule
-            when 'rate_count_below_10' then v.numerator < 10
-            else false
-        end as is_suppressed
-    from value as v
-    join catalogue as c using (indicator_id)
-),
-
-compared as (
+with_comparators as (
     select
         d.*,
-        case when d.area_type = 'pfa' then null else p.pfa_code end as comparator_area_code,
-        cmp.value                                                as comparator_value
+        pol.polarity,
+        par.comparator_area_code,
+        cmp.value  as comparator_value,
+        eng.value  as england_value
     from disclosed as d
-    left join parent_pfa as p on p.area_code = d.area_code
+    join polarity as pol using (indicator_id)
+    left join parents as par using (area_code, area_type)
     left join disclosed as cmp
-        on cmp.indicator_id = d.indicator_id
-       and cmp.area_code = p.pfa_code
-       and cmp.area_type = 'pfa'
-       and cmp.period_type = d.period_type
-       and cmp.period_start = d.period_start
-       and not cmp.is_suppressed
-       and d.area_type <> 'pfa'
+        on cmp.indicator_id = d.indicator_id and cmp.area_code = par.comparator_area_code
+       and cmp.period_type = d.period_type and cmp.period_start = d.period_start and not cmp.is_suppressed
+    left join disclosed as eng
+        on eng.indicator_id = d.indicator_id and eng.area_code = 'E92000001' and eng.area_type = 'country'
+       and eng.period_type = d.period_type and eng.period_start = d.period_start and not eng.is_suppressed
+       and d.area_code <> 'E92000001'
 )
 
 select
-    indicator_id::varchar                                        as indicator_id,
-    area_code::varchar                                           as area_code,
-    area_type::varchar                                           as area_type,
-    period_type::varchar                                         as period_type,
-    period_start::date                                           as period_start,
-    period_end::date                                             as period_end,
-    numerator::bigint                                            as numerator,
-    denominator::double                                          as denominator,
-    (case when is_suppressed then null else value end)::double       as value,
-    (case when is_suppressed then null else lower_ci_95 end)::double as lower_ci_95,
-    (case when is_suppressed then null else upper_ci_95 end)::double as upper_ci_95,
-    comparator_area_code::varchar                                as comparator_area_code,
-    (case
-        when is_suppressed or comparator_value is null then 'not compared'
-        when lower_ci_95 > comparator_value then
-            case polarity when 'lower_is_better' then 'worse' when 'higher_is_better' then 'better' else 'higher' end
-        when upper_ci_95 < comparator_value then
-            case polarity when 'lower_is_better' then 'better' when 'higher_is_better' then 'worse' else 'lower' end
-        else 'similar'
-    end)::varchar                                                as comparison,
-    is_suppressed::boolean                                       as is_suppressed,
-    (case when is_suppressed then 'numerator below 10: rate and CI not published (Fingertips rule)' end)::varchar
-                                                                 as suppression_reason
-from compared
+    indicator_id::varchar                                            as indicator_id,
+    area_code::varchar                                               as area_code,
+    area_type::varchar                                               as area_type,
+    period_type::varchar                                             as period_type,
+    period_start::date                                               as period_start,
+    period_end::date                                                 as period_end,
+    numerator::double                                                as numerator,
+    denominator::double                                              as denominator,
+    (case when is_suppressed then null else value end)::double        as value,
+    (case when is_suppressed then null else lower_ci_95 end)::double  as lower_ci_95,
+    (case when is_suppressed then null else upper_ci_95 end)::double  as upper_ci_95,
+    (case when is_suppressed then null else lower_ci_998 end)::double as lower_ci_998,
+    (case when is_suppressed then null else upper_ci_998 end)::double as upper_ci_998,
+    comparator_area_code::varchar                                    as comparator_area_code,
+    {{ compare_by_ci('comparator_value', 'is_suppressed', 'lower_ci_95', 'upper_ci_95', 'polarity') }}::varchar as comparison,
+    {{ compare_by_ci('england_value', 'is_suppressed', 'lower_ci_95', 'upper_ci_95', 'polarity') }}::varchar    as comparison_with_england,
+    is_suppressed::boolean                                           as is_suppressed,
+    suppression_reason::varchar                                      as suppression_reason
+from with_comparators
