@@ -73,3 +73,13 @@
         else 'similar'
     end
 {%- endmacro %}
+
+{#- Directly standardised rate and its variance as aggregates over age bands (one row per band):
+    events O_i, population n_i, standard population w_i (PHEindicatormethods phe_dsr). -#}
+{% macro dsr_value(events, population, weight, multiplier=100000) -%}
+    (sum({{ weight }} * {{ events }} / {{ population }}) / sum({{ weight }}) * {{ multiplier }})
+{%- endmacro %}
+
+{% macro dsr_variance(events, population, weight, multiplier=100000) -%}
+    (sum({{ weight }} ^ 2 * {{ events }} / {{ population }} ^ 2) / sum({{ weight }}) ^ 2 * {{ multiplier }} ^ 2)
+{%- endmacro %}

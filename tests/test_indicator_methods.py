@@ -1,0 +1,157 @@
+"""The indicator methods in dbt_project/macros/indicator_methods.sql, evaluated by dbt itself
+(`dbt show --inline`), against reference values computed independently here:
+
+- exact Poisson limits: scipy's chi-squared quantiles, chi2(α/2; 2O)/2 and chi2(1−α/2; 2O+2)/2;
+- Byar's limits: the published formula evaluated in plain Python (math), not SQL;
+- Wilson score limits: scipy.stats.binomtest(...).proportion_ci(method="wilson");
+- DSR and Dobson limits: the PHEindicatormethods phe_dsr formulas written out with numpy, the
+  Byar limits on the total count from the formula above, and the ESP2013 weights typed in here.
+Agreement is required to 6 significant figures (relative 5e-7)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.stats import binomtest, chi2, norm
+
+from ingestion.settings import DBT_PROJECT_DIR
+
+SIX_SIGNIFICANT = 5e-7
+
+
+def dbt(tmp_path, *args: str) -> str:
+    env = {**os.environ, "VRU_WAREHOUSE_PATH": str(tmp_path / "methods.duckdb")}
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("dbt")), *args, "--quiet",
+         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+         "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
+        env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def dbt_show(tmp_path, sql: str) -> list[dict]:
+    """Evaluate SQL that uses the project's macros and seeds, as dbt compiles it."""
+    dbt(tmp_path, "seed", "--select", "poisson_exact_limits", "esp2013_age_band")
+    return json.loads(dbt(tmp_path, "show", "--inline", sql, "--output", "json", "--limit", "1000"))["show"]
+
+
+def byar(o: float, z: float) -> tuple[float, float]:
+    lower = o * (1 - 1 / (9 * o) - z / (3 * math.sqrt(o))) ** 3
+    upper = (o + 1) * (1 - 1 / (9 * (o + 1)) + z / (3 * math.sqrt(o + 1))) ** 3
+    return lower, upper
+
+
+CRUDE_CASES = [(0, 1500), (3, 2000), (9, 800), (10, 1500), (12, 1500), (36, 7500), (250, 61000)]
+WILSON_CASES = [(0, 50), (5, 100), (37, 120), (50, 50), (1, 3)]
+CONFIDENCE = [0.95, 0.998]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("methods")
+    crude = " union all ".join(
+        f"select {o} as o, {n} as n, {c} as c" for o, n in CRUDE_CASES for c in CONFIDENCE)
+    sql_crude = f"""
+        with cases as ({crude}),
+        limits as (select events, confidence, lower_events, upper_events from {{{{ ref('poisson_exact_limits') }}}})
+        select o, n, c,
+          case when c = 0.95 then {{{{ crude_rate_limit('lower', 'o', 'n', 1000, 'l.lower_events') }}}}
+               else {{{{ crude_rate_limit('lower', 'o', 'n', 1000, 'l.lower_events', 0.998) }}}} end as lower,
+          case when c = 0.95 then {{{{ crude_rate_limit('upper', 'o', 'n', 1000, 'l.upper_events') }}}}
+               else {{{{ crude_rate_limit('upper', 'o', 'n', 1000, 'l.upper_events', 0.998) }}}} end as upper
+        from cases left join limits as l on l.events = o and l.confidence = c"""
+    wilson = " union all ".join(f"select {o}::double as o, {n}::double as n" for o, n in WILSON_CASES)
+    sql_wilson = f"""
+        select o, n,
+          {{{{ wilson_limit('lower', 'o', 'n', 100) }}}} as lower_95, {{{{ wilson_limit('upper', 'o', 'n', 100) }}}} as upper_95,
+          {{{{ wilson_limit('lower', 'o', 'n', 100, 0.998) }}}} as lower_998, {{{{ wilson_limit('upper', 'o', 'n', 100, 0.998) }}}} as upper_998
+        from ({wilson})"""
+    bands = " union all ".join(
+        f"select {i} as band, {o}::double as o, {n}::double as n" for i, (o, n) in enumerate(zip(DSR_EVENTS, DSR_POPULATION), 1))
+    sql_dsr = f"""
+        with bands as ({bands}), esp as (select esp_band, standard_population from {{{{ ref('esp2013_age_band') }}}}),
+        sums as (select {{{{ dsr_value('o', 'n', 'standard_population') }}}} as dsr,
+                        {{{{ dsr_variance('o', 'n', 'standard_population') }}}} as variance, sum(o) as events
+                 from bands join esp on esp.esp_band = bands.band)
+        select dsr, {{{{ dobson_limit('lower', 'dsr', 'variance', 'events') }}}} as lower_95,
+                    {{{{ dobson_limit('upper', 'dsr', 'variance', 'events') }}}} as upper_95,
+                    {{{{ dobson_limit('lower', 'dsr', 'variance', 'events', 0.998) }}}} as lower_998,
+                    {{{{ dobson_limit('upper', 'dsr', 'variance', 'events', 0.998) }}}} as upper_998
+        from sums"""
+    polarity = """
+        select p, {{ compare_by_ci('4.0', 'false', '5.0', '7.0', 'p') }} as above,
+                  {{ compare_by_ci('8.0', 'false', '5.0', '7.0', 'p') }} as below,
+                  {{ compare_by_ci('6.0', 'false', '5.0', '7.0', 'p') }} as inside
+        from (values ('lower_is_better'), ('higher_is_better'), ('no_judgement')) as t(p)"""
+    # one dbt process for every case (dbt start-up dominates)
+    sql = " union all ".join([
+        f"select 'crude' as kind, to_json(x) as row from ({sql_crude}) as x",
+        f"select 'wilson', to_json(x) from ({sql_wilson}) as x",
+        f"select 'dsr', to_json(x) from ({sql_dsr}) as x",
+        f"select 'polarity', to_json(x) from ({polarity}) as x",
+    ])
+    out: dict[str, list[dict]] = {}
+    for row in dbt_show(tmp, sql):
+        out.setdefault(row["kind"], []).append(json.loads(row["row"]))
+    return out
+
+
+def test_crude_rate_limits_exact_below_ten_byar_from_ten(results):
+    for row in results["crude"]:
+        o, n, c = row["o"], row["n"], row["c"]
+        alpha, z = 1 - c, norm.ppf(1 - (1 - c) / 2)
+        if o < 10:
+            lower = 0.0 if o == 0 else chi2.ppf(alpha / 2, 2 * o) / 2
+            upper = chi2.ppf(1 - alpha / 2, 2 * o + 2) / 2
+        else:
+            lower, upper = byar(o, z)
+        assert row["lower"] == pytest.approx(lower / n * 1000, rel=SIX_SIGNIFICANT, abs=1e-12), row
+        assert row["upper"] == pytest.approx(upper / n * 1000, rel=SIX_SIGNIFICANT), row
+    assert len(results["crude"]) == len(CRUDE_CASES) * 2
+
+
+def test_wilson_limits_for_proportions(results):
+    for row in results["wilson"]:
+        o, n = int(row["o"]), int(row["n"])
+        for level, suffix in [(0.95, "95"), (0.998, "998")]:
+            ci = binomtest(o, n).proportion_ci(confidence_level=level, method="wilson")
+            assert row[f"lower_{suffix}"] == pytest.approx(ci.low * 100, rel=SIX_SIGNIFICANT, abs=1e-9), (row, level)
+            assert row[f"upper_{suffix}"] == pytest.approx(ci.high * 100, rel=SIX_SIGNIFICANT), (row, level)
+
+
+ESP2013 = np.array([5000, 5500, 5500, 5500, 6000, 6000, 6500, 7000, 7000, 7000, 7000, 6500, 6000, 5500,
+                    5000, 4000, 2500, 1500, 1000], dtype=float)
+DSR_EVENTS = [1, 0, 3, 9, 14, 11, 8, 7, 6, 5, 4, 4, 3, 2, 2, 1, 1, 0, 1]
+DSR_POPULATION = [5800, 6100, 6000, 6300, 7000, 7400, 7100, 6800, 6600, 6900, 7200, 6700, 6000, 5200,
+                  4700, 3500, 2400, 1400, 700]
+
+
+def test_dsr_and_dobson_limits(results):
+    (row,) = results["dsr"]
+    o, n = np.array(DSR_EVENTS, float), np.array(DSR_POPULATION, float)
+    dsr = (ESP2013 * o / n).sum() / ESP2013.sum() * 100_000
+    var = (ESP2013 ** 2 * o / n ** 2).sum() / ESP2013.sum() ** 2
+    total = o.sum()
+    assert row["dsr"] == pytest.approx(dsr, rel=SIX_SIGNIFICANT)
+    for level, suffix in [(0.95, "95"), (0.998, "998")]:
+        low, high = byar(total, norm.ppf(1 - (1 - level) / 2))
+        assert row[f"lower_{suffix}"] == pytest.approx(dsr + math.sqrt(var / total) * (low - total) * 100_000,
+                                                       rel=SIX_SIGNIFICANT)
+        assert row[f"upper_{suffix}"] == pytest.approx(dsr + math.sqrt(var / total) * (high - total) * 100_000,
+                                                       rel=SIX_SIGNIFICANT)
+
+
+def test_comparison_flips_when_polarity_flips(results):
+    # the area's interval 5–7 lies above a comparator of 4, below one of 8, and spans 6
+    got = {r["p"]: (r["above"], r["below"], r["inside"]) for r in results["polarity"]}
+    assert got == {"lower_is_better": ("worse", "better", "similar"),
+                   "higher_is_better": ("better", "worse", "similar"),
+                   "no_judgement": ("higher", "lower", "similar")}
