@@ -1,0 +1,147 @@
+"""The indicator engine on a catalogue given at run time (dbt --vars): a health-style indicator
+under the NHS small-number rule, periods, trend, and the docs site."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+
+import duckdb
+import pytest
+
+from conftest import MINI_LSOAS, write_mini_reference
+from test_police_street_load import VIOLENCE, write_street
+
+A, B, C, D = (l[:2] for l in MINI_LSOAS)
+# Five months of violence in LSOA A rising steadily; B, C, D as in the January hand counts.
+MONTHLY_A = {"2025-01": 12, "2025-02": 14, "2025-03": 18, "2025-04": 22, "2025-05": 30}
+
+HEALTH_STYLE = {
+    "id": "test_small_numbers_rate", "name": "Test indicator under the NHS small-number rule",
+    "definition": "Police violence counted as if it were hospital data, to exercise disclosure control.",
+    "numerator": {"model": "int_police__crime_lsoa_month", "measure": "crime_count",
+                  "where": "crime_type = 'Violence and sexual offences'", "description": "violence"},
+    "denominator": {"population": "population_all_ages", "description": "all ages"},
+    "multiplier": 100000, "method": "crude_rate", "polarity": "lower_is_better",
+    "disclosure": "nhs_small_numbers", "source": "test",
+    "area_types": ["lsoa", "msoa", "lad", "utla", "csp", "pfa"],
+    "period_types": ["month", "quarter", "calendar_year", "rolling_12_months"],
+}
+NO_POLARITY = {**HEALTH_STYLE, "id": "test_no_polarity", "polarity": "no_judgement", "disclosure": "none"}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("engine")
+    previous = os.environ.get("VRU_WAREHOUSE_DIR")
+    os.environ["VRU_WAREHOUSE_DIR"] = str(root / "warehouse")
+    try:
+        from ingestion import pipeline
+        from ingestion.settings import get_settings
+        from ingestion.transform import run_dbt
+
+        landing = write_mini_reference(root / "landing")
+        for month, count in MONTHLY_A.items():
+            spec = [(A, VIOLENCE, count)]
+            if month == "2025-01":
+                spec += [(B, VIOLENCE, 3), (D, VIOLENCE, 21)]
+            write_street(landing / "police", month, spec)
+        pipeline.load_reference(landing)
+        pipeline.ingest_police_street(landing / "police")
+        pipeline.check_raw()
+        run_dbt(["build", "--vars", json.dumps({"indicators": [HEALTH_STYLE, NO_POLARITY]})])
+        run_dbt(["docs", "generate", "--vars", json.dumps({"indicators": [HEALTH_STYLE, NO_POLARITY]})])
+        yield get_settings()
+    finally:
+        if previous is None:
+            os.environ.pop("VRU_WAREHOUSE_DIR", None)
+        else:
+            os.environ["VRU_WAREHOUSE_DIR"] = previous
+
+
+def rows(settings, sql, params=()):
+    with duckdb.connect(str(settings.working_db), read_only=True) as con:
+        return con.execute(sql, list(params)).fetchall()
+
+
+def test_small_counts_hidden_others_rounded_and_no_subtraction_reveals_them(built):
+    jan = dict((a, (n, r)) for a, n, r in rows(built, """
+        SELECT area_code, numerator, suppression_reason FROM marts.fct_indicator_value
+        WHERE indicator_id = 'test_small_numbers_rate' AND period_type = 'month' AND period_start = '2025-01-01'
+          AND area_type IN ('lsoa', 'msoa', 'pfa')"""))
+    # B has 3 (hidden: 1–7); A (12) is the only other LSOA in MSOA Reading 001, whose total (15) is
+    # published, so A is hidden too (secondary); D's 21 rounds to 20; the PFA's 36 to 35.
+    assert jan[B[0]][0] is None and jan[B[0]][1].startswith("count between 1 and 7")
+    assert jan[A[0]][0] is None and jan[A[0]][1].startswith("secondary suppression")
+    assert (jan[C[0]][0], jan[D[0]][0]) == (0, 20)
+    assert (jan["E02090001"][0], jan["E23000029"][0]) == (15, 35)
+
+
+def test_no_published_count_between_one_and_seven_and_no_lone_hidden_sibling(built):
+    published = rows(built, """SELECT numerator FROM marts.fct_indicator_value
+                               WHERE indicator_id = 'test_small_numbers_rate' AND numerator IS NOT NULL""")
+    assert published and all(n == 0 or n >= 10 for (n,) in published)
+    assert all(n % 5 == 0 for (n,) in published)
+    # every published parent has zero or at least two hidden children
+    hidden = rows(built, """
+        WITH f AS (SELECT * FROM marts.fct_indicator_value WHERE indicator_id = 'test_small_numbers_rate'),
+             h AS (SELECT DISTINCT lsoa21_code, msoa21_code, lad_code FROM intermediate.int_area_hierarchy)
+        SELECT p.area_code, f.period_type, f.period_start, count(*) FILTER (WHERE f.numerator IS NULL)
+        FROM f JOIN h ON h.lsoa21_code = f.area_code AND f.area_type = 'lsoa'
+        JOIN f AS p ON p.area_code = h.msoa21_code AND p.area_type = 'msoa'
+                   AND p.period_type = f.period_type AND p.period_start = f.period_start
+        WHERE p.numerator IS NOT NULL GROUP BY ALL""")
+    assert hidden and all(n != 1 for *_, n in hidden)
+
+
+def test_periods_are_complete_and_sum_their_months(built):
+    got = rows(built, """SELECT period_type, strftime(period_start, '%Y-%m'), numerator FROM marts.fct_indicator_value
+                         WHERE indicator_id = 'test_no_polarity' AND area_code = ? ORDER BY 1, 2""", [A[0]])
+    by_type = defaultdict(list)
+    for period_type, start, numerator in got:
+        by_type[period_type].append((start, numerator))
+    assert by_type["month"] == [(m, n) for m, n in MONTHLY_A.items()]
+    assert by_type["quarter"] == [("2025-01", 12 + 14 + 18)]        # Q2 lacks June: held back
+    assert "calendar_year" not in by_type and "rolling_12_months" not in by_type
+
+
+def test_trend_over_five_months_is_significant_and_in_words(built):
+    # Cochran–Armitage chi-squared for trend, worked out here: counts O_t at t = 1..5 with the same
+    # population n = 1,500 each month (LSOA A)
+    o = list(MONTHLY_A.values())
+    n, t = [1500.0] * 5, [1, 2, 3, 4, 5]
+    total_o, total_n = sum(o), sum(n)
+    p = total_o / total_n
+    score = sum(oi * ti for oi, ti in zip(o, t)) - p * sum(ni * ti for ni, ti in zip(n, t))
+    variance = p * (1 - p) * (sum(ni * ti * ti for ni, ti in zip(n, t)) - sum(ni * ti for ni, ti in zip(n, t)) ** 2 / total_n)
+    expected = score ** 2 / variance
+    assert expected > 3.841                      # significant at 95%, rising
+    got = dict((i, (x, w)) for i, x, w in rows(built, """
+        SELECT indicator_id, chi_squared, trend FROM marts.fct_indicator_trend
+        WHERE area_code = ? AND period_type = 'month'""", [A[0]]))
+    assert got["test_small_numbers_rate"][0] == pytest.approx(expected, rel=1e-9)
+    assert got["test_small_numbers_rate"][1] == "increasing and getting worse"
+    assert got["test_no_polarity"][1] == "increasing"
+    quarter = rows(built, """SELECT trend FROM marts.fct_indicator_trend
+                             WHERE area_code = ? AND period_type = 'quarter' AND indicator_id = 'test_no_polarity'""", [A[0]])
+    assert quarter == [("could not be calculated",)]
+
+
+def test_dim_indicator_comes_from_the_catalogue(built):
+    assert rows(built, "SELECT indicator_id, multiplier, disclosure_rule, period_types FROM marts.dim_indicator ORDER BY 1") == [
+        ("test_no_polarity", 100000, "none", "month,quarter,calendar_year,rolling_12_months"),
+        ("test_small_numbers_rate", 100000, "nhs_small_numbers", "month,quarter,calendar_year,rolling_12_months")]
+
+
+def test_docs_site_is_generated_with_every_mart_described(built):
+    target = built.warehouse_dir / "dbt_target"
+    assert (target / "index.html").exists()
+    manifest = json.loads((target / "manifest.json").read_text())
+    marts = [n for n in manifest["nodes"].values() if n["resource_type"] == "model" and n["schema"] == "marts"]
+    assert {m["name"] for m in marts} >= {"dim_area", "dim_period", "dim_indicator", "fct_indicator_value",
+                                          "fct_indicator_trend", "fct_area_population"}
+    for model in marts:
+        assert model["description"], model["name"]
+        assert all(c["description"] for c in model["columns"].values()), model["name"]
+    assert {e["name"] for e in manifest["exposures"].values()} == {"published_warehouse"}
