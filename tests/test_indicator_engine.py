@@ -145,3 +145,19 @@ def test_docs_site_is_generated_with_every_mart_described(built):
         assert model["description"], model["name"]
         assert all(c["description"] for c in model["columns"].values()), model["name"]
     assert {e["name"] for e in manifest["exposures"].values()} == {"published_warehouse"}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"polarity": "up_is_good"}, "test_small_numbers_rate polarity 'up_is_good' is not one of"),
+    ({"period_types": ["fortnight"]}, "period type 'fortnight' is not one of"),
+    ({"method": "dsr"}, "is age-standardised (dsr)"),
+])
+def test_a_mistake_in_the_catalogue_stops_the_build_naming_it(tmp_path, change, message):
+    from ingestion.settings import Settings
+    from ingestion.transform import DbtFailed, run_dbt
+
+    bad = {**HEALTH_STYLE, **change}
+    with pytest.raises(DbtFailed) as failed:
+        run_dbt(["compile", "--select", "dim_indicator", "--vars", json.dumps({"indicators": [bad]})],
+                Settings(warehouse_dir=tmp_path))
+    assert message in str(failed.value)

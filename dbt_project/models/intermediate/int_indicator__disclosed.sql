@@ -14,7 +14,7 @@
 
 with rules as (
     select * from (values
-    {%- for ind in var('indicators') %}
+    {%- for ind in indicator_catalogue() %}
         ('{{ ind.id }}', '{{ ind.disclosure }}'){{ ',' if not loop.last }}
     {%- endfor %}
     ) as r(indicator_id, disclosure)

@@ -8,7 +8,7 @@ with hierarchy as (
 ),
 
 numerators as (
-    {%- for ind in var('indicators') %}
+    {%- for ind in indicator_catalogue() %}
     select '{{ ind.id }}' as indicator_id, lsoa21_code, month_start,
            sum({{ ind.numerator.measure }}) as numerator
     from {{ ref(ind.numerator.model) }}
@@ -19,7 +19,7 @@ numerators as (
 ),
 
 coverage as (
-    {%- for ind in var('indicators') %}
+    {%- for ind in indicator_catalogue() %}
     select distinct '{{ ind.id }}' as indicator_id, h.pfa_code, s.month_start
     from {{ ref(ind.numerator.model) }} as s
     join hierarchy as h using (lsoa21_code)
@@ -44,7 +44,7 @@ denominators as (
         lm.month_start,
         p.population_year,
         case lm.indicator_id
-            {%- for ind in var('indicators') %}
+            {%- for ind in indicator_catalogue() %}
             when '{{ ind.id }}' then p.{{ ind.denominator.population }}
             {%- endfor %}
         end as denominator

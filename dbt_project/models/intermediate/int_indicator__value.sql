@@ -16,7 +16,7 @@ with lsoa_month as (
 
 declared as (
     select * from (values
-    {%- for ind in var('indicators') %}
+    {%- for ind in indicator_catalogue() %}
         {%- set outer = loop %}
         {%- for period_type in ind.period_types %}
         ('{{ ind.id }}', '{{ period_type }}'){{ ',' if not (outer.last and loop.last) }}
@@ -59,7 +59,7 @@ rolled_up as (
 
 catalogue as (
     select * from (values
-    {%- for ind in var('indicators') %}
+    {%- for ind in indicator_catalogue() %}
         ('{{ ind.id }}', {{ ind.multiplier }}, '{{ ind.method }}', '{{ ind.area_types | join(",") }}'){{ ',' if not loop.last }}
     {%- endfor %}
     ) as c(indicator_id, multiplier, method, area_types)

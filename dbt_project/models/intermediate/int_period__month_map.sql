@@ -3,7 +3,7 @@
 -- twelve rolling 12-month periods that contain it. months_in_period says how many months a
 -- complete period has, so incomplete periods can be held back.
 {%- set models = [] -%}
-{%- for ind in var('indicators') -%}
+{%- for ind in indicator_catalogue() -%}
   {%- if ind.numerator.model not in models -%}{%- do models.append(ind.numerator.model) -%}{%- endif -%}
 {%- endfor %}
 

@@ -1,6 +1,6 @@
 -- One row per indicator, from the catalogue declared in dbt_project.yml (vars.indicators).
 select * from (values
-{%- for ind in var('indicators') %}
+{%- for ind in indicator_catalogue() %}
     ({{ "'" ~ ind.id ~ "'" }}, $${{ ind.name }}$$, $${{ ind.definition }}$$, $${{ ind.numerator.description }}$$,
      $${{ ind.denominator.description }}$$, {{ ind.multiplier }}, '{{ ind.method }}', '{{ ind.polarity }}',
      '{{ ind.disclosure }}', $${{ ind.source }}$$, '{{ ind.area_types | join(",") }}', '{{ ind.period_types | join(",") }}')

@@ -10,7 +10,7 @@ with value as (
 
 polarity as (
     select * from (values
-    {%- for ind in var('indicators') %}
+    {%- for ind in indicator_catalogue() %}
         ('{{ ind.id }}', '{{ ind.polarity }}'){{ ',' if not loop.last }}
     {%- endfor %}
     ) as p(indicator_id, polarity)
