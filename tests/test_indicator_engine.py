@@ -150,7 +150,8 @@ def test_docs_site_is_generated_with_every_mart_described(built):
 @pytest.mark.parametrize("change, message", [
     ({"polarity": "up_is_good"}, "test_small_numbers_rate polarity 'up_is_good' is not one of"),
     ({"period_types": ["fortnight"]}, "period type 'fortnight' is not one of"),
-    ({"method": "dsr"}, "is age-standardised (dsr)"),
+    ({"method": "dsr", "denominator": {"population": "population_aged_under_25", "description": "u25"}},
+     "is age-standardised (dsr): its denominator is the all-ages population"),
 ])
 def test_a_mistake_in_the_catalogue_stops_the_build_naming_it(tmp_path, change, message):
     from ingestion.settings import Settings

@@ -19,8 +19,8 @@
         {%- for key, values in allowed.items() if ind[key] not in values -%}
             {{ exceptions.raise_compiler_error("indicator catalogue: " ~ name ~ " " ~ key ~ " '" ~ ind[key] ~ "' is not one of " ~ values | join(', ')) }}
         {%- endfor -%}
-        {%- if ind.method == 'dsr' -%}
-            {{ exceptions.raise_compiler_error("indicator catalogue: " ~ name ~ " is age-standardised (dsr); the engine applies DSR once an age-banded numerator source is loaded (the Dobson method is in macros/indicator_methods.sql)") }}
+        {%- if ind.method == 'dsr' and ind.denominator.population != 'population_all_ages' -%}
+            {{ exceptions.raise_compiler_error("indicator catalogue: " ~ name ~ " is age-standardised (dsr): its denominator is the all-ages population by ESP2013 band, so denominator.population must be population_all_ages (restrict ages in the numerator instead)") }}
         {%- endif -%}
         {%- for key in ['model', 'measure'] if key not in ind.numerator -%}
             {{ exceptions.raise_compiler_error("indicator catalogue: " ~ name ~ " numerator has no '" ~ key ~ "'") }}

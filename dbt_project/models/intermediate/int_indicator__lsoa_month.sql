@@ -1,17 +1,31 @@
--- Numerator and denominator per indicator × LSOA × month, generated from the catalogue
--- (vars.indicators in dbt_project.yml), zero-filled: every LSOA of a police force area gets a row
--- for every month its source delivered for that force, so areas with no events count 0 (not
--- missing). The denominator is the mid-year estimate for the month's year, or the nearest
--- earlier one (the earliest when the month precedes every estimate).
+-- Numerator and denominator per indicator × LSOA × month (× ESP2013 age band for age-standardised
+-- indicators; band 0 otherwise), generated from the catalogue (vars.indicators), zero-filled:
+-- every LSOA of a police force area gets a row for every month its source delivered for that
+-- force, so areas with no events count 0 (not missing). The denominator is the mid-year estimate
+-- for the month's year, or the nearest earlier one (the earliest when the month precedes every
+-- estimate). Numerator models of age-standardised indicators carry an `age` column.
+{%- set catalogue = indicator_catalogue() %}
+
 with hierarchy as (
     select * from {{ ref('int_area_hierarchy') }}
 ),
 
+esp as (
+    select esp_band, age_from, age_to from {{ ref('esp2013_age_band') }}
+),
+
 numerators as (
-    {%- for ind in indicator_catalogue() %}
-    select '{{ ind.id }}' as indicator_id, lsoa21_code, month_start,
-           sum({{ ind.numerator.measure }}) as numerator
-    from {{ ref(ind.numerator.model) }}
+    {%- for ind in catalogue %}
+    {%- if ind.method == 'dsr' %}
+    select '{{ ind.id }}' as indicator_id, s.lsoa21_code, s.month_start, esp.esp_band,
+           sum(s.{{ ind.numerator.measure }}) as numerator
+    from {{ ref(ind.numerator.model) }} as s
+    join esp on s.age >= esp.age_from and (esp.age_to is null or s.age <= esp.age_to)
+    {%- else %}
+    select '{{ ind.id }}' as indicator_id, s.lsoa21_code, s.month_start, 0 as esp_band,
+           sum(s.{{ ind.numerator.measure }}) as numerator
+    from {{ ref(ind.numerator.model) }} as s
+    {%- endif %}
     where {{ ind.numerator.get('where', 'true') }}
     group by all
     {{ 'union all' if not loop.last }}
@@ -19,8 +33,9 @@ numerators as (
 ),
 
 coverage as (
-    {%- for ind in indicator_catalogue() %}
-    select distinct '{{ ind.id }}' as indicator_id, h.pfa_code, s.month_start
+    {%- for ind in catalogue %}
+    select distinct '{{ ind.id }}' as indicator_id, h.pfa_code, s.month_start,
+           {{ 'true' if ind.method == 'dsr' else 'false' }} as is_age_standardised
     from {{ ref(ind.numerator.model) }} as s
     join hierarchy as h using (lsoa21_code)
     {{ 'union all' if not loop.last }}
@@ -28,13 +43,20 @@ coverage as (
 ),
 
 population as (
-    select * from {{ ref('int_population__lsoa_year') }}
+    select lsoa21_code, population_year, 0 as esp_band,
+           population_all_ages, population_aged_10_24, population_aged_under_25
+    from {{ ref('int_population__lsoa_year') }}
+    union all
+    select lsoa21_code, population_year, esp_band, population, null, null
+    from {{ ref('int_population__lsoa_esp_band') }}
 ),
 
 lsoa_months as (
-    select c.indicator_id, h.lsoa21_code, c.month_start
+    select c.indicator_id, h.lsoa21_code, c.month_start, b.esp_band
     from coverage as c
     join hierarchy as h using (pfa_code)
+    join (select esp_band, true as is_age_standardised from esp
+          union all select 0, false) as b using (is_age_standardised)
 ),
 
 denominators as (
@@ -42,16 +64,17 @@ denominators as (
         lm.indicator_id,
         lm.lsoa21_code,
         lm.month_start,
+        lm.esp_band,
         p.population_year,
         case lm.indicator_id
-            {%- for ind in indicator_catalogue() %}
+            {%- for ind in catalogue %}
             when '{{ ind.id }}' then p.{{ ind.denominator.population }}
             {%- endfor %}
         end as denominator
     from lsoa_months as lm
-    join population as p using (lsoa21_code)
+    join population as p using (lsoa21_code, esp_band)
     qualify row_number() over (
-        partition by lm.indicator_id, lm.lsoa21_code, lm.month_start
+        partition by lm.indicator_id, lm.lsoa21_code, lm.month_start, lm.esp_band
         order by (p.population_year <= year(lm.month_start)) desc,
                  case when p.population_year <= year(lm.month_start)
                       then -p.population_year else p.population_year end
@@ -62,8 +85,9 @@ select
     d.indicator_id,
     d.lsoa21_code,
     d.month_start,
+    d.esp_band,
     coalesce(n.numerator, 0)::double   as numerator,
     d.denominator::double              as denominator,
     d.population_year
 from denominators as d
-left join numerators as n using (indicator_id, lsoa21_code, month_start)
+left join numerators as n using (indicator_id, lsoa21_code, month_start, esp_band)

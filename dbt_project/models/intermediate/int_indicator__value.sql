@@ -2,6 +2,7 @@
 -- month (numerators added, denominators averaged over the period's months then added over areas:
 -- never an average of rates), with its value and 95% and 99.8% confidence limits by the declared
 -- method, before disclosure control. Only complete periods (every month delivered) are kept.
+-- Age-standardised indicators are summed by ESP2013 band first, then standardised per area.
 {%- set levels = [('lsoa', 'lsoa21_code'), ('msoa', 'msoa21_code'), ('lad', 'lad_code'), ('utla', 'utla_code'),
                   ('csp', 'csp_code'), ('pfa', 'pfa_code')] %}
 {%- if var('publish_national_levels') %}
@@ -27,7 +28,7 @@ declared as (
 
 lsoa_period as (
     select
-        l.indicator_id, m.period_type, m.period_start, m.period_end,
+        l.indicator_id, m.period_type, m.period_start, m.period_end, l.esp_band,
         {%- for level, column in levels %} l.{{ column }},{% endfor %}
         sum(l.numerator)    as numerator,
         avg(l.denominator)  as denominator
@@ -38,9 +39,9 @@ lsoa_period as (
     having count(*) = any_value(m.months_in_period)
 ),
 
-rolled_up as (
+rolled_up_bands as (
     select
-        indicator_id, period_type, period_start, period_end,
+        indicator_id, period_type, period_start, period_end, esp_band,
         case
         {%- for level, column in levels %}
             when grouping({{ column }}) = 0 then '{{ level }}'
@@ -52,9 +53,24 @@ rolled_up as (
     from lsoa_period
     group by grouping sets (
     {%- for level, column in levels %}
-        (indicator_id, period_type, period_start, period_end, {{ column }}){{ ',' if not loop.last }}
+        (indicator_id, period_type, period_start, period_end, esp_band, {{ column }}){{ ',' if not loop.last }}
     {%- endfor %}
     )
+),
+
+rolled_up as (
+    -- over age bands: counts and populations add; the DSR and its variance are built from the
+    -- bands with a population (band 0 carries crude-rate and proportion indicators)
+    select
+        b.indicator_id, b.period_type, b.period_start, b.period_end, b.area_type, b.area_code,
+        sum(b.numerator)                                                                   as numerator,
+        sum(b.denominator)                                                                 as denominator,
+        {{ dsr_value('b.numerator', 'b.denominator', 'esp.standard_population', 1) }}     as dsr,
+        {{ dsr_variance('b.numerator', 'b.denominator', 'esp.standard_population', 1) }}  as dsr_variance
+    from rolled_up_bands as b
+    left join {{ ref('esp2013_age_band') }} as esp
+        on esp.esp_band = b.esp_band and b.denominator > 0
+    group by all
 ),
 
 catalogue as (
@@ -80,20 +96,27 @@ select
     r.denominator,
     c.multiplier,
     c.method,
-    r.numerator / r.denominator * c.multiplier as value,
     case c.method
+        when 'dsr' then r.dsr * c.multiplier
+        else r.numerator / r.denominator * c.multiplier
+    end as value,
+    case c.method
+        when 'dsr' then {{ dobson_limit('lower', 'r.dsr * c.multiplier', 'r.dsr_variance * c.multiplier ^ 2', 'r.numerator') }}
         when 'proportion' then {{ wilson_limit('lower', 'r.numerator', 'r.denominator', 'c.multiplier') }}
         else {{ crude_rate_limit('lower', 'r.numerator', 'r.denominator', 'c.multiplier', 'e95.lower_events') }}
     end as lower_ci_95,
     case c.method
+        when 'dsr' then {{ dobson_limit('upper', 'r.dsr * c.multiplier', 'r.dsr_variance * c.multiplier ^ 2', 'r.numerator') }}
         when 'proportion' then {{ wilson_limit('upper', 'r.numerator', 'r.denominator', 'c.multiplier') }}
         else {{ crude_rate_limit('upper', 'r.numerator', 'r.denominator', 'c.multiplier', 'e95.upper_events') }}
     end as upper_ci_95,
     case c.method
+        when 'dsr' then {{ dobson_limit('lower', 'r.dsr * c.multiplier', 'r.dsr_variance * c.multiplier ^ 2', 'r.numerator', 0.998) }}
         when 'proportion' then {{ wilson_limit('lower', 'r.numerator', 'r.denominator', 'c.multiplier', 0.998) }}
         else {{ crude_rate_limit('lower', 'r.numerator', 'r.denominator', 'c.multiplier', 'e998.lower_events', 0.998) }}
     end as lower_ci_998,
     case c.method
+        when 'dsr' then {{ dobson_limit('upper', 'r.dsr * c.multiplier', 'r.dsr_variance * c.multiplier ^ 2', 'r.numerator', 0.998) }}
         when 'proportion' then {{ wilson_limit('upper', 'r.numerator', 'r.denominator', 'c.multiplier', 0.998) }}
         else {{ crude_rate_limit('upper', 'r.numerator', 'r.denominator', 'c.multiplier', 'e998.upper_events', 0.998) }}
     end as upper_ci_998

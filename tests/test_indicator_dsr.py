@@ -1,0 +1,95 @@
+"""The age-standardised path of the indicator engine end to end: events by age → ESP2013 bands →
+DSR with Dobson limits at LSOA and (summed by band, not averaged) at LAD level, against the
+PHEindicatormethods phe_dsr formulas written out here with numpy."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import duckdb
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from conftest import MINI_LSOAS, write_mini_reference
+
+ESP2013 = np.array([5000, 5500, 5500, 5500, 6000, 6000, 6500, 7000, 7000, 7000, 7000, 6500, 6000, 5500,
+                    5000, 4000, 2500, 1500, 1000], dtype=float)
+A, B = MINI_LSOAS[0][0], MINI_LSOAS[1][0]
+EVENTS = {A: {17: 3, 19: 4, 22: 6, 30: 5, 45: 2, 70: 1}, B: {16: 2, 20: 3, 33: 4, 90: 1}}
+DSR_INDICATOR = {
+    "id": "test_dsr", "name": "Test age-standardised rate", "definition": "fixture events by age",
+    "numerator": {"model": "fixture_age_events", "measure": "events", "description": "fixture events"},
+    "denominator": {"population": "population_all_ages", "description": "all ages"},
+    "multiplier": 100000, "method": "dsr", "polarity": "lower_is_better", "disclosure": "none",
+    "source": "test", "area_types": ["lsoa", "lad", "pfa"], "period_types": ["month"],
+}
+
+
+def band(age: int) -> int:
+    return min(age // 5, 18)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dsr")
+    landing = write_mini_reference(root / "landing")
+    # 5 women and 5 men at every single year of age 0–89 and at 90+: 50 per band, 10 in 90+
+    ages = [f"F{a}" for a in range(91)] + [f"M{a}" for a in range(91)]
+    lines = ["LAD 2023 Code,LAD 2023 Name,LSOA 2021 Code,LSOA 2021 Name,Total," + ",".join(ages)]
+    for code, name, lad, lad_name, _ in MINI_LSOAS:
+        lines.append(",".join([lad, lad_name, code, name, "910", *["5"] * 182]))
+    (landing / "population" / "sapelsoasyoa_mid2024.csv").write_text("\n".join(lines) + "\n")
+    events_csv = root / "age_events.csv"
+    events_csv.write_text("lsoa21_code,month_start,age,events\n" + "".join(
+        f"{lsoa},2025-01-01,{age},{n}\n" for lsoa, by_age in EVENTS.items() for age, n in by_age.items()))
+
+    previous = os.environ.get("VRU_WAREHOUSE_DIR")
+    os.environ["VRU_WAREHOUSE_DIR"] = str(root / "warehouse")
+    try:
+        from ingestion import pipeline
+        from ingestion.settings import get_settings
+        from ingestion.transform import run_dbt
+
+        pipeline.load_reference(landing)
+        variables = {"indicators": [DSR_INDICATOR], "fixture_age_events_csv": str(events_csv)}
+        run_dbt(["build", "--select", "+fct_indicator_value", "--indirect-selection", "cautious",
+                 "--vars", json.dumps(variables)])
+        yield get_settings().working_db
+    finally:
+        if previous is None:
+            os.environ.pop("VRU_WAREHOUSE_DIR", None)
+        else:
+            os.environ["VRU_WAREHOUSE_DIR"] = previous
+
+
+def expected_dsr(lsoas: list[str]) -> tuple[float, float, float]:
+    """phe_dsr: dsr = Σ w·O/n / Σ w × 100,000; var = Σ w²·O/n² / (Σ w)²;
+    limits = dsr + sqrt(var/ΣO) × (Byar limit on ΣO − ΣO) × 100,000."""
+    o = np.zeros(19)
+    for lsoa in lsoas:
+        for age, n in EVENTS[lsoa].items():
+            o[band(age)] += n
+    n = np.array([50.0] * 18 + [10.0]) * len(lsoas)
+    dsr = (ESP2013 * o / n).sum() / ESP2013.sum() * 100_000
+    var = (ESP2013 ** 2 * o / n ** 2).sum() / ESP2013.sum() ** 2
+    total, z = o.sum(), norm.ppf(0.975)
+    low = total * (1 - 1 / (9 * total) - z / (3 * math.sqrt(total))) ** 3
+    high = (total + 1) * (1 - 1 / (9 * (total + 1)) + z / (3 * math.sqrt(total + 1))) ** 3
+    scale = math.sqrt(var / total) * 100_000
+    return dsr, dsr + scale * (low - total), dsr + scale * (high - total)
+
+
+@pytest.mark.parametrize("area, lsoas", [(A, [A]), ("E06000038", [A, B])])
+def test_dsr_and_dobson_limits_match_phe_formulas(built, area, lsoas):
+    with duckdb.connect(str(built), read_only=True) as con:
+        numerator, value, low, high = con.execute(
+            """SELECT numerator, value, lower_ci_95, upper_ci_95 FROM marts.fct_indicator_value
+               WHERE indicator_id = 'test_dsr' AND area_code = ? AND period_type = 'month'""", [area]).fetchone()
+    dsr, dsr_low, dsr_high = expected_dsr(lsoas)
+    assert numerator == sum(sum(EVENTS[l].values()) for l in lsoas)
+    assert value == pytest.approx(dsr, rel=5e-7)
+    assert low == pytest.approx(dsr_low, rel=5e-7)
+    assert high == pytest.approx(dsr_high, rel=5e-7)
