@@ -52,8 +52,10 @@ _EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Rejected|Failed|Refus
 
 
 def run_dag_test(dag_id: str, conf: dict, settings: Settings | None = None,
-                 on_task_start: Callable[[str], None] | None = None) -> DagRunOutcome:
-    """`airflow db migrate` then `airflow dags test <dag_id> --conf ...` in a temporary home."""
+                 on_task_start: Callable[[str], None] | None = None,
+                 logical_date: str | None = None) -> DagRunOutcome:
+    """`airflow db migrate` then `airflow dags test <dag_id> [logical_date] --conf ...` in a
+    temporary home; the logical date sets the run's data interval (e.g. which month to load)."""
     settings = settings or get_settings()
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     log_file = settings.logs_dir / f"airflow-{dag_id}.log"
@@ -64,7 +66,8 @@ def run_dag_test(dag_id: str, conf: dict, settings: Settings | None = None,
         if migrate.returncode != 0:
             return DagRunOutcome(dag_id, False, {}, log_file, migrate.stderr.splitlines()[-10:])
         process = subprocess.Popen(
-            [str(AIRFLOW), "dags", "test", dag_id, "--conf", json.dumps(conf)],
+            [str(AIRFLOW), "dags", "test", dag_id, *([logical_date] if logical_date else []),
+             "--conf", json.dumps(conf)],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
         states: dict[str, str] = {}
         errors: list[str] = []

@@ -1,4 +1,5 @@
-"""Airflow-facing helpers kept out of the DAG files: the cosmos dbt operator under the lock."""
+"""Airflow-facing helpers kept out of the DAG files: the cosmos dbt operator under the lock and the
+checked build-and-publish tail the DAGs share."""
 
 from __future__ import annotations
 
@@ -43,3 +44,38 @@ def dbt_build_task(task_id: str = "dbt_build") -> LockedDbtBuildOperator:
         env=dbt_env(get_settings()),
         append_env=True,
     )
+
+
+def check_build_publish():
+    """The tail every ingest DAG shares, as tasks in the current DAG: GX on new raw deliveries →
+    dbt build → GX on the marts → publish. Returns (first task, last task) for wiring."""
+    from airflow.sdk import task
+
+    @task
+    def check_raw() -> str:
+        from ingestion.pipeline import check_raw as run
+
+        return run()
+
+    @task
+    def check_marts() -> str:
+        from ingestion.pipeline import check_marts as run
+
+        return run()
+
+    @task
+    def publish() -> str:
+        from ingestion.publish import publish as run
+
+        return str(run())
+
+    first = check_raw()
+    last = first >> dbt_build_task() >> check_marts() >> publish()
+    return first, last
+
+
+def landing_dir_param():
+    from airflow.sdk import Param
+
+    return Param(str(get_settings().landing_dir), type="string",
+                 description="Folder with the deliveries: ons/, population/, deprivation/ and police/")

@@ -86,12 +86,14 @@ def load_reference(folder: Path, settings: Settings | None = None) -> IngestRepo
     return report
 
 
-def ingest_police_street(folder: Path, settings: Settings | None = None) -> IngestReport:
-    """Every `*-street.csv` under folder (the police.uk archive layout, YYYY-MM/ sub-folders)."""
+def ingest_police_street(folder: Path, settings: Settings | None = None, month: str | None = None) -> IngestReport:
+    """Every `*-street.csv` under folder (the police.uk archive layout, YYYY-MM/ sub-folders, or
+    a downloaded .zip), or only those of `month` ("YYYY-MM")."""
     settings = settings or get_settings()
-    files = police_street.street_files(Path(folder))
+    files = police_street.street_files(Path(folder), month)
     if not files:
-        raise FileNotFoundError(f"{folder}: no police.uk street files (*-street.csv) found")
+        which = f" for {month}" if month else ""
+        raise FileNotFoundError(f"{folder}: no police.uk street files (*-street.csv){which} found")
     return _load_all(police_street.load_street_file, files, settings)
 
 

@@ -77,13 +77,33 @@ POLICE_STREET = SourceSpec(
 )
 
 
-def street_files(folder: Path) -> list[Path]:
-    """Every street file under a folder in the police.uk archive layout (YYYY-MM/ sub-folders),
-    or the file itself when given one."""
+def street_files(folder: Path, month: str | None = None) -> list[Path]:
+    """Every street file under a folder in the police.uk archive layout (YYYY-MM/ sub-folders,
+    many forces at once), or the file itself; only those of `month` ("YYYY-MM") when given. A
+    .zip archive as downloaded from police.uk is unpacked beside itself first."""
     folder = Path(folder)
+    if folder.is_file() and folder.suffix.lower() == ".zip":
+        folder = unpack_archive(folder)
     if folder.is_file():
-        return [folder]
-    return sorted(p for p in folder.rglob("*-street.csv") if p.is_file())
+        files = [folder]
+    else:
+        files = sorted(p for p in folder.rglob("*-street.csv") if p.is_file())
+    if month:
+        files = [p for p in files if p.name.startswith(f"{month}-")]
+    return files
+
+
+def unpack_archive(archive: Path) -> Path:
+    """Extract the street files of a police.uk archive to `<archive stem>/` next to it (other
+    files, such as outcomes, wait for their own loaders); returns that folder."""
+    import zipfile
+
+    target = archive.with_suffix("")
+    with zipfile.ZipFile(archive) as zipped:
+        for member in zipped.namelist():
+            if member.endswith("-street.csv") and ".." not in Path(member).parts:
+                zipped.extract(member, target)
+    return target
 
 
 def load_street_file(con: duckdb.DuckDBPyConnection, path: Path | str) -> LoadResult:

@@ -6,9 +6,11 @@ import pytest
 
 from ingestion.settings import DAGS_DIR
 
+TAIL = ["check_raw", "dbt_build", "check_marts", "publish"]
 EXPECTED = {
-    "vru_pipeline": ["load_reference", "ingest_police_street", "check_raw", "dbt_build",
-                     "check_marts", "publish"],
+    "vru_pipeline": ["load_reference", "ingest_police_street", *TAIL],
+    "police_street_monthly": ["wait_for_delivery", "ingest_month", *TAIL],
+    "reference_geography": ["load_reference", *TAIL],
 }
 
 

@@ -141,3 +141,23 @@ def test_real_police_uk_files_load_with_exact_counts(con):
                              FROM raw.police_street WHERE _source_file = ? GROUP BY ALL""",
                           [path.name]).fetchall()
         assert {(l, c, m): n for l, c, m, n in got} == dict(expected), path.name
+
+
+def test_downloaded_zip_archive_with_many_forces_loads_street_files(tmp_path, con):
+    import zipfile
+
+    from ingestion.pipeline import ingest_police_street
+    from ingestion.settings import Settings
+
+    jan = write_street(tmp_path / "src", "2025-01", [(A, VIOLENCE, 2)])
+    other_force = jan.with_name("2025-01-city-of-london-street.csv")
+    other_force.write_text(jan.read_text().replace("Thames Valley Police", "City of London Police"))
+    archive = tmp_path / "police-archive.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.write(jan, "2025-01/" + jan.name)
+        zipped.write(other_force, "2025-01/" + other_force.name)
+        zipped.writestr("2025-01/2025-01-thames-valley-outcomes.csv", "Crime ID,Month\n")
+    report = ingest_police_street(archive, Settings(warehouse_dir=tmp_path / "warehouse"))
+    assert sorted(r.file.name for r in report.results) == [
+        "2025-01-city-of-london-street.csv", "2025-01-thames-valley-street.csv"]
+    assert all(r.rows_loaded == 2 for r in report.results)
