@@ -147,11 +147,12 @@ def status() -> None:
         schema = "raw." if source == settings.working_db else ""
         loads = con.execute(f"""
             SELECT source, count(*) FILTER (outcome = 'loaded'), sum(rows_loaded) FILTER (outcome = 'loaded'),
-                   sum(rows_quarantined) FILTER (outcome = 'loaded'), count(*) FILTER (outcome = 'rejected'),
-                   max(finished_at)
+                   sum(rows_quarantined) FILTER (outcome = 'loaded'), sum(rows_duplicate) FILTER (outcome = 'loaded'),
+                   count(*) FILTER (outcome = 'rejected'), max(finished_at)
             FROM {schema}load_manifest GROUP BY source ORDER BY source""").fetchall()
         table = Table(title=f"Deliveries in {source}{note}")
-        for col in ["Source", "Files loaded", "Rows accepted", "Rows quarantined", "Files rejected", "Last load (UTC)"]:
+        for col in ["Source", "Files loaded", "Rows accepted", "Rows quarantined", "Repeated rows", "Files rejected",
+                    "Last load (UTC)"]:
             table.add_column(col)
         for row in loads:
             table.add_row(*[("" if v is None else f"{v:,}" if isinstance(v, int) else str(v)[:19]) for v in row])

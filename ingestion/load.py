@@ -77,6 +77,9 @@ class SourceSpec:
     # Great Expectations suite that must pass before the delivery reaches dbt (None: the load
     # rules are the whole check, as for reference lookups)
     gx_suite: str | None = None
+    # records repeated identically under the same id (police.uk repeats some Crime IDs): counted
+    # in the manifest here, collapsed to one in staging
+    duplicate_id_column: str | None = None
 
 
 @dataclass
@@ -88,6 +91,7 @@ class LoadResult:
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
+    rows_duplicate: int = 0
     vintage: str | None = None
     message: str = ""
 
@@ -109,8 +113,10 @@ CREATE TABLE IF NOT EXISTS raw.load_manifest (
     rows_loaded BIGINT,
     rows_quarantined BIGINT,
     message VARCHAR,
-    check_status VARCHAR NOT NULL      -- pending | passed | failed | not_required | not_checked
+    check_status VARCHAR NOT NULL,     -- pending | passed | failed | not_required | not_checked
+    rows_duplicate BIGINT              -- identical repeated records (collapsed in staging)
 );
+ALTER TABLE raw.load_manifest ADD COLUMN IF NOT EXISTS rows_duplicate BIGINT;
 CREATE TABLE IF NOT EXISTS quarantine.rejected_row (
     source VARCHAR NOT NULL,
     _load_id VARCHAR NOT NULL,
@@ -373,6 +379,12 @@ def _write_delivery(con, spec, path, sha, load_id, attrs, names, started, result
                     WHERE s._row_number IN ({_failing_rows(_bind(rule.check, attrs))})""",
                 [spec.name, load_id, path.name, rule.name, rule.description],
             )
+        if spec.duplicate_id_column:
+            content = ", ".join(n for n in names if not n.startswith("_ignored_"))
+            result.rows_duplicate = con.execute(
+                f"SELECT count(*) - count(DISTINCT ({content})) FROM _staged "
+                f"WHERE nullif(trim({spec.duplicate_id_column}), '') IS NOT NULL"
+            ).fetchone()[0]
         result.rows_quarantined = con.execute(
             "SELECT count(DISTINCT _row_number) FROM quarantine.rejected_row WHERE _load_id = ?", [load_id]
         ).fetchone()[0]
@@ -390,8 +402,10 @@ def _record_manifest(con, spec, path, sha, load_id, started, result: LoadResult)
     else:
         check_status = "pending" if spec.gx_suite else "not_required"
     con.execute(
-        "INSERT INTO raw.load_manifest VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        """INSERT INTO raw.load_manifest (load_id, source, source_file, source_path, source_sha256, vintage,
+               started_at, finished_at, outcome, rows_read, rows_loaded, rows_quarantined, message,
+               check_status, rows_duplicate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [load_id, spec.name, path.name, str(path), sha, result.vintage, started, finished,
          result.outcome, result.rows_read, result.rows_loaded, result.rows_quarantined,
-         result.message, check_status],
+         result.message, check_status, result.rows_duplicate],
     )

@@ -25,6 +25,7 @@ POLICE_STREET = SourceSpec(
     raw_table="raw.police_street",
     description="data.police.uk street-level crime and anti-social behaviour, one file per force-month",
     gx_suite="raw_police_street",
+    duplicate_id_column="crime_id",
     file_pattern=r"(?P<month>\d{4}-\d{2})-(?P<force>[a-z-]+)-street\.csv",
     columns=(
         Column("Crime ID", "crime_id"),

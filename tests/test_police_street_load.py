@@ -135,8 +135,12 @@ def test_real_police_uk_files_load_with_exact_counts(con):
     for path in files:
         load_street_file(con, path)
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            expected = Counter((r["LSOA code"] or None, r["Crime type"], r["Month"])
-                               for r in csv.DictReader(handle))
+            records = list(csv.DictReader(handle))
+        expected = Counter((r["LSOA code"] or None, r["Crime type"], r["Month"]) for r in records)
+        with_id = [tuple(r.values()) for r in records if r["Crime ID"]]
+        duplicates = len(with_id) - len(set(with_id))
+        assert con.execute("SELECT rows_duplicate FROM raw.load_manifest WHERE source_file = ?",
+                           [path.name]).fetchone()[0] == duplicates, path.name
         got = con.execute("""SELECT lsoa_code, crime_type, strftime(month, '%Y-%m'), count(*)
                              FROM raw.police_street WHERE _source_file = ? GROUP BY ALL""",
                           [path.name]).fetchall()

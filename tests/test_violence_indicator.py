@@ -5,6 +5,8 @@ and D (2,200), all in Thames Valley PFA (7,500).
   2025-01  A: 12 violence, 2 ASB, 1 robbery   B: 3 violence   C: 4 robbery   D: 21 violence
            plus 1 violence record with no location (cannot be placed in an LSOA)
   2025-02  A: 10 violence (and nothing elsewhere: every other LSOA counts 0)
+  2025-03  a file with LSOA 2011 codes: 7 violence in E01190001 (split into A, population 1,500,
+           and B, 2,000) and 2 in E01090004 (= D, unchanged), one of them repeated identically
 
 Expected values were worked out by hand from the published methods (PHEindicatormethods):
   rate = O / n × 1000
@@ -47,6 +49,10 @@ def warehouse(tmp_path_factory):
             (A, VIOLENCE, 12), (A, ASB, 2), (A, ROBBERY, 1), (B, VIOLENCE, 3),
             (C, ROBBERY, 4), (D, VIOLENCE, 21), (None, VIOLENCE, 1)])
         write_street(landing / "police", "2025-02", [(A, VIOLENCE, 10)])
+        march = write_street(landing / "police", "2025-03", [
+            (("E01190001", "Reading 001X"), VIOLENCE, 7), (D, VIOLENCE, 2)])
+        lines = march.read_text().splitlines(keepends=True)
+        march.write_text("".join(lines + [lines[-1]]))     # police.uk repeats some rows whole
         pipeline.load_reference(landing)
         pipeline.ingest_police_street(landing / "police")
         pipeline.check_raw()
@@ -77,12 +83,14 @@ def value_row(db, area, month=JAN, table="marts.fct_indicator_value"):
 
 
 def test_crime_counts_per_lsoa_and_type_are_the_hand_counts(db):
-    got = db.execute("""SELECT lsoa21_code, strftime(month_start, '%Y-%m'), crime_type, crime_count
+    got = db.execute("""SELECT lsoa21_code, strftime(month_start, '%Y-%m'), crime_type, round(crime_count, 9)
                         FROM marts.fct_police_crime_lsoa_month""").fetchall()
     assert sorted(got) == sorted([
         (A[0], "2025-01", VIOLENCE, 12), (A[0], "2025-01", ASB, 2), (A[0], "2025-01", ROBBERY, 1),
         (B[0], "2025-01", VIOLENCE, 3), (C[0], "2025-01", ROBBERY, 4), (D[0], "2025-01", VIOLENCE, 21),
-        (A[0], "2025-02", VIOLENCE, 10)])
+        (A[0], "2025-02", VIOLENCE, 10),
+        # March, 2011 codes: 7 × 1500/3500 = 3 to A, 7 × 2000/3500 = 4 to B; D's repeated row once
+        (A[0], "2025-03", VIOLENCE, 3), (B[0], "2025-03", VIOLENCE, 4), (D[0], "2025-03", VIOLENCE, 2)])
 
 
 def test_lsoa_rate_and_byar_ci_match_hand_worked_values(db):
@@ -125,6 +133,13 @@ def test_lad_and_pfa_values_sum_lsoas_not_average_rates(db):
     assert value_row(db, "E22000309")[:2] == (15, 3500)
 
 
+def test_duplicates_counted_at_load_and_collapsed(warehouse, db):
+    assert db.execute("""SELECT rows_read, rows_loaded, rows_duplicate FROM raw.load_manifest
+                         WHERE source_file = '2025-03-thames-valley-street.csv'""").fetchone() == (10, 10, 1)
+    assert db.execute("""SELECT count(*) FROM staging.stg_police__street
+                         WHERE source_file = '2025-03-thames-valley-street.csv'""").fetchone()[0] == 9
+
+
 def test_months_with_no_crimes_count_zero_for_every_lsoa(db):
     feb = db.execute("""SELECT area_code, numerator FROM marts.fct_indicator_value
                         WHERE period_start = ? AND area_type = 'lsoa' AND period_type = 'month'
@@ -159,9 +174,9 @@ def test_published_copy_opens_read_only_while_the_working_file_is_being_written(
             tables = {r[0] for r in reader.execute("SHOW TABLES").fetchall()}
             assert {"fct_indicator_value", "dim_area", "dim_period", "dim_indicator",
                     "fct_police_crime_lsoa_month", "load_manifest", "check_result"} <= tables
-            # 2 months × (4 LSOAs + 2 MSOAs + 2 LADs + 2 upper tiers + 2 CSPs + 1 PFA) × 3 police indicators
+            # 3 months × (4 LSOAs + 2 MSOAs + 2 LADs + 2 upper tiers + 2 CSPs + 1 PFA) × 3 police indicators
             assert reader.execute("SELECT count(*) FROM fct_indicator_value WHERE period_type = 'month'"
-                                  ).fetchone()[0] == 2 * 13 * 3
+                                  ).fetchone()[0] == 3 * 13 * 3
     finally:
         holder.kill()
         holder.wait()
@@ -196,4 +211,4 @@ def test_published_file_opens_in_duckdb_1_4(warehouse, duckdb_14_python):
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     version, pfa_total = done.stdout.split()
-    assert version.startswith("1.4.") and pfa_total == "46"   # 36 in January + 10 in February
+    assert version.startswith("1.4.") and pfa_total == "55"   # 36 in January, 10 in February, 9 in March

@@ -1,11 +1,11 @@
--- Police recorded crime counted at its finest grain: LSOA 2021 × month × crime type.
--- Records with no LSOA (no map point within 20 km) cannot be placed in an area and are left
--- out here; they remain countable in staging and the load manifest.
+-- Police recorded crime counted at its finest grain: LSOA 2021 × month × crime type (a count may
+-- hold fractions where a 2011 LSOA was split). Records with no LSOA (no map point within 20 km)
+-- cannot be placed in an area and are left out here; they remain in staging and the manifest.
 select
-    lsoa_code_as_published as lsoa21_code,
+    lsoa21_code,
     month_start,
     crime_type,
-    count(*) as crime_count
-from {{ ref('stg_police__street') }}
-where lsoa_code_as_published is not null
+    sum(record_weight) as crime_count
+from {{ ref('int_police__street_lsoa21') }}
+where lsoa21_code is not null
 group by all

@@ -4,5 +4,5 @@ select
     lsoa21_code::varchar  as lsoa21_code,
     month_start::date     as month_start,
     crime_type::varchar   as crime_type,
-    crime_count::bigint   as crime_count
+    crime_count::double   as crime_count
 from {{ ref('int_police__crime_lsoa_month') }}

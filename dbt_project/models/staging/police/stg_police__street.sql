@@ -1,8 +1,20 @@
 -- One row per street-level crime record from accepted deliveries. Loads whose Great
--- Expectations check failed are left out so bad data never reaches the marts.
+-- Expectations check failed are left out so bad data never reaches the marts. police.uk repeats
+-- some Crime IDs on identical rows: those collapse to one (the load manifest counts them);
+-- anti-social behaviour has no Crime ID and every row is kept.
 with accepted_loads as (
     select load_id from {{ source('raw', 'load_manifest') }}
     where source = 'police_street' and outcome = 'loaded' and check_status <> 'failed'
+),
+
+street as (
+    select * from {{ source('raw', 'police_street') }}
+    where _load_id in (select load_id from accepted_loads)
+    qualify crime_id is null
+         or row_number() over (
+                partition by _source_file, crime_id, month, reported_by, falls_within, longitude, latitude,
+                             location, lsoa_code, lsoa_name, crime_type, last_outcome_category, context
+                order by _row_number) = 1
 )
 
 select
@@ -22,5 +34,4 @@ select
     _load_id                as load_id,
     _source_file            as source_file,
     _row_number             as source_row_number
-from {{ source('raw', 'police_street') }}
-where _load_id in (select load_id from accepted_loads)
+from street
