@@ -145,15 +145,17 @@ def status() -> None:
         con = ctx.__enter__()
     try:
         schema = "raw." if source == settings.working_db else ""
+        columns = {r[0] for r in con.execute(f"DESCRIBE {schema}load_manifest").fetchall()}
+        repeated = "rows_duplicate" if "rows_duplicate" in columns else "0"   # warehouses before the column
         loads = con.execute(f"""
             SELECT source, count(*) FILTER (outcome = 'loaded'), sum(rows_loaded) FILTER (outcome = 'loaded'),
-                   sum(rows_quarantined) FILTER (outcome = 'loaded'), sum(rows_duplicate) FILTER (outcome = 'loaded'),
+                   sum(rows_quarantined) FILTER (outcome = 'loaded'), sum({repeated}) FILTER (outcome = 'loaded'),
                    count(*) FILTER (outcome = 'rejected'), max(finished_at)
             FROM {schema}load_manifest GROUP BY source ORDER BY source""").fetchall()
         table = Table(title=f"Deliveries in {source}{note}")
         for col in ["Source", "Files loaded", "Rows accepted", "Rows quarantined", "Repeated rows", "Files rejected",
                     "Last load (UTC)"]:
-            table.add_column(col)
+            table.add_column(col, no_wrap=col in ("Source", "Last load (UTC)"))
         for row in loads:
             table.add_row(*[("" if v is None else f"{v:,}" if isinstance(v, int) else str(v)[:19]) for v in row])
         console.print(table)
