@@ -200,6 +200,22 @@ def ingest_reference(folder: Path = typer.Argument(..., exists=True, file_okay=F
     _run_step(f"Loading ONS reference data from {folder}", pipeline.load_reference, folder)
 
 
+@app.command("download-police")
+def download_police(
+    month: str = typer.Argument(..., help="Archive month, YYYY-MM"),
+    url: str = typer.Option(None, help="URL template with {month} (default: data.police.uk archive, or VRU_POLICE_ARCHIVE_URL)"),
+) -> None:
+    """Download a data.police.uk archive; its street files are checked before it is unpacked."""
+    from ingestion.downloads import DownloadFailed, fetch_police_archive
+
+    try:
+        with console.status(f"Downloading the police.uk archive for {month}…"):
+            folder, files = fetch_police_archive(month, get_settings().landing_dir, url)
+    except DownloadFailed as error:
+        _fail(str(error), "nothing was changed; check the URL or try again later")
+    console.print(f"[green]✓[/] {files} street files checked and unpacked to {folder}", soft_wrap=True)
+
+
 @app.command()
 def download(
     config: Path = typer.Option(None, help="TOML listing datasets and URLs (default: ingestion/reference_downloads.toml)"),

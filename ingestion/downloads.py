@@ -33,6 +33,8 @@ SPECS: dict[str, SourceSpec] = {
     "mhclg_imd2019_lsoa11": ons_reference.IMD2019_LSOA11,
 }
 DEFAULT_CONFIG = PROJECT_ROOT / "ingestion" / "reference_downloads.toml"
+# data.police.uk publishes every force's files for a month range as one archive; {month} is YYYY-MM
+POLICE_ARCHIVE_URL = os.environ.get("VRU_POLICE_ARCHIVE_URL", "https://data.police.uk/data/archive/{month}.zip")
 
 
 class DownloadFailed(RuntimeError):
@@ -99,3 +101,44 @@ def fetch(spec: DownloadSpec, landing_dir: Path, timeout_s: float = 120.0) -> Do
     else:
         os.replace(partial, target)
     return DownloadResult(spec, target, rows, sha, replaced=not unchanged)
+
+
+def fetch_police_archive(month: str, landing_dir: Path, url_template: str | None = None,
+                         timeout_s: float = 600.0) -> tuple[Path, int]:
+    """Download the police.uk archive for `month`, check every street file in it against the
+    loader's rules, and only then unpack it to landing/police/<month>/ (replacing a previous copy).
+    Returns the folder and the number of street files. A refused archive changes nothing."""
+    import shutil
+    import tempfile
+    import zipfile
+
+    from ingestion.police_street import POLICE_STREET
+
+    url = (url_template or POLICE_ARCHIVE_URL).format(month=month)
+    police_dir = Path(landing_dir) / "police"
+    police_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=police_dir, prefix=".download-") as scratch:
+        archive = Path(scratch) / f"{month}.zip"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout_s) as response, open(archive, "wb") as out:
+                shutil.copyfileobj(response, out, 1 << 20)
+            with zipfile.ZipFile(archive) as zipped:
+                members = [m for m in zipped.namelist() if m.endswith("-street.csv") and ".." not in Path(m).parts]
+                if not members:
+                    raise DownloadFailed(f"police archive {url}: no street files in it")
+                unpacked = Path(scratch) / "unpacked"
+                for member in members:
+                    zipped.extract(member, unpacked)
+                    validate_file(POLICE_STREET, unpacked / member)
+        except urllib.error.URLError as error:
+            raise DownloadFailed(f"police archive: could not download {url}: {error}") from None
+        except zipfile.BadZipFile:
+            raise DownloadFailed(f"police archive {url}: not a zip file") from None
+        except FileRejected as rejection:
+            raise DownloadFailed(f"police archive {url} refused, nothing unpacked — {rejection}") from None
+        target = police_dir / month
+        if target.exists():
+            shutil.rmtree(target)
+        # archives hold YYYY-MM/ folders; keep them under the month of the download
+        os.replace(unpacked, target)
+    return target, len(members)

@@ -86,3 +86,35 @@ def test_shipped_config_names_known_datasets():
     from ingestion.downloads import SPECS
 
     assert {s.name for s in read_config()} == set(SPECS)
+
+
+def make_archive(path, files):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as zipped:
+        for name, text in files.items():
+            zipped.writestr(name, text)
+
+
+def test_police_archive_is_checked_then_unpacked(server, tmp_path):
+    from conftest import MINI_LSOAS, STREET_HEADER, street_row
+    from ingestion.downloads import fetch_police_archive
+
+    served, base = server
+    lsoa = MINI_LSOAS[0][:2]
+    good = STREET_HEADER + "".join(street_row(n, "2025-01", lsoa, "Robbery") for n in range(3))
+    make_archive(served / "2025-01.zip", {"2025-01/2025-01-thames-valley-street.csv": good,
+                                          "2025-01/2025-01-thames-valley-outcomes.csv": "Crime ID\n"})
+    folder, files = fetch_police_archive("2025-01", tmp_path / "landing", f"{base}/{{month}}.zip")
+    assert files == 1
+    assert (folder / "2025-01" / "2025-01-thames-valley-street.csv").read_text() == good
+
+    bad = good.replace(",2025-01,", ",2025-13,", 1)
+    make_archive(served / "2025-01.zip", {"2025-01/2025-01-thames-valley-street.csv": bad})
+    with pytest.raises(DownloadFailed, match=r"refused, nothing unpacked — 2025-01-thames-valley-street.csv, row 1: rule 'month_format'"):
+        fetch_police_archive("2025-01", tmp_path / "landing", f"{base}/{{month}}.zip")
+    assert (folder / "2025-01" / "2025-01-thames-valley-street.csv").read_text() == good   # previous kept
+    assert [p.name for p in (tmp_path / "landing" / "police").iterdir()] == ["2025-01"]    # no scratch left
+
+    with pytest.raises(DownloadFailed, match="could not download .*404"):
+        fetch_police_archive("2031-01", tmp_path / "landing", f"{base}/{{month}}.zip")
