@@ -94,7 +94,15 @@ def ingest_police_street(folder: Path, settings: Settings | None = None, month: 
     if not files:
         which = f" for {month}" if month else ""
         raise FileNotFoundError(f"{folder}: no police.uk street files (*-street.csv){which} found")
-    return _load_all(police_street.load_street_file, files, settings)
+    report = _load_all(police_street.load_street_file, files, settings)
+    # outcomes travel in the same archive folders; they are optional (older archives lack them)
+    with writer(settings) as con:
+        ensure_tables(con, police_street.POLICE_OUTCOMES)
+    folder = Path(folder)
+    outcomes = police_street.outcome_files(folder.with_suffix("") if folder.suffix == ".zip" else folder, month)
+    if outcomes:
+        report.results += _load_all(police_street.load_outcomes_file, outcomes, settings).results
+    return report
 
 
 def _record_check(con, suite: str, rows: int, report) -> None:

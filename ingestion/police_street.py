@@ -95,17 +95,66 @@ def street_files(folder: Path, month: str | None = None) -> list[Path]:
 
 
 def unpack_archive(archive: Path) -> Path:
-    """Extract the street files of a police.uk archive to `<archive stem>/` next to it (other
-    files, such as outcomes, wait for their own loaders); returns that folder."""
+    """Extract the street and outcomes files of a police.uk archive to `<archive stem>/` next to
+    it (stop-and-search waits for its own loader); returns that folder."""
     import zipfile
 
     target = archive.with_suffix("")
     with zipfile.ZipFile(archive) as zipped:
         for member in zipped.namelist():
-            if member.endswith("-street.csv") and ".." not in Path(member).parts:
+            if member.endswith(("-street.csv", "-outcomes.csv")) and ".." not in Path(member).parts:
                 zipped.extract(member, target)
     return target
 
 
 def load_street_file(con: duckdb.DuckDBPyConnection, path: Path | str) -> LoadResult:
     return load_file(con, POLICE_STREET, path)
+
+
+POLICE_OUTCOMES = SourceSpec(
+    name="police_outcomes",
+    raw_table="raw.police_outcome",
+    description="data.police.uk outcomes: each outcome recorded for a crime, joined to crimes by Crime ID",
+    file_pattern=r"(?P<month>\d{4}-\d{2})-(?P<force>[a-z-]+)-outcomes\.csv",
+    columns=(
+        Column("Crime ID", "crime_id"), Column("Month", "month", "DATE"),
+        Column("Reported by", "reported_by"), Column("Falls within", "falls_within"),
+        Column("Longitude", "longitude", "DOUBLE"), Column("Latitude", "latitude", "DOUBLE"),
+        Column("Location", "location"), Column("LSOA code", "lsoa_code"), Column("LSOA name", "lsoa_name"),
+        Column("Outcome type", "outcome_type"),
+    ),
+    rules=(
+        Rule("month_format", r"regexp_full_match(month, '\d{4}-(0[1-9]|1[0-2])')", "Month must be YYYY-MM"),
+        Rule("month_matches_file_name", "month = {month}", "Month must equal the month in the file name"),
+        Rule("crime_id_present", "crime_id IS NOT NULL", "every outcome names the Crime ID it belongs to",
+             action="quarantine_row"),
+        Rule("outcome_type_present", "outcome_type IS NOT NULL", "Outcome type must not be blank"),
+    ),
+    raw_ddl="""
+    CREATE TABLE IF NOT EXISTS raw.police_outcome (
+        crime_id VARCHAR, month DATE, reported_by VARCHAR, falls_within VARCHAR,
+        longitude DOUBLE, latitude DOUBLE, location VARCHAR, lsoa_code VARCHAR, lsoa_name VARCHAR,
+        outcome_type VARCHAR,
+        _load_id VARCHAR NOT NULL, _source_file VARCHAR NOT NULL, _source_sha256 VARCHAR NOT NULL,
+        _loaded_at TIMESTAMP NOT NULL, _row_number BIGINT NOT NULL)
+    """,
+    select_sql=lambda spec, attrs, staged: """
+        SELECT crime_id, CAST(month || '-01' AS DATE) AS month, reported_by, falls_within,
+               TRY_CAST(longitude AS DOUBLE) AS longitude, TRY_CAST(latitude AS DOUBLE) AS latitude,
+               location, NULLIF(TRIM(lsoa_code), '') AS lsoa_code, lsoa_name, outcome_type, _row_number
+        FROM _staged""",
+)
+
+
+def outcome_files(folder: Path, month: str | None = None) -> list[Path]:
+    """Every `*-outcomes.csv` under a folder in the archive layout (or the file itself)."""
+    folder = Path(folder)
+    if folder.is_file():
+        files = [folder] if folder.name.endswith("-outcomes.csv") else []
+    else:
+        files = sorted(p for p in folder.rglob("*-outcomes.csv") if p.is_file())
+    return [p for p in files if not month or p.name.startswith(f"{month}-")]
+
+
+def load_outcomes_file(con: duckdb.DuckDBPyConnection, path: Path | str) -> LoadResult:
+    return load_file(con, POLICE_OUTCOMES, path)

@@ -73,12 +73,17 @@ STREET_HEADER = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Loc
                  "LSOA code,LSOA name,Crime type,Last outcome category,Context\n")
 
 
+def crime_id(month: str, n: int) -> str:
+    """A 64-hex Crime ID unique across months, like police.uk's."""
+    return f"{int(month.replace('-', '')) * 100_000 + n:064x}"
+
+
 def street_row(n: int, month: str, lsoa: tuple[str, str] | None, crime_type: str) -> str:
-    crime_id = "" if crime_type == "Anti-social behaviour" else f"{n:064x}"
+    crime_id_ = "" if crime_type == "Anti-social behaviour" else crime_id(month, n)
     if lsoa is None:
-        return f"{crime_id},{month},Thames Valley Police,Thames Valley Police,,,No Location,,,{crime_type},,\n"
+        return f"{crime_id_},{month},Thames Valley Police,Thames Valley Police,,,No Location,,,{crime_type},,\n"
     outcome = "" if crime_type == "Anti-social behaviour" else "Under investigation"
-    return (f'{crime_id},{month},Thames Valley Police,Thames Valley Police,-0.971000,51.455000,'
+    return (f'{crime_id_},{month},Thames Valley Police,Thames Valley Police,-0.971000,51.455000,'
             f'"On or near Parking Area, Broad Street",{lsoa[0]},{lsoa[1]},{crime_type},{outcome},\n')
 
 

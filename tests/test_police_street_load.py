@@ -160,8 +160,13 @@ def test_downloaded_zip_archive_with_many_forces_loads_street_files(tmp_path, co
     with zipfile.ZipFile(archive, "w") as zipped:
         zipped.write(jan, "2025-01/" + jan.name)
         zipped.write(other_force, "2025-01/" + other_force.name)
-        zipped.writestr("2025-01/2025-01-thames-valley-outcomes.csv", "Crime ID,Month\n")
+        zipped.writestr("2025-01/2025-01-thames-valley-outcomes.csv",
+                        "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,"
+                        "Outcome type\n" + "1" * 64 + ",2025-01,TVP,TVP,-0.97,51.45,On or near X,E01090001,"
+                        "Reading 001A,Suspect charged\n")
+        zipped.writestr("2025-01/2025-01-thames-valley-stop-and-search.csv", "Type,Date\n")
     report = ingest_police_street(archive, Settings(warehouse_dir=tmp_path / "warehouse"))
-    assert sorted(r.file.name for r in report.results) == [
-        "2025-01-city-of-london-street.csv", "2025-01-thames-valley-street.csv"]
-    assert all(r.rows_loaded == 2 for r in report.results)
+    assert sorted((r.source, r.file.name, r.rows_loaded) for r in report.results) == [
+        ("police_outcomes", "2025-01-thames-valley-outcomes.csv", 1),
+        ("police_street", "2025-01-city-of-london-street.csv", 2),
+        ("police_street", "2025-01-thames-valley-street.csv", 2)]

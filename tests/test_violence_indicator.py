@@ -26,7 +26,7 @@ import os
 import duckdb
 import pytest
 
-from conftest import MINI_LSOAS, write_mini_reference
+from conftest import MINI_LSOAS, crime_id, write_mini_reference
 from test_police_street_load import ASB, ROBBERY, VIOLENCE, write_street
 
 A, B, C, D = (l[:2] for l in MINI_LSOAS)
@@ -53,6 +53,14 @@ def warehouse(tmp_path_factory):
             (("E01190001", "Reading 001X"), VIOLENCE, 7), (D, VIOLENCE, 2)])
         lines = march.read_text().splitlines(keepends=True)
         march.write_text("".join(lines + [lines[-1]]))     # police.uk repeats some rows whole
+        # outcomes (recorded in February) for January's crimes in A, Crime IDs 1–4: three charged
+        outcomes = landing / "police" / "2025-02" / "2025-02-thames-valley-outcomes.csv"
+        outcomes.write_text(
+            "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Outcome type\n"
+            + "".join(f"{crime_id('2025-01', n)},2025-02,Thames Valley Police,Thames Valley Police,-0.97,51.45,On or near X,"
+                      f"{A[0]},{A[1]},{kind}\n" for n, kind in [
+                          (1, "Suspect charged"), (2, "Suspect charged"), (3, "Offender sent to prison"),
+                          (4, "Investigation complete; no suspect identified")]))
         pipeline.load_reference(landing)
         pipeline.ingest_police_street(landing / "police")
         pipeline.check_raw()
@@ -175,8 +183,8 @@ def test_published_copy_opens_read_only_while_the_working_file_is_being_written(
             assert {"fct_indicator_value", "dim_area", "dim_period", "dim_indicator",
                     "fct_police_crime_lsoa_month", "load_manifest", "check_result"} <= tables
             # 3 months × (4 LSOAs + 2 MSOAs + 2 LADs + 2 upper tiers + 2 CSPs + 1 PFA) × 3 police indicators
-            assert reader.execute("SELECT count(*) FROM fct_indicator_value WHERE period_type = 'month'"
-                                  ).fetchone()[0] == 3 * 13 * 3
+            assert reader.execute("SELECT count(*) FROM fct_indicator_value WHERE period_type = 'month' "
+                                  "AND indicator_id LIKE '%_rate'").fetchone()[0] == 3 * 13 * 3
     finally:
         holder.kill()
         holder.wait()
@@ -212,3 +220,21 @@ def test_published_file_opens_in_duckdb_1_4(warehouse, duckdb_14_python):
     assert done.returncode == 0, done.stderr
     version, pfa_total = done.stdout.split()
     assert version.startswith("1.4.") and pfa_total == "55"   # 36 in January, 10 in February, 9 in March
+
+
+def test_share_charged_joins_outcomes_by_crime_id_with_wilson_ci(db):
+    # A, January: 12 violence crimes, outcomes files charge 3 of them (two "Suspect charged", one
+    # court outcome). 3/12 = 25%; Wilson limits from scipy, an independent implementation.
+    from scipy.stats import binomtest
+
+    numerator, denominator, value, low, high = db.execute("""
+        SELECT numerator, denominator, value, lower_ci_95, upper_ci_95 FROM marts.fct_indicator_value
+        WHERE indicator_id = 'violence_charged_share' AND area_code = ? AND period_type = 'month'
+          AND period_start = ?""", [A[0], JAN]).fetchone()
+    ci = binomtest(3, 12).proportion_ci(confidence_level=0.95, method="wilson")
+    assert (numerator, denominator, value) == (3, 12, 25.0)
+    assert low == pytest.approx(ci.low * 100, rel=5e-7) and high == pytest.approx(ci.high * 100, rel=5e-7)
+    # a quarter adds the months' crimes: Q1 in A = 3 charged of 12 + 10 + 3 = 25 crimes → 12%
+    assert db.execute("""SELECT numerator, denominator, value FROM marts.fct_indicator_value
+                         WHERE indicator_id = 'violence_charged_share' AND area_code = ? AND period_type = 'quarter'
+                           AND period_start = ?""", [A[0], JAN]).fetchone() == (3, 25, 12.0)

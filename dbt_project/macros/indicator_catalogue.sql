@@ -22,6 +22,9 @@
         {%- if ind.method == 'dsr' and ind.denominator.population != 'population_all_ages' -%}
             {{ exceptions.raise_compiler_error("indicator catalogue: " ~ name ~ " is age-standardised (dsr): its denominator is the all-ages population by ESP2013 band, so denominator.population must be population_all_ages (restrict ages in the numerator instead)") }}
         {%- endif -%}
+        {%- if not ind.denominator.get('population') and not (ind.denominator.get('model') and ind.denominator.get('measure')) -%}
+            {{ exceptions.raise_compiler_error("indicator catalogue: " ~ name ~ " denominator needs a population column or a model and measure") }}
+        {%- endif -%}
         {%- for key in ['model', 'measure'] if key not in ind.numerator -%}
             {{ exceptions.raise_compiler_error("indicator catalogue: " ~ name ~ " numerator has no '" ~ key ~ "'") }}
         {%- endfor -%}

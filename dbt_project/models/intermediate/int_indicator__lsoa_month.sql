@@ -59,7 +59,7 @@ lsoa_months as (
           union all select 0, false) as b using (is_age_standardised)
 ),
 
-denominators as (
+population_denominators as (
     select
         lm.indicator_id,
         lm.lsoa21_code,
@@ -67,18 +67,44 @@ denominators as (
         lm.esp_band,
         p.population_year,
         case lm.indicator_id
-            {%- for ind in catalogue %}
+            {%- for ind in catalogue if ind.denominator.get('population') %}
             when '{{ ind.id }}' then p.{{ ind.denominator.population }}
             {%- endfor %}
         end as denominator
     from lsoa_months as lm
     join population as p using (lsoa21_code, esp_band)
+    where lm.indicator_id in ({% for ind in catalogue if ind.denominator.get('population') %}'{{ ind.id }}'{{ ', ' if not loop.last }}{% else %}null{% endfor %})
     qualify row_number() over (
         partition by lm.indicator_id, lm.lsoa21_code, lm.month_start, lm.esp_band
         order by (p.population_year <= year(lm.month_start)) desc,
                  case when p.population_year <= year(lm.month_start)
                       then -p.population_year else p.population_year end
     ) = 1
+),
+
+-- denominators that are themselves counts (e.g. crimes, for the share of them charged)
+model_denominators as (
+    {%- for ind in catalogue if ind.denominator.get('model') %}
+    select '{{ ind.id }}' as indicator_id, lsoa21_code, month_start, 0 as esp_band,
+           null::integer as population_year, sum({{ ind.denominator.measure }}) as denominator
+    from {{ ref(ind.denominator.model) }}
+    where {{ ind.denominator.get('where', 'true') }}
+    group by all
+    {{ 'union all' if not loop.last }}
+    {%- else %}
+    select null::varchar as indicator_id, null::varchar as lsoa21_code, null::date as month_start,
+           0 as esp_band, null::integer as population_year, null::double as denominator
+    where false
+    {%- endfor %}
+),
+
+denominators as (
+    select indicator_id, lsoa21_code, month_start, esp_band, population_year, denominator
+    from population_denominators
+    union all
+    select m.indicator_id, m.lsoa21_code, m.month_start, m.esp_band, m.population_year, m.denominator
+    from model_denominators as m
+    join lsoa_months as lm using (indicator_id, lsoa21_code, month_start, esp_band)
 )
 
 select

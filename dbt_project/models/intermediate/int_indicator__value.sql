@@ -1,6 +1,6 @@
 -- Every catalogue indicator for every declared period type and area level, summed up from LSOA ×
--- month (numerators added, denominators averaged over the period's months then added over areas:
--- never an average of rates), with its value and 95% and 99.8% confidence limits by the declared
+-- month (numerators added; population denominators averaged over the period's months, count
+-- denominators added; both then added over areas: never an average of rates), with its value and 95% and 99.8% confidence limits by the declared
 -- method, before disclosure control. Only complete periods (every month delivered) are kept.
 -- Age-standardised indicators are summed by ESP2013 band first, then standardised per area.
 {%- set levels = [('lsoa', 'lsoa21_code'), ('msoa', 'msoa21_code'), ('lad', 'lad_code'), ('utla', 'utla_code'),
@@ -16,14 +16,16 @@ with lsoa_month as (
 ),
 
 declared as (
+    -- the period types each indicator is published for, and whether its denominator is a
+    -- population (a stock: averaged over the period's months) or a count (a flow: summed)
     select * from (values
     {%- for ind in indicator_catalogue() %}
         {%- set outer = loop %}
         {%- for period_type in ind.period_types %}
-        ('{{ ind.id }}', '{{ period_type }}'){{ ',' if not (outer.last and loop.last) }}
+        ('{{ ind.id }}', '{{ period_type }}', {{ 'true' if ind.denominator.get('model') else 'false' }}){{ ',' if not (outer.last and loop.last) }}
         {%- endfor %}
     {%- endfor %}
-    ) as d(indicator_id, period_type)
+    ) as d(indicator_id, period_type, denominator_is_count)
 ),
 
 lsoa_period as (
@@ -31,7 +33,7 @@ lsoa_period as (
         l.indicator_id, m.period_type, m.period_start, m.period_end, l.esp_band,
         {%- for level, column in levels %} l.{{ column }},{% endfor %}
         sum(l.numerator)    as numerator,
-        avg(l.denominator)  as denominator
+        case when any_value(d.denominator_is_count) then sum(l.denominator) else avg(l.denominator) end as denominator
     from lsoa_month as l
     join {{ ref('int_period__month_map') }} as m using (month_start)
     join declared as d on d.indicator_id = l.indicator_id and d.period_type = m.period_type

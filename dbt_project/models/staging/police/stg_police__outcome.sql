@@ -1,0 +1,11 @@
+-- Outcomes recorded for crimes, from accepted outcome deliveries, one row per outcome.
+select
+    crime_id,
+    month           as outcome_month_start,
+    outcome_type,
+    _load_id        as load_id,
+    _source_file    as source_file
+from {{ source('raw', 'police_outcome') }}
+where _load_id in (select load_id from {{ source('raw', 'load_manifest') }}
+                   where source = 'police_outcomes' and outcome = 'loaded')
+  and crime_id is not null
