@@ -95,13 +95,17 @@ def ingest_police_street(folder: Path, settings: Settings | None = None, month: 
         which = f" for {month}" if month else ""
         raise FileNotFoundError(f"{folder}: no police.uk street files (*-street.csv){which} found")
     report = _load_all(police_street.load_street_file, files, settings)
-    # outcomes travel in the same archive folders; they are optional (older archives lack them)
+    # outcomes and stop-and-search travel in the same archive folders; both are optional
     with writer(settings) as con:
         ensure_tables(con, police_street.POLICE_OUTCOMES)
+        ensure_tables(con, police_street.POLICE_STOP_SEARCH)
     folder = Path(folder)
-    outcomes = police_street.outcome_files(folder.with_suffix("") if folder.suffix == ".zip" else folder, month)
-    if outcomes:
-        report.results += _load_all(police_street.load_outcomes_file, outcomes, settings).results
+    folder = folder.with_suffix("") if folder.suffix == ".zip" else folder
+    for find, load in [(police_street.outcome_files, police_street.load_outcomes_file),
+                       (police_street.stop_search_files, police_street.load_stop_search_file)]:
+        found = find(folder, month)
+        if found:
+            report.results += _load_all(load, found, settings).results
     return report
 
 

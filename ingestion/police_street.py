@@ -95,14 +95,14 @@ def street_files(folder: Path, month: str | None = None) -> list[Path]:
 
 
 def unpack_archive(archive: Path) -> Path:
-    """Extract the street and outcomes files of a police.uk archive to `<archive stem>/` next to
-    it (stop-and-search waits for its own loader); returns that folder."""
+    """Extract the street, outcomes and stop-and-search files of a police.uk archive to
+    `<archive stem>/` next to it; returns that folder."""
     import zipfile
 
     target = archive.with_suffix("")
     with zipfile.ZipFile(archive) as zipped:
         for member in zipped.namelist():
-            if member.endswith(("-street.csv", "-outcomes.csv")) and ".." not in Path(member).parts:
+            if member.endswith(("-street.csv", "-outcomes.csv", "-stop-and-search.csv")) and ".." not in Path(member).parts:
                 zipped.extract(member, target)
     return target
 
@@ -158,3 +158,71 @@ def outcome_files(folder: Path, month: str | None = None) -> list[Path]:
 
 def load_outcomes_file(con: duckdb.DuckDBPyConnection, path: Path | str) -> LoadResult:
     return load_file(con, POLICE_OUTCOMES, path)
+
+
+STOP_SEARCH_TYPES = ("Person search", "Vehicle search", "Person and Vehicle search")
+
+POLICE_STOP_SEARCH = SourceSpec(
+    name="police_stop_search",
+    raw_table="raw.police_stop_search",
+    description="data.police.uk stop and search records, one file per force-month",
+    file_pattern=r"(?P<month>\d{4}-\d{2})-(?P<force>[a-z-]+)-stop-and-search\.csv",
+    columns=(
+        Column("Type", "search_type"), Column("Date", "searched_at"),
+        Column("Part of a policing operation", "part_of_policing_operation"),
+        Column("Policing operation", "policing_operation"),
+        Column("Latitude", "latitude", "DOUBLE"), Column("Longitude", "longitude", "DOUBLE"),
+        Column("Gender", "gender"), Column("Age range", "age_range"),
+        Column("Self-defined ethnicity", "self_defined_ethnicity"),
+        Column("Officer-defined ethnicity", "officer_defined_ethnicity"),
+        Column("Legislation", "legislation"), Column("Object of search", "object_of_search"),
+        Column("Outcome", "outcome"), Column("Outcome linked to object of search", "outcome_linked_to_object"),
+        Column("Removal of more than just outer clothing", "removal_of_more_than_outer_clothing"),
+    ),
+    rules=(
+        Rule("date_is_a_timestamp", "TRY_CAST(searched_at AS TIMESTAMPTZ) IS NOT NULL",
+             "Date must be an ISO timestamp such as 2016-11-01T00:10:00+00:00"),
+        Rule("date_in_file_month", "strftime(TRY_CAST(searched_at AS TIMESTAMPTZ) AT TIME ZONE 'UTC', '%Y-%m') = {month}",
+             "Date must fall in the month in the file name"),
+        Rule("coordinates_numeric",
+             "(longitude IS NULL OR TRY_CAST(longitude AS DOUBLE) IS NOT NULL) AND "
+             "(latitude IS NULL OR TRY_CAST(latitude AS DOUBLE) IS NOT NULL)",
+             "Longitude and Latitude must be numbers or blank"),
+        Rule("search_type_known", "search_type IN (" + ", ".join(f"'{t}'" for t in STOP_SEARCH_TYPES) + ")",
+             "Type must be Person search, Vehicle search or Person and Vehicle search", action="quarantine_row"),
+    ),
+    raw_ddl="""
+    CREATE TABLE IF NOT EXISTS raw.police_stop_search (
+        force VARCHAR, search_type VARCHAR, searched_at TIMESTAMP, part_of_policing_operation BOOLEAN,
+        policing_operation VARCHAR, latitude DOUBLE, longitude DOUBLE, gender VARCHAR, age_range VARCHAR,
+        self_defined_ethnicity VARCHAR, officer_defined_ethnicity VARCHAR, legislation VARCHAR,
+        object_of_search VARCHAR, outcome VARCHAR, outcome_linked_to_object BOOLEAN,
+        removal_of_more_than_outer_clothing BOOLEAN,
+        _load_id VARCHAR NOT NULL, _source_file VARCHAR NOT NULL, _source_sha256 VARCHAR NOT NULL,
+        _loaded_at TIMESTAMP NOT NULL, _row_number BIGINT NOT NULL)
+    """,
+    # times are kept in UTC; the force comes from the file name (the file has no force column)
+    select_sql=lambda spec, attrs, staged: f"""
+        SELECT '{attrs["force"]}' AS force, search_type,
+               (CAST(searched_at AS TIMESTAMPTZ) AT TIME ZONE 'UTC') AS searched_at,
+               TRY_CAST(part_of_policing_operation AS BOOLEAN) AS part_of_policing_operation,
+               policing_operation, TRY_CAST(latitude AS DOUBLE) AS latitude, TRY_CAST(longitude AS DOUBLE) AS longitude,
+               gender, age_range, self_defined_ethnicity, officer_defined_ethnicity, legislation,
+               object_of_search, outcome, TRY_CAST(outcome_linked_to_object AS BOOLEAN) AS outcome_linked_to_object,
+               TRY_CAST(removal_of_more_than_outer_clothing AS BOOLEAN) AS removal_of_more_than_outer_clothing,
+               _row_number
+        FROM _staged""",
+)
+
+
+def stop_search_files(folder: Path, month: str | None = None) -> list[Path]:
+    folder = Path(folder)
+    if folder.is_file():
+        files = [folder] if folder.name.endswith("-stop-and-search.csv") else []
+    else:
+        files = sorted(p for p in folder.rglob("*-stop-and-search.csv") if p.is_file())
+    return [p for p in files if not month or p.name.startswith(f"{month}-")]
+
+
+def load_stop_search_file(con: duckdb.DuckDBPyConnection, path: Path | str) -> LoadResult:
+    return load_file(con, POLICE_STOP_SEARCH, path)

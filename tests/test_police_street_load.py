@@ -164,9 +164,45 @@ def test_downloaded_zip_archive_with_many_forces_loads_street_files(tmp_path, co
                         "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,"
                         "Outcome type\n" + "1" * 64 + ",2025-01,TVP,TVP,-0.97,51.45,On or near X,E01090001,"
                         "Reading 001A,Suspect charged\n")
-        zipped.writestr("2025-01/2025-01-thames-valley-stop-and-search.csv", "Type,Date\n")
+        zipped.writestr("2025-01/2025-01-thames-valley-stop-and-search.csv",
+                        "Type,Date,Part of a policing operation,Policing operation,Latitude,Longitude,Gender,"
+                        "Age range,Self-defined ethnicity,Officer-defined ethnicity,Legislation,Object of search,"
+                        "Outcome,Outcome linked to object of search,Removal of more than just outer clothing\n"
+                        "Person search,2025-01-05T10:00:00+00:00,False,,,,Male,18-24,,White,"
+                        "Misuse of Drugs Act 1971 (section 23),Controlled drugs,Arrest,True,False\n")
     report = ingest_police_street(archive, Settings(warehouse_dir=tmp_path / "warehouse"))
     assert sorted((r.source, r.file.name, r.rows_loaded) for r in report.results) == [
         ("police_outcomes", "2025-01-thames-valley-outcomes.csv", 1),
+        ("police_stop_search", "2025-01-thames-valley-stop-and-search.csv", 1),
         ("police_street", "2025-01-city-of-london-street.csv", 2),
         ("police_street", "2025-01-thames-valley-street.csv", 2)]
+
+
+REAL_STOP_SEARCH = SHARED_REALDATA / "police" / "2016-11" / "2016-11-city-of-london-stop-and-search.csv"
+
+
+@pytest.mark.skipif(not REAL_STOP_SEARCH.exists(), reason="../shared/realdata is absent (a user's clone has no shared folder)")
+def test_real_stop_and_search_file_loads_with_exact_counts(con):
+    from ingestion.police_street import load_stop_search_file
+
+    assert load_stop_search_file(con, REAL_STOP_SEARCH).rows_loaded == 117
+    with open(REAL_STOP_SEARCH, newline="", encoding="utf-8-sig") as handle:
+        expected = Counter((r["Object of search"], r["Outcome"]) for r in csv.DictReader(handle))
+    got = con.execute("""SELECT object_of_search, outcome, count(*) FROM raw.police_stop_search
+                         WHERE force = 'city-of-london' AND month(searched_at) = 11 GROUP BY ALL""").fetchall()
+    assert {(o, r): n for o, r, n in got} == dict(expected)
+
+
+def test_stop_and_search_outside_its_month_is_refused(tmp_path, con):
+    from ingestion.police_street import load_stop_search_file
+
+    path = tmp_path / "2025-01-thames-valley-stop-and-search.csv"
+    path.write_text("Type,Date,Part of a policing operation,Policing operation,Latitude,Longitude,Gender,"
+                    "Age range,Self-defined ethnicity,Officer-defined ethnicity,Legislation,Object of search,"
+                    "Outcome,Outcome linked to object of search,Removal of more than just outer clothing\n"
+                    "Person search,2025-01-05T10:00:00+00:00,False,,51.45,-0.97,Male,18-24,,White,"
+                    "Misuse of Drugs Act 1971 (section 23),Controlled drugs,Arrest,True,False\n"
+                    "Person search,2025-02-01T10:00:00+00:00,False,,,,Male,25-34,,White,"
+                    "Police and Criminal Evidence Act 1984 (section 1),Offensive weapons,A no further action disposal,,False\n")
+    with pytest.raises(FileRejected, match="row 2: rule 'date_in_file_month'"):
+        load_stop_search_file(con, path)

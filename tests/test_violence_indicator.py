@@ -53,6 +53,12 @@ def warehouse(tmp_path_factory):
             (("E01190001", "Reading 001X"), VIOLENCE, 7), (D, VIOLENCE, 2)])
         lines = march.read_text().splitlines(keepends=True)
         march.write_text("".join(lines + [lines[-1]]))     # police.uk repeats some rows whole
+        (landing / "police" / "2025-01" / "2025-01-thames-valley-stop-and-search.csv").write_text(
+            "Type,Date,Part of a policing operation,Policing operation,Latitude,Longitude,Gender,Age range,"
+            "Self-defined ethnicity,Officer-defined ethnicity,Legislation,Object of search,Outcome,"
+            "Outcome linked to object of search,Removal of more than just outer clothing\n"
+            + "Person search,2025-01-05T10:00:00+00:00,False,,51.45,-0.97,Male,18-24,,White,s1,Offensive weapons,Arrest,True,False\n" * 2
+            + "Vehicle search,2025-01-31T23:30:00+00:00,False,,,,,,,,s23,Controlled drugs,Arrest,False,False\n")
         # outcomes (recorded in February) for January's crimes in A, Crime IDs 1–4: three charged
         outcomes = landing / "police" / "2025-02" / "2025-02-thames-valley-outcomes.csv"
         outcomes.write_text(
@@ -238,3 +244,11 @@ def test_share_charged_joins_outcomes_by_crime_id_with_wilson_ci(db):
     assert db.execute("""SELECT numerator, denominator, value FROM marts.fct_indicator_value
                          WHERE indicator_id = 'violence_charged_share' AND area_code = ? AND period_type = 'quarter'
                            AND period_start = ?""", [A[0], JAN]).fetchone() == (3, 25, 12.0)
+
+
+def test_stop_and_search_by_force_month_object_and_outcome(db):
+    assert sorted(db.execute("""SELECT force_slug, strftime(month_start, '%Y-%m'), object_of_search, outcome, searches,
+                                       searches_outcome_linked_to_object, searches_with_location
+                                FROM marts.fct_stop_search_force_month""").fetchall()) == [
+        ("thames-valley", "2025-01", "Controlled drugs", "Arrest", 1, 0, 0),
+        ("thames-valley", "2025-01", "Offensive weapons", "Arrest", 2, 2, 2)]
