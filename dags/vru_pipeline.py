@@ -1,5 +1,5 @@
-"""VRU pipeline, all sources at once: reference data and police.uk street files → DuckDB raw →
-GX → dbt → GX → publish. The demo runs this DAG; scheduled loads use the per-source DAGs.
+"""VRU pipeline, all sources at once: reference data, police.uk files and forces' recorded-crime
+extracts → DuckDB raw → GX → dbt → GX → publish. The demo runs this DAG; scheduled loads use the per-source DAGs.
 
 Thin on purpose: every step is a function in ingestion/ (testable without Airflow). The tasks
 run one after another and `max_active_runs=1`, and each writer also takes the warehouse's file
@@ -44,8 +44,15 @@ def vru_pipeline():
 
         return run(Path(get_current_context()["params"]["landing_dir"]) / "police").summary()
 
+    @task
+    def ingest_force_crime() -> str:
+        from ingestion.pipeline import ingest_force_crime as run
+
+        folder = Path(get_current_context()["params"]["landing_dir"]) / "force_crime"
+        return run(folder).summary() if folder.is_dir() else "no force extracts delivered"
+
     first, _ = check_build_publish()
-    load_reference() >> ingest_police_street() >> first
+    load_reference() >> ingest_police_street() >> ingest_force_crime() >> first
 
 
 vru_pipeline()

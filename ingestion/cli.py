@@ -21,7 +21,7 @@ app.add_typer(ingest_app, name="ingest")
 console = Console(width=None if Console().is_terminal else 110)
 
 DEMO_DAG = "vru_pipeline"
-DAG_TASKS = ["load_reference", "ingest_police_street", "check_raw", "dbt_build", "check_marts", "publish"]
+DAG_TASKS = ["load_reference", "ingest_police_street", "ingest_force_crime", "check_raw", "dbt_build", "check_marts", "publish"]
 
 
 def _fail(message: str, hint: str = "") -> None:
@@ -67,7 +67,8 @@ def demo(
     with console.status("Generating Thames Valley demo extracts…"):
         extracts = generate_demo_extracts(landing, seed=seed)
     console.print(f"[green]✓[/] Demo extracts: {len(extracts.police_files)} monthly police.uk street files, "
-                  f"ONS lookups and population in {landing}")
+                  f"{len(extracts.force_crime_files)} months of the force's recorded-crime extract (with its "
+                  f"column mapping), ONS lookups and population in {landing}", soft_wrap=True)
 
     started = time.monotonic()
     with console.status("Airflow: starting (temporary AIRFLOW_HOME, SQLite)…") as status:
@@ -87,6 +88,7 @@ def demo(
     console.print(f"[green]✓[/] Airflow DAG {DEMO_DAG} succeeded in {time.monotonic() - started:.0f}s")
 
     _print_lad_table(settings.published_db)
+    _print_knife_line(settings.published_db)
     console.print(f"\nPlanted signals: hotspot LSOA {extracts.hotspot_lsoa21_code} "
                   f"({extracts.hotspot_lsoa21_name}); seasonal peak {extracts.peak_month}.")
     console.print(f"Published warehouse (read-only, DuckDB ≥1.4): [bold]{settings.published_db}[/]", soft_wrap=True)
@@ -121,6 +123,24 @@ def _print_lad_table(published: Path) -> None:
         ci = "" if value is None else f"{low:.2f}–{high:.2f}"
         table.add_row(name, code, f"{num:,.0f}", f"{den:,.0f}", rate, ci, comparison)
     console.print(table)
+
+
+def _print_knife_line(published: Path) -> None:
+    from ingestion.warehouse import reader
+
+    with reader(published) as con:
+        rows = con.execute("""
+            SELECT f.indicator_id, p.period_label, f.numerator, f.value, f.lower_ci_95, f.upper_ci_95
+            FROM fct_indicator_value f JOIN dim_period p USING (period_type, period_start)
+            WHERE f.indicator_id LIKE 'knife_serious_violence%' AND f.area_type = 'pfa'
+              AND f.period_type = 'rolling_12_months'
+            QUALIFY f.period_start = max(f.period_start) OVER (PARTITION BY f.indicator_id)
+            ORDER BY f.indicator_id""").fetchall()
+    for indicator, period, count, value, low, high in rows:
+        who = "under 25" if indicator.endswith("u25_rate") else "all ages"
+        console.print(f"Knife-enabled serious violence, {who}, Thames Valley, {period}: "
+                      f"{value:.1f} per 100,000 (95% CI {low:.1f}–{high:.1f}; about {count:,.0f} offences, "
+                      "from the force extract)")
 
 
 @app.command()
@@ -189,6 +209,22 @@ def ingest_police_street(folder: Path = typer.Argument(..., exists=True, help="F
     from ingestion import pipeline
 
     _run_step(f"Loading police.uk street files from {folder}", pipeline.ingest_police_street, folder)
+
+
+@ingest_app.command("force-crime")
+def ingest_force_crime(
+    folder: Path = typer.Argument(..., exists=True, help="Folder of force extracts, each beside its mapping TOML"),
+    month: str = typer.Option(None, help="Only files of this month (YYYY-MM), where the file name has one"),
+) -> None:
+    """Load forces' recorded-crime extracts through their column-mapping files (docs/force_crime_extract.md)."""
+    from ingestion import pipeline
+    from ingestion.force_crime import MappingInvalid
+
+    try:
+        _run_step(f"Loading force recorded-crime extracts from {folder}", pipeline.ingest_force_crime, folder,
+                  None, month)
+    except MappingInvalid as error:
+        _fail(str(error), "fix the mapping file; nothing was loaded")
 
 
 @ingest_app.command("reference")

@@ -157,7 +157,8 @@ def match_header(spec: SourceSpec, path: Path, header: list[str]) -> tuple[list[
         hits = [i for i, name in enumerate(header) if re.fullmatch(column.header, name)]
         if not hits:
             if column.required:
-                missing.append(column.header.replace("(?P<vintage>\\d{2})", "YY"))
+                # shown as a reader would write it: vintage as YY, regex escapes removed
+                missing.append(re.sub(r"\\([^A-Za-z0-9])", r"\1", column.header.replace("(?P<vintage>\\d{2})", "YY")))
             continue
         staged[hits[0]] = column.name
         found = re.fullmatch(column.header, header[hits[0]])

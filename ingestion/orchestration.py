@@ -78,4 +78,4 @@ def landing_dir_param():
     from airflow.sdk import Param
 
     return Param(str(get_settings().landing_dir), type="string",
-                 description="Folder with the deliveries: ons/, population/, deprivation/ and police/")
+                 description="Folder with the deliveries: ons/, population/, deprivation/, police/ and force_crime/")

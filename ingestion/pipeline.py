@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ingestion import ons_reference, police_street
+from ingestion import force_crime, ons_reference, police_street
 from ingestion.load import FileRejected, LoadResult, ensure_tables
 from ingestion.settings import Settings, get_settings
 from ingestion.warehouse import writer
@@ -97,8 +97,7 @@ def ingest_police_street(folder: Path, settings: Settings | None = None, month: 
     report = _load_all(police_street.load_street_file, files, settings)
     # outcomes and stop-and-search travel in the same archive folders; both are optional
     with writer(settings) as con:
-        ensure_tables(con, police_street.POLICE_OUTCOMES)
-        ensure_tables(con, police_street.POLICE_STOP_SEARCH)
+        ensure_raw_tables(con)
     folder = Path(folder)
     folder = folder.with_suffix("") if folder.suffix == ".zip" else folder
     for find, load in [(police_street.outcome_files, police_street.load_outcomes_file),
@@ -106,6 +105,40 @@ def ingest_police_street(folder: Path, settings: Settings | None = None, month: 
         found = find(folder, month)
         if found:
             report.results += _load_all(load, found, settings).results
+    return report
+
+
+def ensure_raw_tables(con) -> None:
+    """Create every raw table dbt reads, empty where nothing was delivered yet (outcomes,
+    stop-and-search and force extracts are optional), so the models always build."""
+    for spec in (police_street.POLICE_STREET, police_street.POLICE_OUTCOMES, police_street.POLICE_STOP_SEARCH):
+        ensure_tables(con, spec)
+    con.execute(force_crime.RAW_DDL)
+
+
+def ingest_force_crime(folder: Path, settings: Settings | None = None, month: str | None = None) -> IngestReport:
+    """Forces' recorded-crime extracts under folder, each read through the column-mapping file
+    beside it (or the project schema). Files no mapping matches are refused by name, the others
+    still load."""
+    settings = settings or get_settings()
+    folder = Path(folder)
+    if not folder.exists():
+        raise FileNotFoundError(f"{folder}: no force recorded-crime extracts folder")
+    paired, refused = force_crime.extract_files(folder, month)
+    with writer(settings) as con:
+        ensure_raw_tables(con)
+    report = IngestReport()
+    try:
+        if paired:
+            report = _load_all(lambda con, item: force_crime.load_extract_file(con, *item), paired, settings)
+    except DeliveriesRejected as error:
+        if not refused:
+            raise
+        report.rejections = [str(error)]
+    if refused:
+        raise DeliveriesRejected(
+            f"{len(refused) + len(report.rejections)} problem(s) with force extracts:\n  "
+            + "\n  ".join([str(r) for r in refused] + report.rejections))
     return report
 
 
@@ -118,32 +151,41 @@ def _record_check(con, suite: str, rows: int, report) -> None:
     )
 
 
+# raw sources checked by Great Expectations before dbt may use them: (source, raw table, suite)
+RAW_CHECKS = (
+    ("police_street", "raw.police_street", "raw_police_street"),
+    (force_crime.SOURCE_NAME, force_crime.RAW_TABLE, "raw_force_recorded_crime"),
+)
+
+
 def check_raw(settings: Settings | None = None) -> str:
-    """Great Expectations on every police delivery not yet checked. Passing loads become usable
-    by dbt; failing loads are marked failed (staging leaves them out) and the step fails."""
+    """Great Expectations on every delivery not yet checked. Passing loads become usable by dbt;
+    failing loads are marked failed (staging leaves them out) and the step fails."""
     from ingestion.quality import validate_frames
 
     settings = settings or get_settings()
+    done, failures = [], []
     with writer(settings) as con:
-        ensure_tables(con, police_street.POLICE_STREET)
+        ensure_raw_tables(con)
         con.execute(CHECK_RESULT_DDL)
-        pending = [r[0] for r in con.execute(
-            "SELECT load_id FROM raw.load_manifest WHERE source = 'police_street' "
-            "AND outcome = 'loaded' AND check_status = 'pending'").fetchall()]
-        if not pending:
-            return "no new police deliveries to check"
-        batch = con.execute(
-            "SELECT * FROM raw.police_street WHERE _load_id IN (SELECT unnest(?))", [pending]
-        ).fetchdf()
-        report = validate_frames(settings.gx_dir, {"raw_police_street": batch})
-        status = "passed" if report.success else "failed"
-        con.execute("UPDATE raw.load_manifest SET check_status = ? WHERE load_id IN (SELECT unnest(?))",
-                    [status, pending])
-        _record_check(con, "raw_police_street", len(batch), report)
-    if not report.success:
-        raise ChecksFailed("raw police batch failed its checks; it will not reach the marts:\n  "
-                           + "\n  ".join(report.failures()))
-    return f"{len(pending)} deliveries, {len(batch)} rows passed"
+        for source, table, suite in RAW_CHECKS:
+            pending = [r[0] for r in con.execute(
+                "SELECT load_id FROM raw.load_manifest WHERE source = ? "
+                "AND outcome = 'loaded' AND check_status = 'pending'", [source]).fetchall()]
+            if not pending:
+                continue
+            batch = con.execute(f"SELECT * FROM {table} WHERE _load_id IN (SELECT unnest(?))", [pending]).fetchdf()
+            report = validate_frames(settings.gx_dir, {suite: batch})
+            status = "passed" if report.success else "failed"
+            con.execute("UPDATE raw.load_manifest SET check_status = ? WHERE load_id IN (SELECT unnest(?))",
+                        [status, pending])
+            _record_check(con, suite, len(batch), report)
+            done.append(f"{source}: {len(pending)} deliveries, {len(batch)} rows {status}")
+            failures += report.failures()
+    if failures:
+        raise ChecksFailed("raw batch failed its checks; it will not reach the marts:\n  "
+                           + "\n  ".join(failures))
+    return "; ".join(done) or "no new deliveries to check"
 
 
 def check_marts(settings: Settings | None = None) -> str:

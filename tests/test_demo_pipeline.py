@@ -41,7 +41,7 @@ def demo_run(tmp_path_factory):
 def test_demo_runs_through_airflow_and_prints_the_lad_table_and_paths(demo_run):
     warehouse, run = demo_run
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    for task in ["load_reference", "ingest_police_street", "check_raw", "dbt_build", "check_marts", "publish"]:
+    for task in ["load_reference", "ingest_police_street", "ingest_force_crime", "check_raw", "dbt_build", "check_marts", "publish"]:
         assert f"{task}: success" in run.stdout
     for lad in ["Bracknell Forest", "Buckinghamshire", "Milton Keynes", "Oxford", "Reading", "Slough",
                 "West Oxfordshire", "Wokingham"]:
@@ -74,12 +74,39 @@ def test_planted_hotspot_and_seasonal_peak_are_found_again(demo_run):
             ORDER BY numerator DESC LIMIT 1""").fetchone()[0]
         calendar_year = con.execute("""
             SELECT numerator, comparison FROM fct_indicator_value
-            WHERE area_code = ? AND period_type = 'calendar_year' AND indicator_id = 'violence_offences_rate'
-            """, [hotspot]).fetchall()
+            WHERE area_code = ? AND period_type IN ('calendar_year', 'rolling_12_months')
+              AND indicator_id = 'violence_offences_rate'""", [hotspot]).fetchall()
     assert annual[0][0] == hotspot and annual[0][1] > 3 * force
     assert worse_months >= 10          # significantly worse than Thames Valley in most months
     assert peak == "07"
-    assert len(calendar_year) == 1 and calendar_year[0][1] == "worse"
+    # the 12 months Jan–Dec 2025, as a calendar year and as the (single complete) rolling year
+    assert [c for _, c in calendar_year] == ["worse", "worse"]
+
+
+KNIFE_SV_CODES = ["2", "3B", "5D", "8N", "8P", "34A", "34B", "19C", "19D", "19E", "19F", "19G", "19H",
+                  "17A", "17B", "20A", "20B"]   # the Home Office's selected offences, homicide excluded
+
+
+def test_knife_serious_violence_from_the_demo_force_extract(demo_run):
+    """Counted independently from the generated extract files with DuckDB's CSV reader."""
+    warehouse, run = demo_run
+    extracts = warehouse / "landing" / "demo" / "force_crime" / "thames-valley" / "*.csv"
+    with duckdb.connect() as con:
+        counted = con.execute(f"""
+            SELECT count(*), count(*) FILTER (TRY_CAST("Victim Age" AS INTEGER) < 25)
+            FROM read_csv('{extracts}', all_varchar = true)
+            WHERE "Knife Or Sharp Instrument" = 'Y' AND "Home Office Code" IN (SELECT unnest(?))
+              AND "LSOA Code" IS NOT NULL""", [KNIFE_SV_CODES]).fetchone()
+    with duckdb.connect(str(warehouse / "published" / "vru.duckdb"), read_only=True) as con:
+        got = dict(con.execute("""
+            SELECT indicator_id, (numerator, denominator, value) FROM fct_indicator_value
+            WHERE indicator_id LIKE 'knife%' AND area_type = 'pfa' AND period_type = 'calendar_year'""").fetchall())
+    for indicator, events in zip(["knife_serious_violence_rate", "knife_serious_violence_u25_rate"], counted):
+        numerator, denominator, value = got[indicator]
+        assert numerator == round(events / 5) * 5             # published counts are rounded to 5
+        assert value == pytest.approx(events / denominator * 100_000)
+    assert 30 < got["knife_serious_violence_rate"][2] < 100   # per 100,000 a year: England's range
+    assert "Knife-enabled serious violence, under 25, Thames Valley" in run.stdout
 
 
 def test_rerunning_the_demo_changes_nothing(demo_run):
@@ -91,7 +118,8 @@ def test_rerunning_the_demo_changes_nothing(demo_run):
     assert published_digest(published) == before
     with duckdb.connect(str(warehouse / "vru.duckdb"), read_only=True) as con:
         outcomes = dict(con.execute("SELECT outcome, count(*) FROM raw.load_manifest GROUP BY ALL").fetchall())
-    assert outcomes == {"loaded": 12 + 5 + 1 + 1}   # 12 monthly files, 5 lookups, population, IMD: once each
+    # 12 street files, 12 force extracts, 5 lookups, population, IMD: once each
+    assert outcomes == {"loaded": 12 + 12 + 5 + 1 + 1}
 
 
 def test_status_reports_the_loads(demo_run):

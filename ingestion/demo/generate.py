@@ -1,8 +1,9 @@
 """Deterministic demo extracts for Thames Valley in the real published layouts.
 
-Writes ONS lookups and a mid-2024 small-area population file (ons/, population/) and one
-data.police.uk street file per month (police/YYYY-MM/YYYY-MM-thames-valley-street.csv), all from
-one seed: the same seed gives byte-identical files. Two signals are planted for tests (and
+Writes ONS lookups and a mid-2024 small-area population file (ons/, population/), one
+data.police.uk street file per month (police/YYYY-MM/YYYY-MM-thames-valley-street.csv) and the
+force's own recorded-crime extract for the same crimes with its column-mapping file
+(force_crime/thames-valley/, see force_extract.py), all from one seed: the same seed gives byte-identical files. Two signals are planted for tests (and
 analysts trying the platform) to find again:
 - a hotspot LSOA in Reading whose violence rate is about six times the force's, every month;
 - a seasonal peak: violence rises to a maximum in July.
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ingestion.demo import force_extract
 from ingestion.demo import thames_valley as tv
 
 DEFAULT_MONTHS = tuple(f"2025-{m:02d}" for m in range(1, 13))
@@ -40,6 +42,7 @@ class DemoExtracts:
     lookup_files: dict[str, Path] = field(default_factory=dict)
     population_files: list[Path] = field(default_factory=list)
     imd_file: Path | None = None
+    force_crime_files: list[Path] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -222,7 +225,7 @@ def generate_demo_extracts(out_dir: Path, seed: int = 2025, months: Sequence[str
          "Index of Multiple Deprivation (IMD) Decile (where 1 is most deprived 10% of LSOAs)"],
         ([code, names11[code], rank, 1 + (rank - 1) * 10 // len(ranked)] for rank, code in enumerate(ranked, 1)))
 
-    police_files = []
+    police_files, force_files = [], []
     for month in months:
         month_number = int(month[5:7])
         season = np.where(np.arange(len(crime_types)) == violence, _violence_season(month_number),
@@ -259,7 +262,12 @@ def generate_demo_extracts(out_dir: Path, seed: int = 2025, months: Sequence[str
 
         police_files.append(_write_csv(
             out_dir / "police" / month / f"{month}-{tv.FORCE_SLUG}-street.csv", STREET_HEADER, rows()))
+        force_files.append(force_extract.write_month(
+            out_dir, month, seed, crime_types, type_idx,
+            [geo.lsoa_code[j] if j >= 0 else "" for j in lsoa_idx],
+            # its own stream, so adding the extract left the street files byte-identical
+            np.random.default_rng([seed, int(month.replace("-", ""))])))
 
     peak = max(months, key=lambda m: _violence_season(int(m[5:7])))
     return DemoExtracts(out_dir, tuple(months), geo.lsoa_code[hotspot], geo.lsoa_name[hotspot], peak,
-                        police_files, lookups, [population_file], imd_file)
+                        police_files, lookups, [population_file], imd_file, force_files)
