@@ -131,7 +131,7 @@ def _verify(work: Path) -> dict:
             WITH vru AS (
                 SELECT area_code, area_type, period_type, period_start, numerator, value, lower_ci_95, upper_ci_95
                 FROM fct_indicator_value WHERE indicator_id = 'violence_offences_rate'
-                  AND area_type IN ('lsoa', 'msoa', 'lad', 'csp', 'pfa') AND period_start < DATE '2026-01-01'
+                  AND area_type IN ('lsoa', 'msoa', 'lad', 'csp', 'pfa') AND period_end <= DATE '2025-12-31'
                   AND period_type <> 'academic_year')
             SELECT count(*), count(v.area_code), count(p.area_code),
                    count(*) FILTER (v.numerator <> p.numerator

@@ -243,16 +243,17 @@ def _failing_rows(check: str) -> str:
 
 
 def _check_file_rules(con, spec: SourceSpec, path: Path, attrs: dict[str, str]) -> None:
-    for rule in spec.rules:
-        if rule.action != "reject_file":
-            continue
-        check = _bind(rule.check, attrs)
-        bad = con.execute(
-            f"SELECT _row_number, count(*) OVER () FROM ({_failing_rows(check)}) "
-            "ORDER BY _row_number LIMIT 1"
-        ).fetchone()
-        if bad:
-            row, count = bad
+    rules = [r for r in spec.rules if r.action == "reject_file"]
+    if rules:
+        # one pass over the file for every rule: the first failing row and the count per rule
+        checks = ", ".join(f"min(_row_number) FILTER (WHERE NOT coalesce(_ok{i}, false)), "
+                           f"count(*) FILTER (WHERE NOT coalesce(_ok{i}, false))" for i in range(len(rules)))
+        predicates = ", ".join(f"({_bind(r.check, attrs)}) AS _ok{i}" for i, r in enumerate(rules))
+        found = con.execute(f"SELECT {checks} FROM (SELECT _row_number, {predicates} FROM _staged)").fetchone()
+        for i, rule in enumerate(rules):
+            row, count = found[2 * i], found[2 * i + 1]
+            if not count:
+                continue
             record = con.execute(
                 "SELECT * EXCLUDE (_row_number) FROM _staged WHERE _row_number = ?", [row]
             ).fetchdf().iloc[0].to_dict()
@@ -360,19 +361,19 @@ def _write_delivery(con, spec, path, sha, load_id, attrs, names, started, result
             con.execute(f"DELETE FROM {spec.raw_table} WHERE {group} = ?", [attrs[group]])
         else:
             con.execute(f"DELETE FROM {spec.raw_table} WHERE _source_file = ?", [path.name])
-        # earlier loads of this file, or whose rows were all replaced, are now superseded
+        # earlier loads of this file, or (table and group scopes) whose rows were all replaced,
+        # are now superseded; a file-scoped delivery only ever replaces its own file, so the
+        # whole-table scan is not needed there (it made loading a year of files quadratic)
+        others = "" if spec.replace_scope == "file" else \
+            f" OR load_id NOT IN (SELECT DISTINCT _load_id FROM {spec.raw_table})"
         con.execute(
             f"""UPDATE raw.load_manifest SET outcome = 'superseded'
-                WHERE outcome = 'loaded' AND source = ? AND (source_file = ?
-                      OR load_id NOT IN (SELECT DISTINCT _load_id FROM {spec.raw_table}))""",
+                WHERE outcome = 'loaded' AND source = ? AND (source_file = ?{others})""",
             [spec.name, path.name],
         )
         con.execute("DELETE FROM quarantine.rejected_row WHERE source = ? AND _source_file = ?",
                     [spec.name, path.name])
-        con.execute(f"INSERT INTO {spec.raw_table} BY NAME ({accepted})")
-        result.rows_loaded = con.execute(
-            f"SELECT count(*) FROM {spec.raw_table} WHERE _load_id = ?", [load_id]
-        ).fetchone()[0]
+        result.rows_loaded = con.execute(f"INSERT INTO {spec.raw_table} BY NAME ({accepted})").fetchone()[0]
         for rule in quarantine_rules:
             con.execute(
                 f"""INSERT INTO quarantine.rejected_row
