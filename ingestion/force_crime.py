@@ -164,18 +164,19 @@ def spec_for(mapping: ForceMapping) -> SourceSpec:
     if "month" in re.compile(mapping.file_pattern).groupindex:
         rules.append(Rule("recorded_date_in_file_month", f"strftime({date}, '%Y-%m') = {{month}}",
                           "recorded date must fall in the month in the file name"))
-    force = _sql_str(mapping.force) if mapping.force else "{force}"
+    # the mapping's force, else the one in each file's name ({force} is bound per file)
+    has_force = "force" in re.compile(mapping.file_pattern).groupindex
+    force = _sql_str(mapping.force) if mapping.force else ("{force}" if has_force else "''")
 
     def select(spec, attrs, staged):
-        force_value = force.replace("{force}", _sql_str(attrs.get("force", "")))
         return f"""
-        SELECT {force_value} AS force, trim(crime_reference) AS crime_reference,
+        SELECT {force} AS force, trim(crime_reference) AS crime_reference,
                CAST({date} AS DATE) AS recorded_date,
                {_OFFENCE_CODE} AS offence_code, nullif(trim(offence_description), '') AS offence_description,
                {knife} IN ({_sql_list(mapping.knife_true)}) AS is_knife_or_sharp_instrument,
                CASE WHEN {age} IN ({_sql_list(mapping.victim_age_unknown)}) THEN NULL
                     ELSE TRY_CAST({age} AS INTEGER) END AS victim_age,
-               nullif(trim(lsoa_code), '') AS lsoa_code, _row_number
+               nullif(trim(lsoa_code), '') AS lsoa_code, _row_number, _file_index
         FROM _staged"""
 
     return SourceSpec(

@@ -1,24 +1,31 @@
-"""Generic loader: one delivered file → one raw table, with load metadata and a manifest.
+"""Generic loader: delivered files → one raw table, with load metadata and a manifest.
 
 A source is declared as data (`SourceSpec`: columns found by header name, rules, how a delivery
-replaces earlier ones); this module does the rest with DuckDB's own CSV reader, set-based:
+replaces earlier ones); this module does the rest with DuckDB's own CSV reader, set-based, for
+many files at once (a year of police.uk files is a few parallel `read_csv` calls, not 516):
 
 1. header checked by column name (never position); vintage years read from names like LAD24CD;
-2. the file is staged as text with its data row numbers; structural rules reject the whole file
-   with the file, row and rule named; row rules send rows to `quarantine.rejected_row`;
-3. in one transaction the delivery's earlier rows are replaced, quarantine and manifest written.
+2. the files are staged as text with each row's file and data row number; every rule is checked
+   over the batch in one pass: structural rules reject a whole file with the file, row and rule
+   named (the other files still load); row rules send rows to `quarantine.rejected_row`;
+3. in one transaction the deliveries' earlier rows are replaced, quarantine and manifest written.
    A failure rolls back, so nothing already loaded is lost or half-written; an unchanged file
    (same name and sha256 as the last accepted load) is skipped, so re-running changes nothing.
+
+A `select_sql` reads `_staged` and passes `_row_number` and `_file_index` through; attributes
+from the file name are written `{month}`, `{force}`, … and bound to each file's own value.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
@@ -94,6 +101,7 @@ class LoadResult:
     rows_duplicate: int = 0
     vintage: str | None = None
     message: str = ""
+    rejection: FileRejected | None = field(default=None, repr=False)
 
 
 MANIFEST_DDL = """
@@ -194,7 +202,7 @@ def _default_select(spec: SourceSpec, attrs: dict[str, str], staged: list[str]) 
             exprs.append(f"NULLIF(TRIM({column.name}), '') AS {column.name}")
         else:
             exprs.append(f"CAST(NULLIF(TRIM({column.name}), '') AS {column.sql_type}) AS {column.name}")
-    return "SELECT " + ", ".join(exprs) + ", _row_number FROM _staged"
+    return "SELECT " + ", ".join(exprs) + ", _row_number, _file_index FROM _staged"
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection, spec: SourceSpec | None = None) -> None:
@@ -203,19 +211,63 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, spec: SourceSpec | None = None
         con.execute(spec.raw_ddl)
 
 
-def _stage(con: duckdb.DuckDBPyConnection, path: Path, names: list[str]) -> int:
-    """Read the file as text into `_staged` with 1-based data row numbers, in file order."""
+@dataclass
+class _Delivery:
+    """One file of a batch: where it is, the name it is delivered under and what that name says."""
+
+    path: Path
+    name: str
+    sha: str
+    load_id: str
+    started: datetime
+    result: LoadResult
+    attrs: dict[str, str] = field(default_factory=dict)
+    rejection: FileRejected | None = None
+
+
+# columns the loader adds to the staged rows; never part of a record shown to people
+_INTERNAL = ("_file_index", "_row_number")
+
+
+def _bind(sql: str, attrs: dict[str, str]) -> str:
+    """Put delivery attributes into a rule or select: {month} → the staged `_attr_month` column,
+    which holds each file's own value (a batch has many files); {_vintage}, the same for every
+    file of a batch, → a literal."""
+    for key in attrs:
+        value = _sql_str(attrs[key]) if key == "_vintage" else f"_attr_{key}"
+        sql = sql.replace("{" + key + "}", value)
+    return sql
+
+
+def _stage(con: duckdb.DuckDBPyConnection, spec: SourceSpec, deliveries: list[_Delivery],
+           names: list[str], vintage: str | None) -> None:
+    """Read the batch's files as text into `_staged_text` in one parallel `read_csv` and expose
+    them as the view `_staged`: each row with its file (`_file_index`), its 1-based data row
+    number in that file, its file's attributes, and NULL for optional columns the files lack.
+
+    Row numbers come from the table's rowid: DuckDB keeps insertion order (files in list order,
+    rows in file order), so a file's rows are consecutive rowids."""
     columns = "{" + ", ".join(f"{_sql_str(n)}: 'VARCHAR'" for n in names) + "}"
-    con.execute("DROP TABLE IF EXISTS _staged")
+    files = "[" + ", ".join(_sql_str(str(d.path)) for d in deliveries) + "]"
+    keys = sorted({k for d in deliveries for k in d.attrs})
+    con.execute("DROP VIEW IF EXISTS _staged")
+    con.execute("CREATE OR REPLACE TEMP TABLE _delivery (_file_index INTEGER, "
+                + "".join(f"_attr_{k} VARCHAR, " for k in keys) + "_load_id VARCHAR, _source_file VARCHAR, "
+                "_source_sha256 VARCHAR, _accepted BOOLEAN)")
+    con.executemany(f"INSERT INTO _delivery VALUES ({', '.join('?' * (len(keys) + 5))})",
+                    [[i, *[d.attrs.get(k) for k in keys], d.load_id, d.name, d.sha, True]
+                     for i, d in enumerate(deliveries)])
     try:
         con.execute(
-            f"""CREATE TEMP TABLE _staged AS
-                SELECT row_number() OVER () AS _row_number, *
-                FROM read_csv({_sql_str(str(path))}, header = true, columns = {columns},
+            f"""CREATE OR REPLACE TEMP TABLE _staged_text AS
+                SELECT file_index::INTEGER AS _file_index, *
+                FROM read_csv({files}, header = true, columns = {columns},
                               delim = ',', quote = '"', escape = '"', strict_mode = true, auto_detect = false,
                               null_padding = false, encoding = 'utf-8')"""
         )
     except duckdb.Error as error:
+        if len(deliveries) > 1:
+            raise                           # the caller retries file by file to name the culprit
         text = str(error)
         line = re.search(r"[Ll]ine:? (\d+)", text)
         row = int(line.group(1)) - 1 if line else None
@@ -224,177 +276,279 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, names: list[str]) -> int:
         message = "; ".join(detail) or text.splitlines()[0]
         if line:
             message = f"file line {line.group(1)} is not a valid CSV record: {message}"
-        raise FileRejected(path, "csv_structure", message, row=row) from None
-    return con.execute("SELECT count(*) FROM _staged").fetchone()[0]
+        raise FileRejected(deliveries[0].path, "csv_structure", message, row=row) from None
+    con.execute("""CREATE OR REPLACE TEMP TABLE _file AS
+                   SELECT _file_index, min(rowid) AS _first_rowid, count(*) AS _rows
+                   FROM _staged_text GROUP BY _file_index""")
+    absent = "".join(f", CAST(NULL AS VARCHAR) AS {c.name}" for c in spec.columns if c.name not in names)
+    con.execute(f"""CREATE TEMP VIEW _staged AS
+                    SELECT s.*{absent}, s.rowid - f._first_rowid + 1 AS _row_number
+                           {''.join(f', d._attr_{k}' for k in keys)}
+                    FROM _staged_text AS s JOIN _file AS f USING (_file_index) JOIN _delivery AS d USING (_file_index)""")
 
 
-def _bind(check: str, attrs: dict[str, str]) -> str:
-    """Put delivery attributes (from the file name) into a rule as SQL literals: {month} → '2024-01'."""
-    for key, value in attrs.items():
-        check = check.replace("{" + key + "}", _sql_str(value))
-    return check
+def _record_columns(con) -> str:
+    """The staged columns a person recognises (file columns, then optional ones the file lacks)."""
+    names = [r[0] for r in con.execute("DESCRIBE _staged").fetchall()]
+    return ", ".join(f'"{n}"' for n in names if n not in _INTERNAL and not n.startswith("_attr_"))
 
 
-def _failing_rows(check: str) -> str:
-    """Row numbers of `_staged` for which a rule's predicate is not true. The predicate is
-    evaluated in a projection because DuckDB expands *COLUMNS(...) only there."""
-    return (f"SELECT _row_number FROM (SELECT _row_number, ({check}) AS _ok FROM _staged) "
-            "WHERE NOT coalesce(_ok, false)")
+def _check_rules(con, spec: SourceSpec, deliveries: list[_Delivery], attrs: dict[str, str]) -> None:
+    """Evaluate every rule over the whole batch in one pass. Rows failing any rule go to
+    `_failing` (with which rules they pass); files breaking a reject_file rule, with no data rows
+    or with a repeated unique key get their `rejection` set, naming the first failing row."""
+    rules = spec.rules
+    flags = ", ".join(f"coalesce(({_bind(r.check, attrs)}), false) AS _ok{i}" for i, r in enumerate(rules))
+    all_ok = " AND ".join(f"_ok{i}" for i in range(len(rules))) or "true"
+    # the predicates are evaluated in a projection because DuckDB expands *COLUMNS(...) only there
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _failing AS
+                    SELECT * FROM (SELECT _file_index, _row_number{', ' + flags if flags else ''} FROM _staged)
+                    WHERE NOT ({all_ok})""")
+    found: dict[int, tuple[int, FileRejected]] = {}
 
+    def refuse(index: int, order: int, rejection: FileRejected) -> None:
+        if index not in found or order < found[index][0]:
+            found[index] = (order, rejection)
 
-def _check_file_rules(con, spec: SourceSpec, path: Path, attrs: dict[str, str]) -> None:
-    rules = [r for r in spec.rules if r.action == "reject_file"]
-    if rules:
-        # one pass over the file for every rule: the first failing row and the count per rule
-        checks = ", ".join(f"min(_row_number) FILTER (WHERE NOT coalesce(_ok{i}, false)), "
-                           f"count(*) FILTER (WHERE NOT coalesce(_ok{i}, false))" for i in range(len(rules)))
-        predicates = ", ".join(f"({_bind(r.check, attrs)}) AS _ok{i}" for i, r in enumerate(rules))
-        found = con.execute(f"SELECT {checks} FROM (SELECT _row_number, {predicates} FROM _staged)").fetchone()
-        for i, rule in enumerate(rules):
-            row, count = found[2 * i], found[2 * i + 1]
-            if not count:
-                continue
-            record = con.execute(
-                "SELECT * EXCLUDE (_row_number) FROM _staged WHERE _row_number = ?", [row]
-            ).fetchdf().iloc[0].to_dict()
+    rows = dict(con.execute("SELECT _file_index, _rows FROM _file").fetchall())
+    for i, d in enumerate(deliveries):
+        if not rows.get(i):
+            refuse(i, -1, FileRejected(d.path, "has_rows", "the file has a header but no data rows"))
+    for order, rule in enumerate(rules):
+        if rule.action != "reject_file":
+            continue
+        for index, row, count in con.execute(
+                f"SELECT _file_index, min(_row_number), count(*) FROM _failing WHERE NOT _ok{order} "
+                "GROUP BY _file_index").fetchall():
+            record = con.execute(f"SELECT {_record_columns(con)} FROM _staged WHERE _file_index = ? "
+                                 "AND _row_number = ?", [index, row]).fetchdf().iloc[0].to_dict()
             shown = {k: v for k, v in record.items() if not k.startswith("_ignored_")}
-            raise FileRejected(
-                path, rule.name,
-                f"{rule.description} ({count} row(s) fail; first is {shown})", row=row,
-            )
+            refuse(index, order, FileRejected(
+                deliveries[index].path, rule.name,
+                f"{rule.description} ({count} row(s) fail; first is {shown})", row=row))
     if spec.unique_key:
         key = ", ".join(spec.unique_key)
-        dup = con.execute(
-            f"SELECT {key}, min(_row_number), max(_row_number), count(*) FROM _staged "
-            f"GROUP BY {key} HAVING count(*) > 1 ORDER BY 2 LIMIT 1"
-        ).fetchone()
-        if dup:
-            raise FileRejected(
-                path, "unique_key",
-                f"{key} {dup[:-3]} appears {dup[-1]} times (rows {dup[-3]} and {dup[-2]})",
-                row=dup[-2],
-            )
+        for dup in con.execute(
+                f"SELECT _file_index, {key}, min(_row_number), max(_row_number), count(*) FROM _staged "
+                f"GROUP BY _file_index, {key} HAVING count(*) > 1 "
+                "QUALIFY row_number() OVER (PARTITION BY _file_index ORDER BY min(_row_number)) = 1").fetchall():
+            refuse(dup[0], len(rules), FileRejected(
+                deliveries[dup[0]].path, "unique_key",
+                f"{key} {dup[1:-3]} appears {dup[-1]} times (rows {dup[-3]} and {dup[-2]})", row=dup[-2]))
+    for index, (_, rejection) in found.items():
+        deliveries[index].rejection = rejection
+    if found:
+        con.execute("UPDATE _delivery SET _accepted = false WHERE _file_index IN (SELECT unnest(?))", [list(found)])
+
+
+def _file_attrs(spec: SourceSpec, delivery: _Delivery) -> None:
+    found = re.fullmatch(spec.file_pattern, delivery.name)
+    if not found:
+        raise FileRejected(delivery.path, "file_name", f"name {delivery.name!r} does not match {spec.file_pattern!r}")
+    delivery.attrs = {k: v for k, v in found.groupdict().items() if v is not None}
+
+
+def load_files(con: duckdb.DuckDBPyConnection, spec: SourceSpec, paths: list[Path | str],
+               batch_bytes: int = 256 << 20) -> list[LoadResult]:
+    """Load many delivered files of one source, set-based: files with the same header are read
+    by one parallel `read_csv` (in batches of about `batch_bytes`), every rule is checked over
+    the batch in one pass, and the accepted files are written in one transaction. Each file
+    still has its own load id, manifest row and outcome: a refused file (its LoadResult has
+    outcome "rejected" and the reason in `message`) never stops the others."""
+    started = datetime.now(timezone.utc).replace(tzinfo=None)
+    paths = [Path(p).resolve() for p in paths]
+    ensure_tables(con, spec)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:   # hashlib releases the GIL
+        shas = list(pool.map(sha256_of, paths))
+    loaded = {(name, sha): load_id for name, sha, load_id in con.execute(
+        "SELECT source_file, source_sha256, load_id FROM raw.load_manifest WHERE source = ? AND outcome = 'loaded'",
+        [spec.name]).fetchall()}
+    results, groups = [], {}
+    for path, sha in zip(paths, shas):
+        result = LoadResult(source=spec.name, file=path, outcome="loaded", load_id=uuid.uuid4().hex)
+        results.append(result)
+        if (path.name, sha) in loaded:
+            result.outcome, result.load_id = "unchanged", loaded[(path.name, sha)]
+            result.message = "identical to the delivery already loaded; nothing changed"
+            continue
+        delivery = _Delivery(path, path.name, sha, result.load_id, started, result)
+        try:
+            _file_attrs(spec, delivery)
+            names, result.vintage = match_header(spec, path, read_header(path))
+        except FileRejected as rejection:
+            _refuse(con, spec, delivery, rejection)
+            continue
+        groups.setdefault((tuple(names), result.vintage), []).append(delivery)
+    for (names, vintage), deliveries in groups.items():
+        for batch in _batches(spec, deliveries, batch_bytes):
+            _load_batch(con, spec, batch, list(names), vintage)
+    return results
+
+
+def _batches(spec: SourceSpec, deliveries: list[_Delivery], batch_bytes: int):
+    """Consecutive batches of about `batch_bytes`. A later delivery of the same file name (or,
+    for table and group scopes, any delivery) replaces an earlier one, so those go one at a time
+    in the order given."""
+    batch, size, names = [], 0, set()
+    for delivery in deliveries:
+        grows = delivery.path.stat().st_size
+        if batch and (spec.replace_scope != "file" or delivery.name in names or size + grows > batch_bytes):
+            yield batch
+            batch, size, names = [], 0, set()
+        batch.append(delivery)
+        size += grows
+        names.add(delivery.name)
+    if batch:
+        yield batch
+
+
+def _load_batch(con, spec: SourceSpec, deliveries: list[_Delivery], names: list[str], vintage: str | None) -> None:
+    attrs = {k: "" for d in deliveries for k in d.attrs}
+    if vintage:
+        attrs["_vintage"] = vintage
+    try:
+        try:
+            _stage(con, spec, deliveries, names, vintage)
+        except duckdb.Error:
+            if len(deliveries) == 1:
+                raise
+            for delivery in deliveries:      # a malformed file in the batch: find it, load the rest
+                _load_batch(con, spec, [delivery], names, vintage)
+            return
+        except FileRejected as rejection:
+            _refuse(con, spec, deliveries[0], rejection)
+            return
+        _check_rules(con, spec, deliveries, attrs)
+        for delivery in deliveries:
+            if delivery.rejection:
+                _refuse(con, spec, delivery, delivery.rejection)
+        if any(not d.rejection for d in deliveries):
+            _write_batch(con, spec, [d for d in deliveries if not d.rejection], names, attrs)
+    finally:
+        con.execute("DROP VIEW IF EXISTS _staged")
+        for table in ("_staged_text", "_file", "_failing", "_delivery"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _refuse(con, spec: SourceSpec, delivery: _Delivery, rejection: FileRejected) -> None:
+    result = delivery.result
+    result.outcome, result.message, result.rejection = "rejected", str(rejection), rejection
+    _record_manifest(con, spec, delivery.path, delivery.sha, delivery.load_id, delivery.started, result)
 
 
 def load_file(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path | str) -> LoadResult:
     """Load one delivered file into `spec.raw_table`. Raises FileRejected (after recording the
     rejection in the manifest) when the file breaks a rule; earlier loads stay intact."""
-    path = Path(path).resolve()
-    ensure_tables(con, spec)
-    started = datetime.now(timezone.utc).replace(tzinfo=None)
-    sha = sha256_of(path)
-    result = LoadResult(source=spec.name, file=path, outcome="loaded")
-
-    previous = con.execute(
-        "SELECT load_id FROM raw.load_manifest WHERE source = ? AND source_file = ? "
-        "AND source_sha256 = ? AND outcome = 'loaded'",
-        [spec.name, path.name, sha],
-    ).fetchone()
-    if previous:
-        result.outcome, result.load_id = "unchanged", previous[0]
-        result.message = "identical to the delivery already loaded; nothing changed"
-        return result
-
-    load_id = uuid.uuid4().hex
-    result.load_id = load_id
-    try:
-        attrs, names, result.vintage, result.rows_read = _inspect(con, spec, path)
-        _write_delivery(con, spec, path, sha, load_id, attrs, names, started, result)
-    except FileRejected as rejection:
-        result.outcome, result.message = "rejected", str(rejection)
-        _record_manifest(con, spec, path, sha, load_id, started, result)
-        raise
-    finally:
-        con.execute("DROP TABLE IF EXISTS _staged")
+    result = load_files(con, spec, [path])[0]
+    if result.rejection:
+        raise result.rejection
     return result
-
-
-def _inspect(con, spec: SourceSpec, path: Path, as_name: str | None = None):
-    """Name, header, CSV structure and file-level rules; leaves the file staged in `_staged`.
-    Returns (delivery attributes, staged column names, vintage, data rows)."""
-    name = as_name or path.name
-    found = re.fullmatch(spec.file_pattern, name)
-    if not found:
-        raise FileRejected(path, "file_name", f"name {name!r} does not match {spec.file_pattern!r}")
-    attrs = {k: v for k, v in found.groupdict().items() if v is not None}
-    names, vintage = match_header(spec, path, read_header(path))
-    if vintage:
-        attrs["_vintage"] = vintage
-    rows = _stage(con, path, names)
-    for column in spec.columns:              # optional columns absent from this file: NULL
-        if column.name not in names:
-            con.execute(f"ALTER TABLE _staged ADD COLUMN {column.name} VARCHAR")
-    if rows == 0:
-        raise FileRejected(path, "has_rows", "the file has a header but no data rows")
-    _check_file_rules(con, spec, path, attrs)
-    return attrs, names, vintage, rows
 
 
 def validate_file(spec: SourceSpec, path: Path | str, as_name: str | None = None, min_rows: int = 1) -> int:
     """Check a file against a source's rules without loading it (e.g. a download before it
     replaces the previous version). Returns the number of data rows; raises FileRejected."""
     path = Path(path)
+    delivery = _Delivery(path, as_name or path.name, "", "", datetime.now(),
+                         LoadResult(source=spec.name, file=path, outcome="loaded"))
+    _file_attrs(spec, delivery)
+    names, vintage = match_header(spec, path, read_header(path))
+    attrs = {**delivery.attrs, **({"_vintage": vintage} if vintage else {})}
     with duckdb.connect() as con:
-        rows = _inspect(con, spec, path, as_name)[3]
+        _stage(con, spec, [delivery], names, vintage)
+        _check_rules(con, spec, [delivery], attrs)
+        if delivery.rejection:
+            raise delivery.rejection
+        rows = con.execute("SELECT _rows FROM _file").fetchone()[0]
     if rows < min_rows:
         raise FileRejected(path, "min_rows", f"{rows} data rows, fewer than the {min_rows} expected")
     return rows
 
 
-def _write_delivery(con, spec, path, sha, load_id, attrs, names, started, result) -> None:
-    quarantine_rules = [r for r in spec.rules if r.action == "quarantine_row"]
-    failing = " UNION ".join(_failing_rows(_bind(r.check, attrs)) for r in quarantine_rules)
-    select = (spec.select_sql or _default_select)(spec, attrs, names)
+def _write_batch(con, spec: SourceSpec, accepted: list[_Delivery], names: list[str], attrs: dict[str, str]) -> None:
+    """In one transaction: earlier rows of these deliveries out, their rows in (quarantined rows
+    aside), manifest rows written. A failure rolls back: nothing is half-written."""
+    quarantine = [(i, r) for i, r in enumerate(spec.rules) if r.action == "quarantine_row"]
+    select = _bind((spec.select_sql or _default_select)(spec, attrs, names), attrs)
     loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
-    meta = (f"{_sql_str(load_id)} AS _load_id, {_sql_str(path.name)} AS _source_file, "
-            f"{_sql_str(sha)} AS _source_sha256, TIMESTAMP {_sql_str(loaded_at.isoformat(sep=' '))} AS _loaded_at")
-    accepted = f"WITH _typed AS ({select}) SELECT * EXCLUDE (_row_number), {meta}, _row_number FROM _typed"
-    if failing:
-        accepted += f" WHERE _row_number NOT IN ({failing})"
-
+    quarantined = (f"SELECT _file_index, _row_number FROM _failing WHERE NOT ("
+                   + " AND ".join(f"_ok{i}" for i, _ in quarantine) + ")") if quarantine else None
+    accepted_files = "SELECT _source_file FROM _delivery WHERE _accepted"
     con.execute("BEGIN TRANSACTION")
     try:
         if spec.replace_scope == "table":
             con.execute(f"DELETE FROM {spec.raw_table}")
         elif spec.replace_scope.startswith("group:"):
             group = spec.replace_scope.split(":", 1)[1]
-            con.execute(f"DELETE FROM {spec.raw_table} WHERE {group} = ?", [attrs[group]])
+            con.execute(f"DELETE FROM {spec.raw_table} WHERE CAST({group} AS VARCHAR) IN "
+                        f"(SELECT _attr_{group} FROM _delivery WHERE _accepted)")
         else:
-            con.execute(f"DELETE FROM {spec.raw_table} WHERE _source_file = ?", [path.name])
-        # earlier loads of this file, or (table and group scopes) whose rows were all replaced,
+            con.execute(f"DELETE FROM {spec.raw_table} WHERE _source_file IN ({accepted_files})")
+        # earlier loads of these files, or (table and group scopes) whose rows were all replaced,
         # are now superseded; a file-scoped delivery only ever replaces its own file, so the
         # whole-table scan is not needed there (it made loading a year of files quadratic)
         others = "" if spec.replace_scope == "file" else \
             f" OR load_id NOT IN (SELECT DISTINCT _load_id FROM {spec.raw_table})"
-        con.execute(
-            f"""UPDATE raw.load_manifest SET outcome = 'superseded'
-                WHERE outcome = 'loaded' AND source = ? AND (source_file = ?{others})""",
-            [spec.name, path.name],
-        )
-        con.execute("DELETE FROM quarantine.rejected_row WHERE source = ? AND _source_file = ?",
-                    [spec.name, path.name])
-        result.rows_loaded = con.execute(f"INSERT INTO {spec.raw_table} BY NAME ({accepted})").fetchone()[0]
-        for rule in quarantine_rules:
+        con.execute(f"""UPDATE raw.load_manifest SET outcome = 'superseded'
+                        WHERE outcome = 'loaded' AND source = ? AND (source_file IN ({accepted_files}){others})""",
+                    [spec.name])
+        con.execute(f"DELETE FROM quarantine.rejected_row WHERE source = ? AND _source_file IN ({accepted_files})",
+                    [spec.name])
+        con.execute(f"""
+            INSERT INTO {spec.raw_table} BY NAME (
+                SELECT t.* EXCLUDE ({', '.join(_INTERNAL)}), d._load_id, d._source_file, d._source_sha256,
+                       TIMESTAMP {_sql_str(loaded_at.isoformat(sep=' '))} AS _loaded_at, t._row_number
+                FROM ({select}) AS t JOIN _delivery AS d USING (_file_index)
+                {f'ANTI JOIN ({quarantined}) AS q USING (_file_index, _row_number)' if quarantined else ''}
+                WHERE d._accepted)""")
+        record = ", ".join(f"{c} := s.{c}" for c in _record_columns(con).split(", ")) if quarantine else ""
+        for i, rule in quarantine:
             con.execute(
                 f"""INSERT INTO quarantine.rejected_row
-                    SELECT ?, ?, ?, s._row_number, ?, ?, to_json(s) FROM _staged AS s
-                    WHERE s._row_number IN ({_failing_rows(_bind(rule.check, attrs))})""",
-                [spec.name, load_id, path.name, rule.name, rule.description],
-            )
-        if spec.duplicate_id_column:
-            content = ", ".join(n for n in names if not n.startswith("_ignored_"))
-            result.rows_duplicate = con.execute(
-                f"SELECT count(*) - count(DISTINCT ({content})) FROM _staged "
-                f"WHERE nullif(trim({spec.duplicate_id_column}), '') IS NOT NULL"
-            ).fetchone()[0]
-        result.rows_quarantined = con.execute(
-            "SELECT count(DISTINCT _row_number) FROM quarantine.rejected_row WHERE _load_id = ?", [load_id]
-        ).fetchone()[0]
-        _record_manifest(con, spec, path, sha, load_id, started, result)
+                    SELECT ?, d._load_id, d._source_file, s._row_number, ?, ?,
+                           to_json(struct_pack({record}, _row_number := s._row_number))
+                    FROM _staged AS s JOIN _delivery AS d USING (_file_index)
+                    SEMI JOIN (SELECT _file_index, _row_number FROM _failing WHERE NOT _ok{i}) USING (_file_index, _row_number)
+                    WHERE d._accepted""",
+                [spec.name, rule.name, rule.description])
+        counts = _batch_counts(con, spec, names, [d.load_id for d in accepted], quarantined)
+        for delivery in accepted:
+            result = delivery.result
+            result.rows_read, result.rows_loaded, result.rows_quarantined, result.rows_duplicate = \
+                counts.get(delivery.load_id, (0, 0, 0, 0))
+            _record_manifest(con, spec, delivery.path, delivery.sha, delivery.load_id, delivery.started, result)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
+
+
+def _batch_counts(con, spec: SourceSpec, names: list[str], load_ids: list[str], quarantined: str | None) -> dict:
+    """Per load id: rows read, loaded, quarantined, and identical repeats of an id (police.uk
+    repeats some Crime IDs on identical rows: counted here, collapsed in staging)."""
+    quarantine = f"SELECT _file_index, count(*) AS n FROM ({quarantined}) GROUP BY ALL" if quarantined else \
+        "SELECT NULL::INTEGER AS _file_index, 0 AS n WHERE false"
+    duplicate = "SELECT NULL::INTEGER AS _file_index, 0 AS n WHERE false"
+    if spec.duplicate_id_column:
+        # only ids seen more than once can repeat: the distinct count runs over those rows alone
+        content = ", ".join(n for n in names if not n.startswith("_ignored_"))
+        idc = spec.duplicate_id_column
+        duplicate = f"""SELECT _file_index, count(*) - count(DISTINCT ({content})) AS n FROM _staged
+                        SEMI JOIN (SELECT _file_index, {idc} FROM _staged WHERE nullif(trim({idc}), '') IS NOT NULL
+                                   GROUP BY ALL HAVING count(*) > 1) USING (_file_index, {idc})
+                        GROUP BY ALL"""
+    rows = con.execute(f"""
+        WITH loaded AS (SELECT _load_id, count(*) AS n FROM {spec.raw_table}
+                        WHERE _load_id IN (SELECT unnest($ids)) GROUP BY ALL),
+             quarantined AS ({quarantine}),
+             duplicate AS ({duplicate})
+        SELECT d._load_id, f._rows, coalesce(l.n, 0), coalesce(q.n, 0), coalesce(r.n, 0)
+        FROM _delivery AS d JOIN _file AS f USING (_file_index)
+        LEFT JOIN loaded AS l ON l._load_id = d._load_id
+        LEFT JOIN quarantined AS q ON q._file_index = d._file_index
+        LEFT JOIN duplicate AS r ON r._file_index = d._file_index
+        WHERE d._load_id IN (SELECT unnest($ids))""", {"ids": load_ids}).fetchall()
+    return {r[0]: tuple(r[1:]) for r in rows}
 
 
 def _record_manifest(con, spec, path, sha, load_id, started, result: LoadResult) -> None:

@@ -24,7 +24,7 @@ def _lookup(name, table, columns, rules, key, description) -> SourceSpec:
         select_sql=lambda spec, attrs, staged: (
             "SELECT " + ", ".join(f"NULLIF(TRIM({c.name}), '') AS {c.name}" if c.name in staged
                                   else f"CAST(NULL AS VARCHAR) AS {c.name}" for c in spec.columns)
-            + f", {_sql_vintage(attrs)} AS _vintage, _row_number FROM _staged"),
+            + f", {_sql_vintage(attrs)} AS _vintage, _row_number, _file_index FROM _staged"),
         raw_ddl=f"""CREATE TABLE IF NOT EXISTS {table} ({cols}, _vintage VARCHAR,
             _load_id VARCHAR NOT NULL, _source_file VARCHAR NOT NULL, _source_sha256 VARCHAR NOT NULL,
             _loaded_at TIMESTAMP NOT NULL, _row_number BIGINT NOT NULL)""",
@@ -133,13 +133,13 @@ IMD2019_LSOA11 = SourceSpec(
 def _population_select(spec: SourceSpec, attrs: dict[str, str], staged: list[str]) -> str:
     # Wide F0…F90 / M0…M90 columns → one row per LSOA × sex × single year of age (90 = 90+).
     # Thousands separators appear in some ONS releases, hence the replace().
-    return f"""
+    return """
         SELECT lad_code, lad_name, lsoa21_code, lsoa21_name,
-               CAST({attrs['year']} AS SMALLINT) AS year,
+               CAST({year} AS SMALLINT) AS year,
                CASE WHEN left(sex_age, 1) = 'f' THEN 'F' ELSE 'M' END AS sex,
                CAST(substr(sex_age, 2) AS SMALLINT) AS age,
                CAST(replace(population, ',', '') AS INTEGER) AS population,
-               _row_number
+               _row_number, _file_index
         FROM (UNPIVOT _staged ON COLUMNS('^[fm][0-9]+$') INTO NAME sex_age VALUE population)"""
 
 
@@ -185,7 +185,7 @@ def _population_area_select(spec: SourceSpec, attrs: dict[str, str], staged: lis
                CASE sex WHEN 'Females' THEN 'F' ELSE 'M' END AS sex,
                CAST(age AS SMALLINT) AS age,
                CAST(replace(population, ',', '') AS INTEGER) AS population,
-               _row_number
+               _row_number, _file_index
         FROM (UNPIVOT (SELECT * FROM _staged WHERE sex <> 'Persons')
               ON COLUMNS('^[0-9]+$') INTO NAME age VALUE population)"""
 

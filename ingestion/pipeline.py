@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ingestion import force_crime, ons_reference, police_street
-from ingestion.load import FileRejected, LoadResult, ensure_tables
+from ingestion.load import FileRejected, LoadResult, ensure_tables, load_files
 from ingestion.settings import Settings, get_settings
 from ingestion.warehouse import writer
 
@@ -46,6 +46,7 @@ class IngestReport:
 
 
 def _load_all(loader, files: list[Path], settings: Settings) -> IngestReport:
+    """Files whose source is decided file by file (reference lookups, force extracts)."""
     report = IngestReport()
     with writer(settings) as con:
         for path in files:
@@ -53,6 +54,18 @@ def _load_all(loader, files: list[Path], settings: Settings) -> IngestReport:
                 report.results.append(loader(con, path))
             except FileRejected as rejection:
                 report.rejections.append(str(rejection))
+    return _raise_on_rejections(report)
+
+
+def _load_source(spec, files: list[Path], settings: Settings) -> IngestReport:
+    """Many files of one source, loaded set-based in batches (load.load_files)."""
+    with writer(settings) as con:
+        results = load_files(con, spec, files)
+    return _raise_on_rejections(IngestReport(results=[r for r in results if not r.rejection],
+                                             rejections=[str(r.rejection) for r in results if r.rejection]))
+
+
+def _raise_on_rejections(report: IngestReport) -> IngestReport:
     if report.rejections:
         raise DeliveriesRejected(
             f"{len(report.rejections)} file(s) refused ({report.summary()}):\n  "
@@ -94,17 +107,17 @@ def ingest_police_street(folder: Path, settings: Settings | None = None, month: 
     if not files:
         which = f" for {month}" if month else ""
         raise FileNotFoundError(f"{folder}: no police.uk street files (*-street.csv){which} found")
-    report = _load_all(police_street.load_street_file, files, settings)
+    report = _load_source(police_street.POLICE_STREET, files, settings)
     # outcomes and stop-and-search travel in the same archive folders; both are optional
     with writer(settings) as con:
         ensure_raw_tables(con)
     folder = Path(folder)
     folder = folder.with_suffix("") if folder.suffix == ".zip" else folder
-    for find, load in [(police_street.outcome_files, police_street.load_outcomes_file),
-                       (police_street.stop_search_files, police_street.load_stop_search_file)]:
+    for find, spec in [(police_street.outcome_files, police_street.POLICE_OUTCOMES),
+                       (police_street.stop_search_files, police_street.POLICE_STOP_SEARCH)]:
         found = find(folder, month)
         if found:
-            report.results += _load_all(load, found, settings).results
+            report.results += _load_source(spec, found, settings).results
     return report
 
 
@@ -158,9 +171,27 @@ RAW_CHECKS = (
 )
 
 
+# GX validates pandas batches (see quality.py); batches of about this many rows keep memory
+# bounded (a national year of street files is 6.5 million rows)
+CHECK_BATCH_ROWS = 1_000_000
+
+
+def _chunks(sizes: list[tuple[str, int]]) -> list[list[str]]:
+    """Consecutive groups of keys whose sizes add up to about CHECK_BATCH_ROWS (a key is never split)."""
+    limit, chunks, size = CHECK_BATCH_ROWS, [[]], 0
+    for key, rows in sizes:
+        if chunks[-1] and size + rows > limit:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(key)
+        size += rows
+    return [c for c in chunks if c]
+
+
 def check_raw(settings: Settings | None = None) -> str:
-    """Great Expectations on every delivery not yet checked. Passing loads become usable by dbt;
-    failing loads are marked failed (staging leaves them out) and the step fails."""
+    """Great Expectations on every delivery not yet checked, whole deliveries at a time. Passing
+    loads become usable by dbt; loads in a failing batch are marked failed (staging leaves them
+    out) and the step fails."""
     from ingestion.quality import validate_frames
 
     settings = settings or get_settings()
@@ -169,19 +200,20 @@ def check_raw(settings: Settings | None = None) -> str:
         ensure_raw_tables(con)
         con.execute(CHECK_RESULT_DDL)
         for source, table, suite in RAW_CHECKS:
-            pending = [r[0] for r in con.execute(
-                "SELECT load_id FROM raw.load_manifest WHERE source = ? "
-                "AND outcome = 'loaded' AND check_status = 'pending'", [source]).fetchall()]
-            if not pending:
-                continue
-            batch = con.execute(f"SELECT * FROM {table} WHERE _load_id IN (SELECT unnest(?))", [pending]).fetchdf()
-            report = validate_frames(settings.gx_dir, {suite: batch})
-            status = "passed" if report.success else "failed"
-            con.execute("UPDATE raw.load_manifest SET check_status = ? WHERE load_id IN (SELECT unnest(?))",
-                        [status, pending])
-            _record_check(con, suite, len(batch), report)
-            done.append(f"{source}: {len(pending)} deliveries, {len(batch)} rows {status}")
-            failures += report.failures()
+            pending = con.execute(
+                "SELECT load_id, rows_loaded FROM raw.load_manifest WHERE source = ? "
+                "AND outcome = 'loaded' AND check_status = 'pending' ORDER BY source_file", [source]).fetchall()
+            for load_ids in _chunks(pending):
+                batch = con.execute(f"SELECT * FROM {table} WHERE _load_id IN (SELECT unnest(?::VARCHAR[]))",
+                                    [load_ids]).fetchdf()
+                report = validate_frames(settings.gx_dir, {suite: batch})
+                status = "passed" if report.success else "failed"
+                con.execute("UPDATE raw.load_manifest SET check_status = ? WHERE load_id IN (SELECT unnest(?))",
+                            [status, load_ids])
+                _record_check(con, suite, len(batch), report)
+                done.append(f"{source}: {len(load_ids)} deliveries, {len(batch)} rows {status}")
+                failures += report.failures()
+                del batch
     if failures:
         raise ChecksFailed("raw batch failed its checks; it will not reach the marts:\n  "
                            + "\n  ".join(failures))
@@ -189,14 +221,24 @@ def check_raw(settings: Settings | None = None) -> str:
 
 
 def check_marts(settings: Settings | None = None) -> str:
-    from ingestion.quality import validate_frames
+    """Great Expectations on the whole indicator mart, one or more indicators at a time (the
+    suite's keys all include the indicator, so uniqueness holds within each batch); one result."""
+    from ingestion.quality import QualityReport, validate_frames
 
     settings = settings or get_settings()
+    outcomes, rows = [], 0
     with writer(settings) as con:
-        frame = con.execute("SELECT * FROM marts.fct_indicator_value").fetchdf()
-        report = validate_frames(settings.gx_dir, {"fct_indicator_value": frame})
-        _record_check(con, "fct_indicator_value", len(frame), report)
+        sizes = con.execute("SELECT indicator_id, count(*) FROM marts.fct_indicator_value "
+                            "GROUP BY ALL ORDER BY ALL").fetchall()
+        for indicators in _chunks(sizes) or [[]]:
+            frame = con.execute("SELECT * FROM marts.fct_indicator_value WHERE indicator_id IN (SELECT unnest(?::VARCHAR[]))",
+                                [indicators]).fetchdf()
+            outcomes += validate_frames(settings.gx_dir, {"fct_indicator_value": frame}).outcomes
+            rows += len(frame)
+            del frame
+        report = QualityReport(tuple(outcomes))
+        _record_check(con, "fct_indicator_value", rows, report)
     if not report.success:
         raise ChecksFailed("fct_indicator_value failed its checks; not published:\n  "
                            + "\n  ".join(report.failures()))
-    return f"{len(frame)} indicator values passed"
+    return f"{rows} indicator values passed"

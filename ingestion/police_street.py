@@ -72,8 +72,7 @@ POLICE_STREET = SourceSpec(
                TRY_CAST(latitude AS DOUBLE) AS latitude,
                location, NULLIF(TRIM(lsoa_code), '') AS lsoa_code, lsoa_name,
                crime_type, last_outcome_category,
-               """ + ("context" if "context" in staged else "CAST(NULL AS VARCHAR)") + """ AS context,
-               _row_number
+               context, _row_number, _file_index
         FROM _staged""",
 )
 
@@ -141,7 +140,7 @@ POLICE_OUTCOMES = SourceSpec(
     select_sql=lambda spec, attrs, staged: """
         SELECT crime_id, CAST(month || '-01' AS DATE) AS month, reported_by, falls_within,
                TRY_CAST(longitude AS DOUBLE) AS longitude, TRY_CAST(latitude AS DOUBLE) AS latitude,
-               location, NULLIF(TRIM(lsoa_code), '') AS lsoa_code, lsoa_name, outcome_type, _row_number
+               location, NULLIF(TRIM(lsoa_code), '') AS lsoa_code, lsoa_name, outcome_type, _row_number, _file_index
         FROM _staged""",
 )
 
@@ -202,15 +201,15 @@ POLICE_STOP_SEARCH = SourceSpec(
         _loaded_at TIMESTAMP NOT NULL, _row_number BIGINT NOT NULL)
     """,
     # times are kept in UTC; the force comes from the file name (the file has no force column)
-    select_sql=lambda spec, attrs, staged: f"""
-        SELECT '{attrs["force"]}' AS force, search_type,
+    select_sql=lambda spec, attrs, staged: """
+        SELECT {force} AS force, search_type,
                (CAST(searched_at AS TIMESTAMPTZ) AT TIME ZONE 'UTC') AS searched_at,
                TRY_CAST(part_of_policing_operation AS BOOLEAN) AS part_of_policing_operation,
                policing_operation, TRY_CAST(latitude AS DOUBLE) AS latitude, TRY_CAST(longitude AS DOUBLE) AS longitude,
                gender, age_range, self_defined_ethnicity, officer_defined_ethnicity, legislation,
                object_of_search, outcome, TRY_CAST(outcome_linked_to_object AS BOOLEAN) AS outcome_linked_to_object,
                TRY_CAST(removal_of_more_than_outer_clothing AS BOOLEAN) AS removal_of_more_than_outer_clothing,
-               _row_number
+               _row_number, _file_index
         FROM _staged""",
 )
 

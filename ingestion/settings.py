@@ -13,6 +13,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 @dataclass(frozen=True)
 class Settings:
     warehouse_dir: Path
+    # DuckDB's memory ceiling for the pipeline's writers and dbt; past it DuckDB spills to disk
+    # instead of growing (its own default is 80% of the machine)
+    duckdb_memory_limit: str = "3GB"
 
     @property
     def working_db(self) -> Path:
@@ -50,7 +53,8 @@ class Settings:
 def get_settings() -> Settings:
     """Read settings from the environment; `VRU_WAREHOUSE_DIR` moves the whole warehouse."""
     warehouse = Path(os.environ.get("VRU_WAREHOUSE_DIR", PROJECT_ROOT / "warehouse")).resolve()
-    return Settings(warehouse_dir=warehouse)
+    return Settings(warehouse_dir=warehouse,
+                    duckdb_memory_limit=os.environ.get("VRU_DUCKDB_MEMORY_LIMIT", Settings.duckdb_memory_limit))
 
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"

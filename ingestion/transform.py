@@ -26,7 +26,8 @@ class DbtFailed(RuntimeError):
 def dbt_env(settings: Settings | None = None) -> dict[str, str]:
     """Environment dbt needs: the absolute DuckDB path (cosmos copies the project elsewhere)."""
     settings = settings or get_settings()
-    return {"VRU_WAREHOUSE_PATH": str(settings.working_db), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
+    return {"VRU_WAREHOUSE_PATH": str(settings.working_db), "VRU_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
 
 
 def run_dbt(args: Sequence[str] = ("build",), settings: Settings | None = None) -> str:

@@ -52,7 +52,7 @@ def writer(settings: Settings | None = None) -> Iterator[duckdb.DuckDBPyConnecti
     """A read-write connection to the working warehouse, under the writer lock."""
     settings = settings or get_settings()
     with writer_lock(settings):
-        con = duckdb.connect(str(settings.working_db))
+        con = duckdb.connect(str(settings.working_db), config={"memory_limit": settings.duckdb_memory_limit})
         try:
             yield con
         finally:

@@ -206,3 +206,51 @@ def test_stop_and_search_outside_its_month_is_refused(tmp_path, con):
                     "Police and Criminal Evidence Act 1984 (section 1),Offensive weapons,A no further action disposal,,False\n")
     with pytest.raises(FileRejected, match="row 2: rule 'date_in_file_month'"):
         load_stop_search_file(con, path)
+
+
+def test_many_files_load_as_one_batch_each_file_with_its_own_rows_and_outcome(tmp_path, con):
+    """Files of a batch share one read: row numbers, counts, duplicates and refusals stay per file,
+    and a refused file (bad row, malformed CSV) never stops the others."""
+    from ingestion.load import load_files
+    from ingestion.police_street import POLICE_STREET
+
+    jan = write_street(tmp_path, "2025-01", [(A, VIOLENCE, 3), (None, ASB, 2)])
+    lines = jan.read_text().splitlines(keepends=True)
+    jan.write_text("".join(lines + [lines[1], lines[1]]))       # row 1 repeated twice: 2 duplicates
+    feb = write_street(tmp_path, "2025-02", [(B, ROBBERY, 4), (A, "Jaywalking", 1)])
+    mar = write_street(tmp_path, "2025-03", [(A, VIOLENCE, 6)])
+    lines = mar.read_text().splitlines(keepends=True)
+    lines[5] = lines[5].replace(",2025-03,", ",2025-02,")      # data row 5 names another month
+    mar.write_text("".join(lines))
+    apr = write_street(tmp_path, "2025-04", [(A, VIOLENCE, 3)])
+    lines = apr.read_text().splitlines(keepends=True)
+    lines[2] = lines[2].rstrip("\n") + ",surplus\n"             # data row 2 has a field too many
+    apr.write_text("".join(lines))
+    may = write_street(tmp_path, "2025-05", [(B, VIOLENCE, 2)])
+    may.write_text(may.read_text().replace(",Context\n", "\n", 1).replace(",\n", "\n"))  # older layout
+
+    jun = write_street(tmp_path, "2025-06", [(B, VIOLENCE, 1)])
+
+    # one read for jan–mar (the same header), another for may; a malformed file makes its
+    # batch fall back to file by file, so jun still loads beside apr
+    results = load_files(con, POLICE_STREET, [jan, feb, mar, may]) + load_files(con, POLICE_STREET, [apr, jun])
+    got = {r.file.name[:7]: (r.outcome, r.rows_read, r.rows_loaded, r.rows_quarantined, r.rows_duplicate)
+           for r in results}
+    assert got == {"2025-01": ("loaded", 7, 7, 0, 2), "2025-02": ("loaded", 5, 4, 1, 0),
+                   "2025-03": ("rejected", 0, 0, 0, 0), "2025-04": ("rejected", 0, 0, 0, 0),
+                   "2025-05": ("loaded", 2, 2, 0, 0), "2025-06": ("loaded", 1, 1, 0, 0)}
+    refused = {r.file.name[:7]: r.rejection for r in results if r.rejection}
+    assert (refused["2025-03"].rule, refused["2025-03"].row) == ("month_matches_file_name", 5)
+    assert (refused["2025-04"].rule, refused["2025-04"].row) == ("csv_structure", 2)
+    # each file's rows are numbered from 1 in file order, whatever else was read with it
+    numbers = con.execute("""SELECT _source_file, list(_row_number ORDER BY _row_number)
+                             FROM raw.police_street GROUP BY ALL ORDER BY 1""").fetchall()
+    assert [n for _, n in numbers] == [[1, 2, 3, 4, 5, 6, 7], [1, 2, 3, 4], [1, 2], [1]]
+    assert con.execute("SELECT _source_file, _row_number, rule FROM quarantine.rejected_row").fetchall() == [
+        ("2025-02-thames-valley-street.csv", 5, "crime_type_known")]
+    assert con.execute("SELECT count(*) FROM raw.police_street WHERE context IS NOT NULL").fetchone()[0] == 0
+    # the two refusals are in the manifest with their reason; loading again changes nothing
+    assert con.execute("SELECT count(*) FROM raw.load_manifest WHERE outcome = 'rejected'").fetchone()[0] == 2
+    before = table_digest(con, "raw.police_street")
+    again = load_files(con, POLICE_STREET, [jan, feb, may])
+    assert [r.outcome for r in again] == ["unchanged"] * 3 and table_digest(con, "raw.police_street") == before

@@ -61,3 +61,34 @@ def test_cli_exits_non_zero_naming_file_row_and_rule(tmp_path):
     output = " ".join(done.stdout.split())
     assert "2025-03-thames-valley-street.csv, row 1: rule 'month_matches_file_name' failed" in output
     assert "earlier loads are unchanged" in output
+
+
+def test_checks_run_in_batches_of_whole_deliveries_and_only_the_failing_batch_is_held_back(
+        warehouse_env, tmp_path, monkeypatch):
+    """GX validates bounded batches (memory): a bad delivery fails its own batch, the good one in
+    another batch passes, and the mart check over several batches is still one result."""
+    from ingestion import pipeline
+    from ingestion.transform import run_dbt
+
+    monkeypatch.setattr(pipeline, "CHECK_BATCH_ROWS", 5)
+    landing = write_mini_reference(tmp_path / "landing")
+    good = write_street(landing / "police", "2025-01", [(A, VIOLENCE, 11)])
+    bad = write_street(landing / "police", "2025-02", [(A, VIOLENCE, 4)])
+    bad.write_text(bad.read_text().replace("-0.971000", "-30.000000"))
+    pipeline.load_reference(landing)
+    pipeline.ingest_police_street(landing / "police")
+    with pytest.raises(pipeline.ChecksFailed, match="4 unexpected"):
+        pipeline.check_raw()
+    with duckdb.connect(str(warehouse_env.working_db), read_only=True) as con:
+        statuses = dict(con.execute("SELECT source_file, check_status FROM raw.load_manifest "
+                                    "WHERE source = 'police_street'").fetchall())
+        checks = con.execute("SELECT rows_checked, success FROM raw.check_result ORDER BY checked_at").fetchall()
+    assert statuses == {good.name: "passed", bad.name: "failed"}
+    assert checks == [(11, True), (4, False)]
+
+    run_dbt(["build"])
+    assert "indicator values passed" in pipeline.check_marts()
+    with duckdb.connect(str(warehouse_env.working_db), read_only=True) as con:
+        expected = con.execute("SELECT count(*) FROM marts.fct_indicator_value").fetchone()[0]
+        last = con.execute("SELECT rows_checked, success FROM raw.check_result WHERE suite = 'fct_indicator_value'").fetchall()
+    assert last == [(expected, True)] and expected > 5

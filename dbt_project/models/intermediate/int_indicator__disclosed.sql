@@ -24,7 +24,7 @@ hierarchy as (
     select * from {{ ref('int_area_hierarchy') }}
 ),
 
-state_0 as (
+disclosed as (
     select
         v.*,
         r.disclosure,
@@ -32,6 +32,12 @@ state_0 as (
         false                                                                  as secondary
     from {{ ref('int_indicator__value') }} as v
     join rules as r using (indicator_id)
+),
+
+-- secondary suppression concerns only indicators under the NHS rule (a parent is always of the
+-- same indicator), so its passes run over those rows alone, not the whole mart
+state_0 as (
+    select * from disclosed where disclosure = 'nhs_small_numbers'
 ),
 {%- set passes = groupings + groupings %}
 {%- for child, child_col, parent, parent_col in passes %}
@@ -67,6 +73,8 @@ state_{{ loop.index }} as (
 
 final as (
     select * from state_{{ passes | length }}
+    union all by name
+    select * from disclosed where disclosure <> 'nhs_small_numbers'
 )
 
 select
