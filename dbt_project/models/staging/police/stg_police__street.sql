@@ -7,27 +7,11 @@ with accepted_loads as (
     where source = 'police_street' and outcome = 'loaded' and check_status <> 'failed'
 ),
 
-accepted as (
+street as (
     select * from {{ source('raw', 'police_street') }}
     where _load_id in (select load_id from accepted_loads)
-),
-
--- Crime IDs seen more than once in a file: only their rows can be repeats, so only they go
--- through the (costly) comparison of whole rows
-repeated_ids as (
-    select _source_file, crime_id from accepted
-    where crime_id is not null
-    group by all
-    having count(*) > 1
-),
-
-street as (
-    select * from accepted
-    anti join repeated_ids using (_source_file, crime_id)
-    union all
-    select * from accepted
-    semi join repeated_ids using (_source_file, crime_id)
-    qualify row_number() over (
+    qualify crime_id is null
+         or row_number() over (
                 partition by _source_file, crime_id, month, reported_by, falls_within, longitude, latitude,
                              location, lsoa_code, lsoa_name, crime_type, last_outcome_category, context
                 order by _row_number) = 1
