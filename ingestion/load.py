@@ -240,7 +240,7 @@ def _bind(sql: str, attrs: dict[str, str]) -> str:
 
 
 def _stage(con: duckdb.DuckDBPyConnection, spec: SourceSpec, deliveries: list[_Delivery],
-           names: list[str], vintage: str | None) -> None:
+           names: list[str]) -> None:
     """Read the batch's files as text into `_staged_text` in one parallel `read_csv` and expose
     them as the view `_staged`: each row with its file (`_file_index`), its 1-based data row
     number in that file, its file's attributes, and NULL for optional columns the files lack.
@@ -408,7 +408,7 @@ def _load_batch(con, spec: SourceSpec, deliveries: list[_Delivery], names: list[
         attrs["_vintage"] = vintage
     try:
         try:
-            _stage(con, spec, deliveries, names, vintage)
+            _stage(con, spec, deliveries, names)
         except duckdb.Error:
             if len(deliveries) == 1:
                 raise
@@ -455,7 +455,7 @@ def validate_file(spec: SourceSpec, path: Path | str, as_name: str | None = None
     names, vintage = match_header(spec, path, read_header(path))
     attrs = {**delivery.attrs, **({"_vintage": vintage} if vintage else {})}
     with duckdb.connect() as con:
-        _stage(con, spec, [delivery], names, vintage)
+        _stage(con, spec, [delivery], names)
         _check_rules(con, spec, [delivery], attrs)
         if delivery.rejection:
             raise delivery.rejection
