@@ -66,7 +66,8 @@ def demo(
     shutil.rmtree(landing, ignore_errors=True)
     with console.status("Generating Thames Valley demo extracts…"):
         extracts = generate_demo_extracts(landing, seed=seed)
-    console.print(f"[green]✓[/] Demo extracts: {len(extracts.police_files)} monthly police.uk street files, "
+    console.print(f"[green]✓[/] Demo extracts: {len(extracts.police_files)} months of police.uk street and "
+                  f"stop-and-search files, "
                   f"{len(extracts.force_crime_files)} months of the force's recorded-crime extract (with its "
                   f"column mapping), ONS lookups and population in {landing}", soft_wrap=True)
 

@@ -29,6 +29,7 @@ SPECS: dict[str, SourceSpec] = {
     "ons_lad_hierarchy": ons_reference.LAD_HIERARCHY,
     "ons_lsoa21_msoa21": ons_reference.LSOA21_MSOA21,
     "ons_lsoa11_lsoa21": ons_reference.LSOA11_LSOA21,
+    "ons_lsoa21_centroid": ons_reference.LSOA21_CENTROID_XY,
     "ons_population_lsoa": ons_reference.POPULATION_LSOA,
     "mhclg_imd2019_lsoa11": ons_reference.IMD2019_LSOA11,
 }

@@ -105,6 +105,28 @@ LSOA11_LSOA21 = _lookup(
     "LSOA 2011 → LSOA 2021 with the ONS change indicator",
 )
 
+# Where each LSOA 2021 is, in WGS84 degrees: ONS's population-weighted centroids (the layout
+# with x = longitude, y = latitude) or the LAT/LONG of the boundaries' attribute table. Used to
+# place stop-and-search coordinates in LSOAs. British National Grid eastings/northings fail the
+# range rules, so a file in metres is refused rather than silently placing every search at sea.
+def _centroid(latitude: str, longitude: str) -> SourceSpec:
+    return _lookup(
+        "ons_lsoa21_centroid", "raw.ons_lsoa21_centroid",
+        (Column("LSOA21CD", "lsoa21_code"), Column("LSOA21NM", "lsoa21_name", required=False),
+         Column(latitude, "latitude"), Column(longitude, "longitude")),
+        (Rule("lsoa21_code_format", _LSOA21, "LSOA21CD must be an E01/W01 code"),
+         Rule("latitude_in_england_wales", "TRY_CAST(latitude AS DOUBLE) BETWEEN 49.8 AND 56.0",
+              "latitude must be WGS84 degrees within England and Wales (49.8 to 56.0), not a BNG northing"),
+         Rule("longitude_in_england_wales", "TRY_CAST(longitude AS DOUBLE) BETWEEN -6.5 AND 2.0",
+              "longitude must be WGS84 degrees within England and Wales (-6.5 to 2.0), not a BNG easting")),
+        ("lsoa21_code",),
+        "LSOA 2021 centroid (population-weighted) in WGS84 latitude and longitude",
+    )
+
+
+LSOA21_CENTROID = _centroid(r"(?i)lat(itude)?", r"(?i)long?(itude)?")
+LSOA21_CENTROID_XY = _centroid("y", "x")   # the point layer's CSV export: x = longitude, y = latitude
+
 IMD2019_LSOA11 = SourceSpec(
     name="mhclg_imd2019_lsoa11",
     raw_table="raw.imd2019_lsoa11",
@@ -229,6 +251,10 @@ def spec_for_lookup(path: Path) -> SourceSpec:
     has = lambda pattern: any(re.fullmatch(pattern, h) for h in header)  # noqa: E731
     if has(r"(F_)?LSOA11CD"):
         return LSOA11_LSOA21
+    if has("LSOA21CD") and has(r"(?i)lat(itude)?") and has(r"(?i)long?(itude)?"):
+        return LSOA21_CENTROID
+    if has("LSOA21CD") and has("x") and has("y"):
+        return LSOA21_CENTROID_XY
     if has("MSOA21CD"):
         return LSOA21_MSOA21
     if has("LSOA21CD"):

@@ -74,7 +74,7 @@ def _raise_on_rejections(report: IngestReport) -> IngestReport:
 
 
 REFERENCE_SPECS = (ons_reference.LSOA21_LAD, ons_reference.LAD_CSP_PFA, ons_reference.LAD_HIERARCHY,
-                   ons_reference.LSOA21_MSOA21, ons_reference.LSOA11_LSOA21,
+                   ons_reference.LSOA21_MSOA21, ons_reference.LSOA11_LSOA21, ons_reference.LSOA21_CENTROID,
                    ons_reference.POPULATION_LSOA, ons_reference.POPULATION_AREA, ons_reference.IMD2019_LSOA11)
 
 

@@ -17,6 +17,9 @@ MINI_LSOAS = [
     ("E01090003", "Slough 001A", "E06000039", "Slough", 1800),
     ("E01090004", "Slough 001B", "E06000039", "Slough", 2200),
 ]
+# population-weighted centroids (latitude, longitude) of the four LSOAs
+MINI_CENTROIDS = {"E01090001": (51.4550, -0.9800), "E01090002": (51.4600, -0.9500),
+                  "E01090003": (51.5100, -0.6000), "E01090004": (51.5050, -0.5700)}
 MINI_LADS = [
     ("E06000038", "Reading", "E22000309", "Reading"),
     ("E06000039", "Slough", "E22000310", "Slough"),
@@ -45,6 +48,11 @@ def write_mini_reference(folder: Path) -> Path:
         "E00900003,E01090002,Reading 001B,E02090001,Reading 001,3\n"
         "E00900004,E01090003,Slough 001A,E02090002,Slough 001,4\n"
         "E00900005,E01090004,Slough 001B,E02090002,Slough 001,5\n")
+    # the population-weighted centroids' CSV export: x = longitude, y = latitude
+    (ons / "LSOA_PopCentroids_EW_2021_V4.csv").write_text(
+        "FID,LSOA21CD,GlobalID,x,y\n"
+        + "".join(f"{i},{code},{{0000-{i}}},{lon},{lat}\n"
+                  for i, (code, (lat, lon)) in enumerate(MINI_CENTROIDS.items(), 1)))
     # LSOA 2011 → 2021: E01190001 split into A and B; E01190002 and E01190003 merged into C;
     # D unchanged (same code in both vintages)
     (ons / "LSOA11_LSOA21_LAD22_EW_LU.csv").write_text(

@@ -109,6 +109,29 @@ def test_knife_serious_violence_from_the_demo_force_extract(demo_run):
     assert "Knife-enabled serious violence, under 25, Thames Valley" in run.stdout
 
 
+def test_demo_stop_and_search_is_placed_by_map_point_where_street_crimes_share_it(demo_run):
+    warehouse, _ = demo_run
+    police = warehouse / "landing" / "demo" / "police"
+    # counted from the files: searches with coordinates, and those on a street crime's map point
+    # (the demo's street map points each lie in one LSOA)
+    with duckdb.connect() as con:
+        located, on_map_point = con.execute(f"""
+            WITH search AS (SELECT Latitude, Longitude FROM read_csv('{police}/*/*-stop-and-search.csv')
+                            WHERE Latitude IS NOT NULL),
+                 point AS (SELECT DISTINCT Latitude, Longitude FROM read_csv('{police}/*/*-street.csv')
+                           WHERE Latitude IS NOT NULL)
+            SELECT count(*), count(*) FILTER (WHERE (Latitude, Longitude) IN (SELECT (Latitude, Longitude) FROM point))
+            FROM search""").fetchone()
+    with duckdb.connect(str(warehouse / "published" / "vru.duckdb"), read_only=True) as con:
+        by_force = con.execute("SELECT sum(searches_with_location), sum(searches_placed_in_lsoa) "
+                               "FROM fct_stop_search_force_month").fetchone()
+        by_lsoa = con.execute("SELECT sum(searches), sum(searches_placed_by_map_point) "
+                              "FROM fct_stop_search_lsoa_month").fetchone()
+    # every demo search with coordinates lies within a few km of an LSOA centroid
+    assert by_force == (located, located) and by_lsoa == (located, on_map_point)
+    assert 0.5 < on_map_point / located < 0.8
+
+
 def test_rerunning_the_demo_changes_nothing(demo_run):
     warehouse, _ = demo_run
     published = warehouse / "published" / "vru.duckdb"
@@ -118,8 +141,9 @@ def test_rerunning_the_demo_changes_nothing(demo_run):
     assert published_digest(published) == before
     with duckdb.connect(str(warehouse / "vru.duckdb"), read_only=True) as con:
         outcomes = dict(con.execute("SELECT outcome, count(*) FROM raw.load_manifest GROUP BY ALL").fetchall())
-    # 12 street files, 12 force extracts, 5 lookups, population, IMD: once each
-    assert outcomes == {"loaded": 12 + 12 + 5 + 1 + 1}
+    # 12 street files, 12 stop-and-search files, 12 force extracts, 5 lookups, centroids,
+    # population, IMD: once each
+    assert outcomes == {"loaded": 12 + 12 + 12 + 5 + 1 + 1 + 1}
 
 
 def test_status_reports_the_loads(demo_run):

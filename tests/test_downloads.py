@@ -82,6 +82,18 @@ def test_population_download_is_checked_by_its_own_rules(server, tmp_path):
     assert fetch(spec, tmp_path / "landing").rows == 4
 
 
+def test_lsoa_centroid_download_is_checked_as_wgs84(server, tmp_path):
+    served, base = server
+    spec = DownloadSpec(name="ons_lsoa21_centroid", url=f"{base}/ons/LSOA_PopCentroids_EW_2021_V4.csv",
+                        target="ons/LSOA_PopCentroids_EW_2021.csv", min_rows=4)
+    assert fetch(spec, tmp_path / "landing").rows == 4
+    # the same layout in British National Grid metres would place every search at sea
+    metres = served / "ons/LSOA_PopCentroids_EW_2021_V4.csv"
+    metres.write_text("FID,LSOA21CD,GlobalID,x,y\n1,E01090001,{a},471000,173000\n")
+    with pytest.raises(DownloadFailed, match="latitude_in_england_wales"):
+        fetch(spec, tmp_path / "landing")
+
+
 def test_shipped_config_names_known_datasets():
     from ingestion.downloads import SPECS
 

@@ -127,3 +127,30 @@ def test_real_ons_lookups_and_imd_load_with_their_vintages():
     assert con.execute("SELECT csp_code, pfa_code FROM raw.ons_lad_csp_pfa WHERE lad_code = 'E07000004'").fetchone() == (
         "E22000303", "E23000029")       # Aylesbury Vale, before it became part of Buckinghamshire
     assert con.execute("SELECT count(*) FROM raw.imd2019_lsoa11 WHERE imd_decile = 0 AND lsoa11_code LIKE 'W%'").fetchone()[0] > 0
+
+
+def test_lsoa_centroids_load_from_either_published_layout(loaded, tmp_path):
+    con, _ = loaded
+    # the x/y export of the population-weighted centroids is in the mini reference
+    assert con.execute("SELECT lsoa21_code, latitude, longitude FROM raw.ons_lsoa21_centroid "
+                       "WHERE lsoa21_code = 'E01090003'").fetchone() == ("E01090003", "51.51", "-0.6")
+    # the boundaries' attribute table: BNG_E/BNG_N and LAT/LONG side by side; LAT/LONG are taken
+    boundaries = tmp_path / "LSOA_2021_EW_BSC_V4.csv"
+    boundaries.write_text("FID,LSOA21CD,LSOA21NM,LSOA21NMW,BNG_E,BNG_N,LAT,LONG,Shape__Area,GlobalID\n"
+                          "1,E01090001,Reading 001A,,471000,173000,51.455,-0.98,100.5,{a}\n")
+    load_lookup(con, boundaries)
+    assert con.execute("SELECT lsoa21_code, lsoa21_name, latitude, longitude FROM raw.ons_lsoa21_centroid"
+                       ).fetchall() == [("E01090001", "Reading 001A", "51.455", "-0.98")]
+
+
+def test_lsoa_centroids_in_national_grid_metres_are_refused(loaded, tmp_path):
+    con, _ = loaded
+    before = snapshot(con, "raw.ons_lsoa21_centroid")
+    metres = tmp_path / "LSOA_PopCentroids_EW_2021_BNG.csv"
+    metres.write_text("FID,LSOA21CD,GlobalID,x,y\n1,E01090001,{a},-0.98,51.455\n2,E01090002,{b},471500,173400\n")
+    with pytest.raises(FileRejected) as refused:
+        load_lookup(con, metres)
+    message = str(refused.value)
+    assert "LSOA_PopCentroids_EW_2021_BNG.csv" in message and "latitude_in_england_wales" in message
+    assert "row 2" in message and "not a BNG northing" in message
+    assert snapshot(con, "raw.ons_lsoa21_centroid") == before

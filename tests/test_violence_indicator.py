@@ -32,6 +32,13 @@ from test_police_street_load import ASB, ROBBERY, VIOLENCE, write_street
 A, B, C, D = (l[:2] for l in MINI_LSOAS)
 JAN, FEB = "2025-01-01", "2025-02-01"
 
+# Stop-and-search points (latitude, longitude) in January, besides two at (51.45, -0.97) that are
+# nearest A's centroid (0.89 km; B's is 1.77 km) and one with no coordinates. MAP_POINT_D is the
+# map point of a bicycle theft in D, though C's centroid is nearer (0.23 km against D's 2.04 km).
+MAP_POINT_D = (51.508, -0.599)
+SEARCH_POINTS = {"map point": MAP_POINT_D, "14 km out": (51.60, -0.75), "32 km out": (51.80, -0.75),
+                 "zero": (0, 0)}
+
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
@@ -48,6 +55,10 @@ def warehouse(tmp_path_factory):
         write_street(landing / "police", "2025-01", [
             (A, VIOLENCE, 12), (A, ASB, 2), (A, ROBBERY, 1), (B, VIOLENCE, 3),
             (C, ROBBERY, 4), (D, VIOLENCE, 21), (None, VIOLENCE, 1)])
+        january = landing / "police" / "2025-01" / "2025-01-thames-valley-street.csv"
+        with january.open("a") as street:        # one crime on a map point of its own, in D
+            street.write(f"{crime_id('2025-01', 99)},2025-01,Thames Valley Police,Thames Valley Police,"
+                         f"{MAP_POINT_D[1]},{MAP_POINT_D[0]},On or near X,{D[0]},{D[1]},Bicycle theft,,\n")
         write_street(landing / "police", "2025-02", [(A, VIOLENCE, 10)])
         march = write_street(landing / "police", "2025-03", [
             (("E01190001", "Reading 001X"), VIOLENCE, 7), (D, VIOLENCE, 2)])
@@ -58,7 +69,10 @@ def warehouse(tmp_path_factory):
             "Self-defined ethnicity,Officer-defined ethnicity,Legislation,Object of search,Outcome,"
             "Outcome linked to object of search,Removal of more than just outer clothing\n"
             + "Person search,2025-01-05T10:00:00+00:00,False,,51.45,-0.97,Male,18-24,,White,s1,Offensive weapons,Arrest,True,False\n" * 2
-            + "Vehicle search,2025-01-31T23:30:00+00:00,False,,,,,,,,s23,Controlled drugs,Arrest,False,False\n")
+            + "Vehicle search,2025-01-31T23:30:00+00:00,False,,,,,,,,s23,Controlled drugs,Arrest,False,False\n"
+            + "".join(f"Person search,2025-01-06T10:00:00+00:00,False,,{lat},{lon},Male,18-24,,White,s1,"
+                      "Offensive weapons,Nothing found - no further action,False,False\n"
+                      for lat, lon in SEARCH_POINTS.values()))
         # outcomes (recorded in February) for January's crimes in A, Crime IDs 1–4: three charged
         outcomes = landing / "police" / "2025-02" / "2025-02-thames-valley-outcomes.csv"
         outcomes.write_text(
@@ -102,6 +116,7 @@ def test_crime_counts_per_lsoa_and_type_are_the_hand_counts(db):
     assert sorted(got) == sorted([
         (A[0], "2025-01", VIOLENCE, 12), (A[0], "2025-01", ASB, 2), (A[0], "2025-01", ROBBERY, 1),
         (B[0], "2025-01", VIOLENCE, 3), (C[0], "2025-01", ROBBERY, 4), (D[0], "2025-01", VIOLENCE, 21),
+        (D[0], "2025-01", "Bicycle theft", 1),
         (A[0], "2025-02", VIOLENCE, 10),
         # March, 2011 codes: 7 × 1500/3500 = 3 to A, 7 × 2000/3500 = 4 to B; D's repeated row once
         (A[0], "2025-03", VIOLENCE, 3), (B[0], "2025-03", VIOLENCE, 4), (D[0], "2025-03", VIOLENCE, 2)])
@@ -248,7 +263,35 @@ def test_share_charged_joins_outcomes_by_crime_id_with_wilson_ci(db):
 
 def test_stop_and_search_by_force_month_object_and_outcome(db):
     assert sorted(db.execute("""SELECT force_slug, strftime(month_start, '%Y-%m'), object_of_search, outcome, searches,
-                                       searches_outcome_linked_to_object, searches_with_location
+                                       searches_outcome_linked_to_object, searches_with_location, searches_placed_in_lsoa
                                 FROM marts.fct_stop_search_force_month""").fetchall()) == [
-        ("thames-valley", "2025-01", "Controlled drugs", "Arrest", 1, 0, 0),
-        ("thames-valley", "2025-01", "Offensive weapons", "Arrest", 2, 2, 2)]
+        ("thames-valley", "2025-01", "Controlled drugs", "Arrest", 1, 0, 0, 0),
+        ("thames-valley", "2025-01", "Offensive weapons", "Arrest", 2, 2, 2, 2),
+        # 0,0 is not a location; the search 32 km from any centroid is beyond the 15 km cap
+        ("thames-valley", "2025-01", "Offensive weapons", "Nothing found - no further action", 4, 0, 3, 2)]
+
+
+def haversine_km(a, b):
+    from math import asin, cos, radians, sin, sqrt
+
+    (lat1, lon1), (lat2, lon2) = map(lambda p: (radians(p[0]), radians(p[1])), (a, b))
+    h = sin((lat2 - lat1) / 2) ** 2 + cos(lat1) * cos(lat2) * sin((lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0088 * asin(sqrt(h))
+
+
+def test_stop_and_search_placed_by_map_point_else_nearest_centroid(db):
+    from conftest import MINI_CENTROIDS
+
+    assert sorted(db.execute("""SELECT lsoa21_code, strftime(month_start, '%Y-%m'), outcome, searches,
+                                       searches_placed_by_map_point
+                                FROM marts.fct_stop_search_lsoa_month""").fetchall()) == [
+        (A[0], "2025-01", "Arrest", 2, 0),
+        (C[0], "2025-01", "Nothing found - no further action", 1, 0),   # 14 km out: only the wide search finds it
+        (D[0], "2025-01", "Nothing found - no further action", 1, 1)]   # the map point wins over C's centroid
+    # an independent brute-force nearest centroid by great-circle distance
+    nearest = {name: min((haversine_km(point, c), code) for code, c in MINI_CENTROIDS.items())
+               for name, point in SEARCH_POINTS.items() if name != "zero"}
+    assert nearest["map point"][1] == C[0] and nearest["14 km out"][1] == C[0] and nearest["32 km out"][0] > 15
+    placed = dict(db.execute("""SELECT latitude, centroid_distance_km FROM intermediate.int_police__stop_search_lsoa21
+                                WHERE lsoa_placement = 'nearest_centroid' AND latitude > 51.5""").fetchall())
+    assert placed == {51.60: pytest.approx(nearest["14 km out"][0], rel=2e-3)}

@@ -1,9 +1,10 @@
 """Deterministic demo extracts for Thames Valley in the real published layouts.
 
-Writes ONS lookups and a mid-2024 small-area population file (ons/, population/), one
-data.police.uk street file per month (police/YYYY-MM/YYYY-MM-thames-valley-street.csv) and the
-force's own recorded-crime extract for the same crimes with its column-mapping file
-(force_crime/thames-valley/, see force_extract.py), all from one seed: the same seed gives byte-identical files. Two signals are planted for tests (and
+Writes ONS lookups, LSOA centroids and a mid-2024 small-area population file (ons/,
+population/), a data.police.uk street and stop-and-search file per month (police/YYYY-MM/, see
+stop_search.py) and the force's own recorded-crime extract for the same crimes with its
+column-mapping file (force_crime/thames-valley/, see force_extract.py), all from one seed: the
+same seed gives byte-identical files. Two signals are planted for tests (and
 analysts trying the platform) to find again:
 - a hotspot LSOA in Reading whose violence rate is about six times the force's, every month;
 - a seasonal peak: violence rises to a maximum in July.
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingestion.demo import force_extract
+from ingestion.demo import force_extract, stop_search
 from ingestion.demo import thames_valley as tv
 
 DEFAULT_MONTHS = tuple(f"2025-{m:02d}" for m in range(1, 13))
@@ -43,6 +44,7 @@ class DemoExtracts:
     population_files: list[Path] = field(default_factory=list)
     imd_file: Path | None = None
     force_crime_files: list[Path] = field(default_factory=list)
+    stop_search_files: list[Path] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,11 @@ def generate_demo_extracts(out_dir: Path, seed: int = 2025, months: Sequence[str
              "LAD22CD", "LAD22NM", "LAD22NMW", "ObjectId"],
             _output_area_rows(geo, rng)),
     }
+    # where each LSOA is: the population-weighted centroids' CSV export (x = longitude, y = latitude)
+    lookups["lsoa21_centroid"] = _write_csv(
+        out_dir / "ons" / "LSOA_PopCentroids_EW_2021_V4.csv", ["FID", "LSOA21CD", "GlobalID", "x", "y"],
+        ([i + 1, code, f"{{demo-{i + 1:05d}}}", f"{lon:.6f}", f"{lat:.6f}"]
+         for i, (code, lon, lat) in enumerate(zip(geo.lsoa_code, geo.longitude, geo.latitude))))
     lsoa11_rows, lsoa11_codes = _lsoa11_rows(geo, rng)
     lookups["lsoa11_lsoa21"] = _write_csv(
         out_dir / "ons" / "LSOA11_LSOA21_LAD22_EW_LU.csv",
@@ -225,7 +232,7 @@ def generate_demo_extracts(out_dir: Path, seed: int = 2025, months: Sequence[str
          "Index of Multiple Deprivation (IMD) Decile (where 1 is most deprived 10% of LSOAs)"],
         ([code, names11[code], rank, 1 + (rank - 1) * 10 // len(ranked)] for rank, code in enumerate(ranked, 1)))
 
-    police_files, force_files = [], []
+    police_files, force_files, stop_search_files = [], [], []
     for month in months:
         month_number = int(month[5:7])
         season = np.where(np.arange(len(crime_types)) == violence, _violence_season(month_number),
@@ -267,7 +274,11 @@ def generate_demo_extracts(out_dir: Path, seed: int = 2025, months: Sequence[str
             [geo.lsoa_code[j] if j >= 0 else "" for j in lsoa_idx],
             # its own stream, so adding the extract left the street files byte-identical
             np.random.default_rng([seed, int(month.replace("-", ""))])))
+        located = lsoa_idx >= 0
+        stop_search_files.append(stop_search.write_month(
+            out_dir, month, int(totals.sum()), lon[located], lat[located], geo.longitude, geo.latitude,
+            np.random.default_rng([seed, int(month.replace("-", "")), 1])))
 
     peak = max(months, key=lambda m: _violence_season(int(m[5:7])))
     return DemoExtracts(out_dir, tuple(months), geo.lsoa_code[hotspot], geo.lsoa_name[hotspot], peak,
-                        police_files, lookups, [population_file], imd_file, force_files)
+                        police_files, lookups, [population_file], imd_file, force_files, stop_search_files)

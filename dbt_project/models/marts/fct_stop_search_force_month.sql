@@ -1,5 +1,5 @@
--- Stop and search by force × month × object of search × outcome. Searches are published by
--- force (police.uk gives no LSOA; coordinates, where present, await boundary data to be placed).
+-- Stop and search by force × month × object of search × outcome, with how many searches had
+-- coordinates and how many of those were placed in an LSOA (int_police__stop_search_lsoa21).
 select
     force_slug::varchar                                             as force_slug,
     month_start::date                                               as month_start,
@@ -7,6 +7,7 @@ select
     coalesce(outcome, 'Not recorded')::varchar                      as outcome,
     count(*)::bigint                                                as searches,
     count(*) filter (where outcome_linked_to_object)::bigint        as searches_outcome_linked_to_object,
-    count(*) filter (where has_location)::bigint                    as searches_with_location
-from {{ ref('stg_police__stop_search') }}
+    count(*) filter (where has_location)::bigint                    as searches_with_location,
+    count(lsoa21_code)::bigint                                      as searches_placed_in_lsoa
+from {{ ref('int_police__stop_search_lsoa21') }}
 group by all

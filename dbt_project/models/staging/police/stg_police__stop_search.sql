@@ -14,8 +14,10 @@ select
     self_defined_ethnicity,
     latitude,
     longitude,
-    (latitude is not null and longitude is not null) as has_location,
-    _source_file                           as source_file
+    (latitude is not null and longitude is not null
+        and not (latitude = 0 and longitude = 0))  as has_location,
+    _source_file                           as source_file,
+    _row_number                            as source_row_number
 from {{ source('raw', 'police_stop_search') }}
 where _load_id in (select load_id from {{ source('raw', 'load_manifest') }}
                    where source = 'police_stop_search' and outcome = 'loaded')
