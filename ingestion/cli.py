@@ -278,20 +278,27 @@ def download(
 
 
 @app.command()
-def check() -> None:
+def check(
+    everything: bool = typer.Option(False, "--all", help="Check the whole indicator mart, not only what the last build wrote."),
+) -> None:
     """Run the Great Expectations checks on new raw deliveries and on the marts."""
     from ingestion import pipeline
 
     _run_step("Checking new raw deliveries", pipeline.check_raw)
-    _run_step("Checking the marts", pipeline.check_marts)
+    _run_step("Checking the marts", pipeline.check_marts, None, everything)
 
 
 @app.command()
-def build() -> None:
-    """Build the dbt models (staging → intermediate → marts) with their tests."""
+def build(
+    full_refresh: bool = typer.Option(False, "--full-refresh",
+                                      help="Rebuild every model from scratch (after upgrading the platform's models)."),
+) -> None:
+    """Build the dbt models (staging → intermediate → marts) with their tests. By default only
+    what changed deliveries can move is rebuilt (months of new or replaced street files)."""
     from ingestion.transform import run_dbt
 
-    _run_step("dbt build", lambda: (run_dbt(["build"]), "models built and tested")[1])
+    args = ["build", "--full-refresh"] if full_refresh else ["build"]
+    _run_step("dbt build", lambda: (run_dbt(args), "models built and tested")[1])
 
 
 @app.command()

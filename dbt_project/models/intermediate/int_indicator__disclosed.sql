@@ -6,6 +6,10 @@
 --                        where exactly one area inside a published parent is hidden, the next
 --                        smallest sibling is hidden too, so no hidden count can be recovered by
 --                        subtracting published cells from the published total.
+-- Incremental by indicator × period, like int_indicator__value (macros/refresh_scope.sql).
+-- depends_on: {{ ref('int_refresh__month') }} {{ ref('int_refresh__period') }}
+{{ config(materialized='incremental', incremental_strategy='append',
+          pre_hook="{{ refresh_delete_periods() }}") }}
 {%- set groupings = [('lsoa', 'lsoa21_code', 'msoa', 'msoa21_code'), ('msoa', 'msoa21_code', 'lad', 'lad_code'),
                      ('lad', 'lad_code', 'utla', 'utla_code'), ('lad', 'lad_code', 'csp', 'csp_code'),
                      ('utla', 'utla_code', 'pfa', 'pfa_code'), ('csp', 'csp_code', 'pfa', 'pfa_code'),
@@ -32,6 +36,7 @@ disclosed as (
         false                                                                  as secondary
     from {{ ref('int_indicator__value') }} as v
     join rules as r using (indicator_id)
+    where {{ refresh_period_filter('v.indicator_id', 'v.period_type', 'v.period_start') }}
 ),
 
 -- secondary suppression concerns only indicators under the NHS rule (a parent is always of the

@@ -4,7 +4,12 @@
 -- force, so areas with no events count 0 (not missing). The denominator is the mid-year estimate
 -- for the month's year, or the nearest earlier one (the earliest when the month precedes every
 -- estimate). Numerator models of age-standardised indicators carry an `age` column.
+-- Incremental: by-month indicators redo only changed months, the rest in full (refresh_scope.sql).
+-- depends_on: {{ ref('int_refresh__month') }}
+{{ config(materialized='incremental', incremental_strategy='append',
+          pre_hook="{{ refresh_delete_months('indicator_id') }}") }}
 {%- set catalogue = indicator_catalogue() %}
+{%- set by_month = by_month_indicator_ids() %}
 
 with hierarchy as (
     select * from {{ ref('int_area_hierarchy') }}
@@ -27,6 +32,7 @@ numerators as (
     from {{ ref(ind.numerator.model) }} as s
     {%- endif %}
     where {{ ind.numerator.get('where', 'true') }}
+      and {{ refresh_month_filter('s.month_start') if ind.id in by_month else 'true' }}
     group by all
     {{ 'union all' if not loop.last }}
     {%- endfor %}
@@ -38,6 +44,7 @@ coverage as (
            {{ 'true' if ind.method == 'dsr' else 'false' }} as is_age_standardised
     from {{ ref(ind.numerator.model) }} as s
     join hierarchy as h using (lsoa21_code)
+    where {{ refresh_month_filter('s.month_start') if ind.id in by_month else 'true' }}
     {{ 'union all' if not loop.last }}
     {%- endfor %}
 ),
@@ -89,6 +96,7 @@ model_denominators as (
            null::integer as population_year, sum({{ ind.denominator.measure }}) as denominator
     from {{ ref(ind.denominator.model) }}
     where {{ ind.denominator.get('where', 'true') }}
+      and {{ refresh_month_filter('month_start') if ind.id in by_month else 'true' }}
     group by all
     {{ 'union all' if not loop.last }}
     {%- else %}

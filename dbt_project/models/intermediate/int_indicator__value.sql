@@ -3,6 +3,11 @@
 -- denominators added; both then added over areas: never an average of rates), with its value and 95% and 99.8% confidence limits by the declared
 -- method, before disclosure control. Only complete periods (every month delivered) are kept.
 -- Age-standardised indicators are summed by ESP2013 band first, then standardised per area.
+-- Incremental: by-month indicators redo only the periods containing changed months, the rest in
+-- full (macros/refresh_scope.sql).
+-- depends_on: {{ ref('int_refresh__month') }} {{ ref('int_refresh__period') }}
+{{ config(materialized='incremental', incremental_strategy='append',
+          pre_hook="{{ refresh_delete_periods() }}") }}
 {%- set levels = [('lsoa', 'lsoa21_code'), ('msoa', 'msoa21_code'), ('lad', 'lad_code'), ('utla', 'utla_code'),
                   ('csp', 'csp_code'), ('pfa', 'pfa_code')] %}
 {%- if var('publish_national_levels') %}
@@ -37,6 +42,7 @@ lsoa_period as (
     from lsoa_month as l
     join {{ ref('int_period__month_map') }} as m using (month_start)
     join declared as d on d.indicator_id = l.indicator_id and d.period_type = m.period_type
+    where {{ refresh_period_filter('l.indicator_id', 'm.period_type', 'm.period_start', complete_only=true) }}
     group by all
     having count(*) = any_value(m.months_in_period)
 ),

@@ -1,6 +1,11 @@
 -- Police recorded crime counted at its finest grain: LSOA 2021 × month × crime type (a count may
 -- hold fractions where a 2011 LSOA was split). Records with no LSOA (no map point within 20 km)
 -- cannot be placed in an area and are left out here; they remain in staging and the manifest.
+-- Incremental by month, like int_police__street_lsoa21.
+-- depends_on: {{ ref('int_refresh__month') }}
+{{ config(materialized='incremental', incremental_strategy='append',
+          pre_hook="{{ refresh_delete_months() }}") }}
+
 select
     lsoa21_code,
     month_start,
@@ -8,4 +13,5 @@ select
     sum(record_weight) as crime_count
 from {{ ref('int_police__street_lsoa21') }}
 where lsoa21_code is not null
+  and {{ refresh_month_filter('month_start') }}
 group by all

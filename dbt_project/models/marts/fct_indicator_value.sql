@@ -6,8 +6,14 @@
 --   comparison_with_england  with England, when an England value exists
 -- better / worse when the area's interval lies wholly on one side of the comparator's value,
 -- similar when it spans it; higher / lower for indicators with no polarity.
+-- Incremental by indicator × period (comparators are of the same indicator and period), like
+-- int_indicator__value (macros/refresh_scope.sql).
+-- depends_on: {{ ref('int_refresh__month') }} {{ ref('int_refresh__period') }}
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail',
+          pre_hook="{{ refresh_delete_periods() }}") }}
 with disclosed as (
-    select * from {{ ref('int_indicator__disclosed') }}
+    select * from {{ ref('int_indicator__disclosed') }} as d
+    where {{ refresh_period_filter('d.indicator_id', 'd.period_type', 'd.period_start') }}
 ),
 
 polarity as (
