@@ -78,6 +78,10 @@ def test_a_new_month_rebuilds_its_periods_and_matches_a_full_rebuild(pipeline_en
     checked = deliver_and_build("2025-03")
     months, periods = refresh_scope(db)
     assert months == [("2025-03", False)]
+    with duckdb.connect(str(db), read_only=True) as con:   # outcomes revise past months of the share
+        assert con.execute("SELECT indicator_id FROM intermediate.int_refresh__indicator WHERE rebuilt_in_full "
+                           "ORDER BY 1").fetchall() == [("knife_serious_violence_rate",), ("knife_serious_violence_u25_rate",),
+                                                         ("violence_charged_share",)]
     # March, its quarter (now complete), its calendar, financial and academic years, and the
     # twelve rolling periods that contain it
     assert ("month", "2025-03") in periods and ("quarter", "2025-01") in periods
@@ -112,6 +116,9 @@ def test_a_redelivered_month_replaces_and_a_reference_change_rebuilds_all(pipeli
     write_street(police, "2025-01", [(A, VIOLENCE, 5), (B, ROBBERY, 1)])      # January, corrected
     deliver_and_build("2025-01")
     assert refresh_scope(db)[0] == [("2025-01", False)]
+    with duckdb.connect(str(db), read_only=True) as con:   # no outcomes came: no share rebuilt in full
+        assert con.execute("SELECT count(*) FROM intermediate.int_refresh__indicator WHERE rebuilt_in_full"
+                           ).fetchone()[0] == 0
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("""SELECT lsoa21_code, crime_type, crime_count FROM marts.fct_police_crime_lsoa_month
                               WHERE month_start = '2025-01-01' ORDER BY ALL""").fetchall() == [
@@ -121,7 +128,7 @@ def test_a_redelivered_month_replaces_and_a_reference_change_rebuilds_all(pipeli
     assert snapshot(db) == incremental
 
     # nothing new: nothing to rebuild, and the marts stay as they are
-    deliver_and_build()
+    assert deliver_and_build() == "no indicator values were rebuilt; nothing new to check"
     assert refresh_scope(db) == ([], []) and snapshot(db) == incremental
 
     # a new population estimate moves every rate: everything is rebuilt

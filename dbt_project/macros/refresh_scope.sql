@@ -3,11 +3,11 @@
     raw.dbt_built_load keeps the accepted loads as of the last complete build (on-run-end).
     int_refresh__month compares it with the accepted loads now: months of police.uk street files
     added, replaced or withdrawn since then are rebuilt; a change to any reference data (ONS
-    lookups, population, IMD) rebuilds everything. Indicators counted from street records alone
-    (numerator models in var refresh_by_month_models) are rebuilt for the periods containing those
-    months; every other indicator (outcome shares, whose past months move as outcomes arrive;
-    force extracts, which may restate any month) is rebuilt in full on every build: they are small.
-    A --full-refresh build ignores all this. -#}
+    lookups, population, IMD) rebuilds everything. Every indicator is rebuilt for the periods
+    containing those months. Indicators not counted from street records alone (numerator models
+    outside var refresh_by_month_models: outcome shares, whose past months move as outcomes
+    arrive; force extracts, which may restate any month) are rebuilt in full whenever outcomes or
+    force extracts changed. A --full-refresh build rebuilds everything. -#}
 
 {% macro by_month_indicator_ids() %}
     {%- set ids = [] -%}
@@ -20,15 +20,18 @@
     {{ return(ids) }}
 {% endmacro %}
 
-{%- macro _sql_list(values) -%}
-    ({% for v in values %}'{{ v }}'{{ ', ' if not loop.last }}{% else %}null{% endfor %})
+{#- SQL: the indicators whose every value this build rebuilds (int_refresh__indicator). -#}
+{%- macro _rebuilt_in_full() -%}
+    (select indicator_id from {{ ref('int_refresh__indicator') }} where rebuilt_in_full)
 {%- endmacro -%}
 
-{#- True for rows of a month to rebuild; `indicator_column` also lets every row of indicators
-    rebuilt in full through. Always true when the model is not being built incrementally. -#}
-{% macro refresh_month_filter(month_column, indicator_column=none) %}
+{#- True for rows of a month to rebuild. With `indicator` (an id, known when the SQL is written)
+    or `indicator_column`, also every row of an indicator rebuilt in full. Always true when the
+    model is not being built incrementally. -#}
+{% macro refresh_month_filter(month_column, indicator=none, indicator_column=none) %}
     {%- if is_incremental() -%}
-    ({% if indicator_column %}{{ indicator_column }} not in {{ _sql_list(by_month_indicator_ids()) }} or {% endif -%}
+    ({% if indicator and indicator not in by_month_indicator_ids() %}'{{ indicator }}' in {{ _rebuilt_in_full() }} or {% endif -%}
+     {%- if indicator_column %}{{ indicator_column }} in {{ _rebuilt_in_full() }} or {% endif -%}
      {{ month_column }} in (select month_start from {{ ref('int_refresh__month') }}))
     {%- else -%}true{%- endif -%}
 {% endmacro %}
@@ -37,7 +40,7 @@
     (complete_only: only those whose every month has data, the only ones that can have values). -#}
 {% macro refresh_period_filter(indicator_column, period_type_column, period_start_column, complete_only=false) %}
     {%- if is_incremental() -%}
-    ({{ indicator_column }} not in {{ _sql_list(by_month_indicator_ids()) }}
+    ({{ indicator_column }} in {{ _rebuilt_in_full() }}
      or ({{ period_type_column }}, {{ period_start_column }}) in
         (select (period_type, period_start) from {{ ref('int_refresh__period') }}
          {%- if complete_only %} where is_complete{% endif %}))
@@ -47,7 +50,7 @@
 {#- pre-hooks: clear what the incremental run is about to insert again -#}
 {% macro refresh_delete_months(indicator_column=none) %}
     {%- if is_incremental() -%}
-    delete from {{ this }} where {{ refresh_month_filter('month_start', indicator_column) }}
+    delete from {{ this }} where {{ refresh_month_filter('month_start', indicator_column=indicator_column) }}
     {%- endif -%}
 {% endmacro %}
 

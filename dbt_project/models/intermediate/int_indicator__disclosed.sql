@@ -7,7 +7,7 @@
 --                        smallest sibling is hidden too, so no hidden count can be recovered by
 --                        subtracting published cells from the published total.
 -- Incremental by indicator × period, like int_indicator__value (macros/refresh_scope.sql).
--- depends_on: {{ ref('int_refresh__month') }} {{ ref('int_refresh__period') }}
+-- depends_on: {{ ref('int_refresh__period') }} {{ ref('int_refresh__indicator') }}
 {{ config(materialized='incremental', incremental_strategy='append',
           pre_hook="{{ refresh_delete_periods() }}") }}
 {%- set groupings = [('lsoa', 'lsoa21_code', 'msoa', 'msoa21_code'), ('msoa', 'msoa21_code', 'lad', 'lad_code'),

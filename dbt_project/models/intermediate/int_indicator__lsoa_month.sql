@@ -5,11 +5,10 @@
 -- for the month's year, or the nearest earlier one (the earliest when the month precedes every
 -- estimate). Numerator models of age-standardised indicators carry an `age` column.
 -- Incremental: by-month indicators redo only changed months, the rest in full (refresh_scope.sql).
--- depends_on: {{ ref('int_refresh__month') }}
+-- depends_on: {{ ref('int_refresh__month') }} {{ ref('int_refresh__indicator') }}
 {{ config(materialized='incremental', incremental_strategy='append',
           pre_hook="{{ refresh_delete_months('indicator_id') }}") }}
 {%- set catalogue = indicator_catalogue() %}
-{%- set by_month = by_month_indicator_ids() %}
 
 with hierarchy as (
     select * from {{ ref('int_area_hierarchy') }}
@@ -32,7 +31,7 @@ numerators as (
     from {{ ref(ind.numerator.model) }} as s
     {%- endif %}
     where {{ ind.numerator.get('where', 'true') }}
-      and {{ refresh_month_filter('s.month_start') if ind.id in by_month else 'true' }}
+      and {{ refresh_month_filter('s.month_start', indicator=ind.id) }}
     group by all
     {{ 'union all' if not loop.last }}
     {%- endfor %}
@@ -44,7 +43,7 @@ coverage as (
            {{ 'true' if ind.method == 'dsr' else 'false' }} as is_age_standardised
     from {{ ref(ind.numerator.model) }} as s
     join hierarchy as h using (lsoa21_code)
-    where {{ refresh_month_filter('s.month_start') if ind.id in by_month else 'true' }}
+    where {{ refresh_month_filter('s.month_start', indicator=ind.id) }}
     {{ 'union all' if not loop.last }}
     {%- endfor %}
 ),
@@ -96,7 +95,7 @@ model_denominators as (
            null::integer as population_year, sum({{ ind.denominator.measure }}) as denominator
     from {{ ref(ind.denominator.model) }}
     where {{ ind.denominator.get('where', 'true') }}
-      and {{ refresh_month_filter('month_start') if ind.id in by_month else 'true' }}
+      and {{ refresh_month_filter('month_start', indicator=ind.id) }}
     group by all
     {{ 'union all' if not loop.last }}
     {%- else %}

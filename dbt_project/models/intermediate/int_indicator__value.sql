@@ -5,7 +5,7 @@
 -- Age-standardised indicators are summed by ESP2013 band first, then standardised per area.
 -- Incremental: by-month indicators redo only the periods containing changed months, the rest in
 -- full (macros/refresh_scope.sql).
--- depends_on: {{ ref('int_refresh__month') }} {{ ref('int_refresh__period') }}
+-- depends_on: {{ ref('int_refresh__period') }} {{ ref('int_refresh__indicator') }}
 {{ config(materialized='incremental', incremental_strategy='append',
           pre_hook="{{ refresh_delete_periods() }}") }}
 {%- set levels = [('lsoa', 'lsoa21_code'), ('msoa', 'msoa21_code'), ('lad', 'lad_code'), ('utla', 'utla_code'),

@@ -1,10 +1,18 @@
--- For each catalogue indicator, whether this build rebuilds all its values (everything is being
--- rebuilt, or the indicator is not refreshed by month); otherwise only its periods in
--- int_refresh__period are. check_marts validates exactly these rows.
+-- For each catalogue indicator, whether this build rebuilds all its values; otherwise only its
+-- periods in int_refresh__period are. All of them when everything is rebuilt; indicators not
+-- refreshed by month (outcome shares, force extracts) whenever outcomes or force extracts changed,
+-- since those revise past months. check_marts validates exactly the rows rebuilt.
 {%- set by_month = by_month_indicator_ids() %}
+with catalogue as (
+    select indicator_id
+    from (values {% for ind in indicator_catalogue() %}('{{ ind.id }}'){{ ', ' if not loop.last }}{% endfor %}) as c(indicator_id)
+)
+
 select
     indicator_id,
     (coalesce((select bool_or(rebuild_all) from {{ ref('int_refresh__month') }}), false)
-     or not indicator_id in ({% for id in by_month %}'{{ id }}'{{ ', ' if not loop.last }}{% else %}null{% endfor %})
+     or (indicator_id not in ({% for id in by_month %}'{{ id }}'{{ ', ' if not loop.last }}{% else %}null{% endfor %})
+         and exists (select 1 from {{ ref('int_refresh__changed_load') }}
+                     where source in ('police_outcomes', 'force_recorded_crime')))
     ) as rebuilt_in_full
-from (values {% for ind in indicator_catalogue() %}('{{ ind.id }}'){{ ', ' if not loop.last }}{% endfor %}) as c(indicator_id)
+from catalogue

@@ -1,27 +1,16 @@
--- What an incremental build must redo (macros/refresh_scope.sql): the months of police.uk street
--- files added, replaced or withdrawn since the last complete build; or every month, with
--- rebuild_all = true, when anything else by-month indicators depend on changed (reference data),
--- when there is no record of a complete build, or on a --full-refresh build. Months are listed
--- explicitly either way, so filters on them reach down into staging.
-with accepted as (
-    select load_id, source, source_file from {{ source('raw', 'load_manifest') }}
-    where outcome = 'loaded' and check_status <> 'failed'
-),
-
-built as (
-    select load_id, source, source_file from {{ source('raw', 'dbt_built_load') }}
-),
-
-changed as (
-    (select * from accepted except select * from built)
-    union all
-    (select * from built except select * from accepted)
+-- The months an incremental build redoes (macros/refresh_scope.sql): those of police.uk street
+-- files added or withdrawn since the last complete build; or every month, with rebuild_all =
+-- true, when anything else by-month indicators depend on changed (reference data), when there is
+-- no record of a complete build, or on a --full-refresh build. Months are listed explicitly
+-- either way, so filters on them reach down into staging.
+with changed as (
+    select * from {{ ref('int_refresh__changed_load') }}
 ),
 
 scope as (
     select
         {{ 'true' if flags.FULL_REFRESH else 'false' }}
-        or (select count(*) = 0 from built)
+        or not exists (select 1 from {{ source('raw', 'dbt_built_load') }})
         or exists (select 1 from changed
                    where source not in ('police_street', 'police_outcomes', 'police_stop_search',
                                         'force_recorded_crime')) as rebuild_all
@@ -30,8 +19,8 @@ scope as (
 street_files as (
     select source_file, true as is_changed from changed where source = 'police_street'
     union all
-    select source_file, false from (select * from accepted union all select * from built)
-    where source = 'police_street'
+    select source_file, false from {{ source('raw', 'load_manifest') }}
+    where source = 'police_street' and outcome = 'loaded'
 )
 
 select distinct

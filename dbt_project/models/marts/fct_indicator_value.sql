@@ -8,7 +8,7 @@
 -- similar when it spans it; higher / lower for indicators with no polarity.
 -- Incremental by indicator × period (comparators are of the same indicator and period), like
 -- int_indicator__value (macros/refresh_scope.sql).
--- depends_on: {{ ref('int_refresh__month') }} {{ ref('int_refresh__period') }}
+-- depends_on: {{ ref('int_refresh__period') }} {{ ref('int_refresh__indicator') }}
 {{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail',
           pre_hook="{{ refresh_delete_periods() }}") }}
 with disclosed as (
