@@ -14,7 +14,8 @@ A, B, C, D = (l[:2] for l in MINI_LSOAS)
 TABLES = ["intermediate.int_police__street_lsoa21", "intermediate.int_police__crime_lsoa_month",
           "intermediate.int_indicator__lsoa_month", "intermediate.int_indicator__value",
           "intermediate.int_indicator__disclosed", "marts.fct_indicator_value", "marts.fct_indicator_trend",
-          "marts.fct_police_crime_lsoa_month"]
+          "marts.fct_police_crime_lsoa_month", "intermediate.int_population__lsoa_year",
+          "intermediate.int_population__lsoa_esp_band"]
 
 
 def snapshot(db_path) -> dict[str, list[tuple]]:
@@ -143,3 +144,30 @@ def test_a_redelivered_month_replaces_and_a_reference_change_rebuilds_all(pipeli
         assert con.execute("""SELECT numerator, denominator FROM marts.fct_indicator_value
                               WHERE indicator_id = 'violence_offences_rate' AND area_code = ? AND period_type = 'month'
                                 AND period_start = '2025-02-01'""", [A[0]]).fetchone() == (10, 3000)
+
+
+def test_a_reference_change_rebuilds_indicators_even_without_street_files(pipeline_env):
+    """Force extracts only (no police.uk street files, so no months to list): a new population
+    still rebuilds the knife rates, and a new extract month rebuilds them in full."""
+    from test_force_crime import JANUARY, write_tvp
+
+    from ingestion import pipeline
+
+    db, landing, _, deliver_and_build = pipeline_env
+
+    def pfa_denominators():
+        with duckdb.connect(str(db), read_only=True) as con:
+            return con.execute("""SELECT DISTINCT denominator FROM marts.fct_indicator_value
+                                  WHERE indicator_id = 'knife_serious_violence_rate' AND area_code = 'E23000029'
+                                    AND period_type = 'month'""").fetchall()
+
+    write_tvp(landing / "force_crime" / "thames-valley", "2025-01", JANUARY)
+    pipeline.ingest_force_crime(landing / "force_crime")
+    deliver_and_build()
+    assert pfa_denominators() == [(7500,)]
+
+    population = landing / "population" / "sapelsoasyoa_mid2024.csv"
+    population.write_text(population.read_text().replace(",1500,", ",3000,").replace(",750,", ",1500,"))
+    pipeline.load_reference(landing)
+    deliver_and_build()
+    assert pfa_denominators() == [(9000,)]

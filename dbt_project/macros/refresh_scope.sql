@@ -60,6 +60,20 @@
     {%- endif -%}
 {% endmacro %}
 
+{#- Models built from reference data alone: rebuilt only when int_refresh__scope says
+    rebuild_all (reference data changed), else left as they are. -#}
+{% macro refresh_reference_filter() %}
+    {%- if is_incremental() -%}
+    (select rebuild_all from {{ ref('int_refresh__scope') }})
+    {%- else -%}true{%- endif -%}
+{% endmacro %}
+
+{% macro refresh_delete_on_rebuild_all() %}
+    {%- if is_incremental() -%}
+    delete from {{ this }} where {{ refresh_reference_filter() }}
+    {%- endif -%}
+{% endmacro %}
+
 {% macro create_build_state() %}
     create schema if not exists raw;
     create table if not exists raw.dbt_built_load (

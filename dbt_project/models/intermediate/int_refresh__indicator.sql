@@ -1,6 +1,6 @@
 -- For each catalogue indicator, whether this build rebuilds all its values; otherwise only its
 -- periods in int_refresh__period are. All of them when everything is rebuilt; indicators not
--- refreshed by month (outcome shares, force extracts) whenever outcomes or force extracts changed,
+-- refreshed by month (outcome shares, force extracts) whenever outcomes or force extracts came,
 -- since those revise past months. check_marts validates exactly the rows rebuilt.
 {%- set by_month = by_month_indicator_ids() %}
 with catalogue as (
@@ -9,10 +9,9 @@ with catalogue as (
 )
 
 select
-    indicator_id,
-    (coalesce((select bool_or(rebuild_all) from {{ ref('int_refresh__month') }}), false)
-     or (indicator_id not in ({% for id in by_month %}'{{ id }}'{{ ', ' if not loop.last }}{% else %}null{% endfor %})
-         and exists (select 1 from {{ ref('int_refresh__changed_load') }}
-                     where source in ('police_outcomes', 'force_recorded_crime')))
-    ) as rebuilt_in_full
-from catalogue
+    c.indicator_id,
+    s.rebuild_all
+    or (s.revisions_came
+        and c.indicator_id not in ({% for id in by_month %}'{{ id }}'{{ ', ' if not loop.last }}{% else %}null{% endfor %}))
+        as rebuilt_in_full
+from catalogue as c, {{ ref('int_refresh__scope') }} as s
