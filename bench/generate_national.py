@@ -96,18 +96,13 @@ def write_reference(con: duckdb.DuckDBPyConnection, root: Path, total_lsoas: int
 
 def write_month(con: duckdb.DuckDBPyConnection, root: Path, month: str, rows_per_month: int, seed: int = 1) -> list[Path]:
     """One street file per force for `month`, rows shared by force population."""
-    weights = _force_weights()
     out = []
     cumulative, edges = 0.0, []
     for crime_type, share in CRIME_TYPES:
         cumulative += share
         edges.append((crime_type, cumulative))
     case = "CASE " + " ".join(f"WHEN u < {edge:.4f} THEN '{t}'" for t, edge in edges[:-1]) + f" ELSE '{edges[-1][0]}' END"
-    (root / "police" / month).mkdir(parents=True, exist_ok=True)
-    for force, weight in zip(FORCES, weights):
-        n = round(rows_per_month * weight / sum(weights))
-        path = root / "police" / month / f"{month}-{force}-street.csv"
-        name = "Metropolitan Police Service" if force == "metropolitan" else f"{initcap(force)} Police"
+    for force, n, path, name in _force_files(root, month, "street", rows_per_month):
         con.execute(f"""
             COPY (
                 WITH lsoas AS (SELECT row_number() OVER (ORDER BY lsoa) - 1 AS i, lsoa_code, lsoa_name
@@ -134,6 +129,40 @@ def write_month(con: duckdb.DuckDBPyConnection, root: Path, month: str, rows_per
             ) TO '{path}' (HEADER, DELIMITER ',')""")
         out.append(path)
     return out
+
+
+def write_outcomes(con: duckdb.DuckDBPyConnection, root: Path, month: str, crime_months: list[str],
+                   rows_per_month: int, seed: int = 1, share: int = 20) -> list[Path]:
+    """One outcomes file per force for `month`, as police.uk archives carry: outcomes recorded that
+    month for about 1 in `share` of the records of each earlier month (referred to by Crime ID, as
+    write_month draws them), a third of them charges."""
+    out = []
+    months = ", ".join(f"('{m}')" for m in crime_months)
+    for force, n, path, name in _force_files(root, month, "outcomes", rows_per_month):
+        con.execute(f"""
+            COPY (
+                SELECT sha256('{seed}' || m || '{force}' || r.range) AS "Crime ID", '{month}' AS "Month",
+                       '{name}' AS "Reported by", '{name}' AS "Falls within", NULL AS "Longitude",
+                       NULL AS "Latitude", 'On or near High Street' AS "Location", NULL AS "LSOA code",
+                       NULL AS "LSOA name",
+                       CASE WHEN hash({seed}, m, '{force}', r.range, 'charged') % 3 = 0 THEN 'Suspect charged'
+                            ELSE 'Investigation complete; no suspect identified' END AS "Outcome type"
+                FROM (VALUES {months}) AS c(m), range({n}) AS r
+                WHERE hash({seed}, m, '{force}', r.range, 'outcome') % {share} = 0
+                ORDER BY m, r.range
+            ) TO '{path}' (HEADER, DELIMITER ',')""")
+        out.append(path)
+    return out
+
+
+def _force_files(root: Path, month: str, kind: str, rows_per_month: int):
+    """(force, its rows in the month by population share, file path, force name) per force."""
+    weights = _force_weights()
+    (root / "police" / month).mkdir(parents=True, exist_ok=True)
+    for force, weight in zip(FORCES, weights):
+        name = "Metropolitan Police Service" if force == "metropolitan" else f"{initcap(force)} Police"
+        yield (force, round(rows_per_month * weight / sum(weights)),
+               root / "police" / month / f"{month}-{force}-{kind}.csv", name)
 
 
 def initcap(force: str) -> str:

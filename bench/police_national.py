@@ -12,7 +12,8 @@ including its child processes such as dbt, read from os.wait4) are its own:
   ingest        vru: every street file through the loader (header, rules, quarantine, manifest)
   checks_dbt_publish  vru: GX on the raw batch → dbt build → GX on the marts → publish
   pandas        baseline: a straightforward pandas implementation of the violence indicator
-  next_month    vru: one more month (2026-01) ingested, checked, built and published
+  next_month    vru: one more month (2026-01) of street and outcomes files ingested, checked, built
+                and published
   verify        the pandas and vru values of the violence indicator agree (not timed)
 
 Results go to bench/results/police_national-<date>.{json,md}. Not a test: nothing here passes or
@@ -86,7 +87,7 @@ def _phase(name: str, work: Path, args) -> dict:
     if name == "next_month":
         import duckdb
 
-        from generate_national import write_month, write_reference
+        from generate_national import write_month, write_outcomes, write_reference
         from ingestion import pipeline
 
         with duckdb.connect() as con:       # the same synthetic areas, one more month of files
@@ -94,12 +95,17 @@ def _phase(name: str, work: Path, args) -> dict:
                         "lambda w: upper(w[1]) || lower(w[2:])), 'string_agg', ' ')")
             write_reference(con, work / "_next", args.lsoas)
             new_files = write_month(con, work, NEXT_MONTH, args.rows // 12)
+            # the month's outcomes for earlier crimes travel with it, as in police.uk archives
+            outcome_files = write_outcomes(con, work, NEXT_MONTH, sorted({p.parent.name for p in police.glob("*/*-street.csv")}
+                                                                         - {NEXT_MONTH}), args.rows // 12)
         started = time.perf_counter()
         report = pipeline.ingest_police_street(police, month=NEXT_MONTH)
         loaded = time.perf_counter() - started
         tail = _tail()
-        return {"seconds": time.perf_counter() - started, "ingest_seconds": loaded, "files": len(new_files),
-                "rows": sum(r.rows_loaded for r in report.results), "steps": tail["steps"]}
+        outcomes = sum(r.rows_loaded for r in report.results if r.source == "police_outcomes")
+        return {"seconds": time.perf_counter() - started, "ingest_seconds": loaded,
+                "files": len(new_files) + len(outcome_files), "outcome_rows": outcomes,
+                "rows": sum(r.rows_loaded for r in report.results) - outcomes, "steps": tail["steps"]}
     if name == "verify":
         return _verify(work)
     raise SystemExit(f"unknown phase {name}")
@@ -183,7 +189,8 @@ def _report(results: dict, args, path: Path) -> str:
         "ingest": "vru: loader, every rule, manifest",
         "checks_dbt_publish": "vru: " + ", ".join(f"{k} {v}s" for k, v in r["checks_dbt_publish"]["steps"].items()),
         "pandas": "baseline: pandas violence indicator (5 levels × 5 period types)",
-        "next_month": "vru: " + f"ingest {r['next_month']['ingest_seconds']:.1f}s, "
+        "next_month": f"vru: {r['next_month']['rows']:,} street + {r['next_month'].get('outcome_rows', 0):,} outcome rows; "
+                      + f"ingest {r['next_month']['ingest_seconds']:.1f}s, "
                       + ", ".join(f"{k} {v}s" for k, v in r["next_month"]["steps"].items()),
         "verify": f"{r['verify']['values_compared']:,} violence values compared, {r['verify']['differ']} differ, "
                   f"{r['verify']['only_in_one']} in only one",
