@@ -3,7 +3,9 @@
 loads each month once, and re-running a month replaces it, never doubles it.
 
 police.uk publishes a month about six weeks after it ends: the sensor waits (rescheduling, not
-holding a worker) until that month's files are in the landing folder.
+holding a worker) until that month's files are in the landing folder. The dbt build is
+incremental: it redoes only that month and the reporting periods containing it (plus outcome
+shares in full when outcomes came), and the mart check covers the rows it rewrote.
 """
 
 from __future__ import annotations
