@@ -252,4 +252,4 @@ def check_marts(settings: Settings | None = None, everything: bool = False) -> s
     if not report.success:
         raise ChecksFailed("fct_indicator_value failed its checks; not published:\n  "
                            + "\n  ".join(report.failures()))
-    return f"{rows} indicator values passed" + ("" if everything else " (those the last build wrote)")
+    return f"{rows} indicator values passed" + (" (those the last build wrote)" if scoped else "")

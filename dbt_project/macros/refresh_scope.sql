@@ -1,13 +1,14 @@
 {#- Incremental builds: rebuild only what a change in the deliveries can move.
 
     raw.dbt_built_load keeps the accepted loads as of the last complete build (on-run-end).
-    int_refresh__month compares it with the accepted loads now: months of police.uk street files
-    added, replaced or withdrawn since then are rebuilt; a change to any reference data (ONS
-    lookups, population, IMD) rebuilds everything. Every indicator is rebuilt for the periods
-    containing those months. Indicators not counted from street records alone (numerator models
-    outside var refresh_by_month_models: outcome shares, whose past months move as outcomes
-    arrive; force extracts, which may restate any month) are rebuilt in full whenever outcomes or
-    force extracts changed. A --full-refresh build rebuilds everything. -#}
+    int_refresh__changed_load compares it with the accepted loads now and int_refresh__scope sums
+    that up: months of police.uk street files added, replaced or withdrawn since then are rebuilt
+    (int_refresh__month), with the reporting periods containing them (int_refresh__period); a
+    change to any reference data (ONS lookups, population, IMD) rebuilds everything. Indicators
+    not counted from street records alone (numerator models outside var refresh_by_month_models:
+    outcome shares, whose past months move as outcomes arrive; force extracts, which may restate
+    any month) are rebuilt in full whenever outcomes or force extracts changed
+    (int_refresh__indicator). A --full-refresh build rebuilds everything. -#}
 
 {% macro by_month_indicator_ids() %}
     {%- set ids = [] -%}

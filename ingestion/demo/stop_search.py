@@ -61,6 +61,6 @@ def write_month(out_dir: Path, month: str, population: int, street_lon: np.ndarr
             writer.writerow([
                 "Person search", f"{np.datetime_as_string(at[i])}:00+00:00", "False", "",
                 f"{lat[i]:.6f}" if located else "", f"{lon[i]:.6f}" if located else "",
-                "Female" if female[i] else "Male", AGES[age[i]], "", ETHNICITIES[ethnicity[i]], OBJECTS[objects[obj[i]]][0], objects[obj[i]], outcomes[out[i]],
-                str(bool(linked[i])), "False"])
+                "Female" if female[i] else "Male", AGES[age[i]], "", ETHNICITIES[ethnicity[i]],
+                OBJECTS[objects[obj[i]]][0], objects[obj[i]], outcomes[out[i]], str(bool(linked[i])), "False"])
     return path
