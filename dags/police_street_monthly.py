@@ -41,7 +41,7 @@ def _month_and_folder() -> tuple[str, Path]:
 def police_street_monthly():
     @task.sensor(poke_interval=timedelta(hours=12), timeout=timedelta(days=90), mode="reschedule")
     def wait_for_delivery() -> bool:
-        from ingestion.police_street import street_files
+        from ingestion.sources.police_uk import street_files
 
         month, folder = _month_and_folder()
         return bool(street_files(folder, month))

@@ -1,9 +1,17 @@
-"""Great Expectations suites as code: one per raw source and per mart, run by ingestion/quality.py."""
+"""Great Expectations suites as code, run by ingestion/quality.py: one per gated raw source,
+derived from its declaration (raw_delivery.py), and one per checked mart."""
 
-from expectations import fct_indicator_value, force_recorded_crime, police_street
+from __future__ import annotations
 
-SUITES = {
-    "raw_police_street": police_street.build_suite,
-    "raw_force_recorded_crime": force_recorded_crime.build_suite,
-    "fct_indicator_value": fct_indicator_value.build_suite,
-}
+from collections.abc import Callable
+
+
+def suites() -> dict[str, Callable[[], object]]:
+    """Every suite by name, each a function building it."""
+    from expectations import fct_indicator_value, raw_delivery
+    from ingestion.sources import gated_sources
+
+    found: dict[str, Callable[[], object]] = {"fct_indicator_value": fct_indicator_value.build_suite}
+    for spec in gated_sources():
+        found[spec.gx_suite] = lambda spec=spec: raw_delivery.build_suite(spec)
+    return found

@@ -7,14 +7,13 @@ COLUMNS = [
     "numerator", "denominator", "value", "lower_ci_95", "upper_ci_95", "lower_ci_998", "upper_ci_998",
     "comparator_area_code", "comparison", "comparison_with_england", "is_suppressed", "suppression_reason",
 ]
-AREA_TYPES = ["lsoa", "msoa", "lad", "utla", "csp", "pfa", "region", "country"]
-PERIOD_TYPES = ["month", "quarter", "financial_year", "academic_year", "calendar_year", "rolling_12_months"]
-COMPARISONS = ["better", "similar", "worse", "higher", "lower", "not compared"]
 
 
 def build_suite():
     import great_expectations as gx
     import great_expectations.expectations as gxe
+
+    from ingestion.codes import AREA_LEVELS, COMPARISONS, PERIOD_TYPES
 
     suite = gx.ExpectationSuite(name="fct_indicator_value")
     why = lambda text: {"why": text}  # noqa: E731
@@ -25,10 +24,10 @@ def build_suite():
         *[gxe.ExpectColumnValuesToNotBeNull(column=c, meta=why("key and count columns are always filled"))
           for c in ("indicator_id", "area_code", "area_type", "period_type", "period_start",
                     "period_end", "denominator", "is_suppressed")],
-        gxe.ExpectColumnValuesToBeInSet(column="area_type", value_set=AREA_TYPES),
-        gxe.ExpectColumnValuesToBeInSet(column="period_type", value_set=PERIOD_TYPES),
-        gxe.ExpectColumnValuesToBeInSet(column="comparison", value_set=COMPARISONS),
-        gxe.ExpectColumnValuesToBeInSet(column="comparison_with_england", value_set=COMPARISONS),
+        gxe.ExpectColumnValuesToBeInSet(column="area_type", value_set=list(AREA_LEVELS)),
+        gxe.ExpectColumnValuesToBeInSet(column="period_type", value_set=list(PERIOD_TYPES)),
+        gxe.ExpectColumnValuesToBeInSet(column="comparison", value_set=list(COMPARISONS)),
+        gxe.ExpectColumnValuesToBeInSet(column="comparison_with_england", value_set=list(COMPARISONS)),
         gxe.ExpectColumnValuesToBeBetween(column="numerator", min_value=0, meta=why("counts are never negative")),
         gxe.ExpectColumnValuesToBeBetween(column="denominator", min_value=0, strict_min=True,
                                           meta=why("a rate needs a population")),

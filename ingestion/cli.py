@@ -11,12 +11,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ingestion.errors import VruError
 from ingestion.settings import get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Serious-violence data platform: load, build, check and publish indicators.")
-ingest_app = typer.Typer(no_args_is_help=True, help="Load delivered files into the raw layer.")
-app.add_typer(ingest_app, name="ingest")
 # piped output (CI logs, `| tee`) has no terminal width; 110 columns keeps tables on one line
 console = Console(width=None if Console().is_terminal else 110)
 
@@ -32,22 +31,13 @@ def _fail(message: str, hint: str = "") -> None:
 
 
 def _run_step(title: str, func, *args):
-    """Run one pipeline step with a spinner; known failures become readable messages."""
-    from ingestion.load import FileRejected
-    from ingestion.pipeline import ChecksFailed, DeliveriesRejected
-    from ingestion.publish import PublishRefused
-    from ingestion.transform import DbtFailed
-    from ingestion.warehouse import WarehouseBusy
-
+    """Run one pipeline step with a spinner; the platform's own failures (VruError) become the
+    message and its hint."""
     try:
         with console.status(title):
             result = func(*args)
-    except (FileRejected, DeliveriesRejected) as error:
-        _fail(str(error), "fix or re-export the file and deliver it again; earlier loads are unchanged")
-    except (ChecksFailed, DbtFailed, PublishRefused) as error:
-        _fail(str(error), "see `vru status` and the Data Docs; the published warehouse is unchanged")
-    except (WarehouseBusy, FileNotFoundError) as error:
-        _fail(str(error))
+    except VruError as error:
+        _fail(str(error), error.hint)
     summary = getattr(result, "summary", None)
     console.print(f"[green]✓[/] {title}: {summary() if callable(summary) else result}")
     return result
@@ -204,37 +194,32 @@ def status() -> None:
         console.print("Published warehouse: not yet published")
 
 
-@ingest_app.command("police-street")
-def ingest_police_street(folder: Path = typer.Argument(..., exists=True, help="File or folder of *-street.csv")) -> None:
-    """Load data.police.uk street files (a folder in the archive layout, or one file)."""
-    from ingestion import pipeline
+def _ingest_help() -> str:
+    from ingestion.sources import all_sources
 
-    _run_step(f"Loading police.uk street files from {folder}", pipeline.ingest_police_street, folder)
+    lines = ["Load delivered files into the raw layer: `vru ingest SOURCE PATH`.", "", "SOURCE is one of:", ""]
+    lines += [f"- {s.name.replace('_', '-')}: {s.description}" for s in sorted(all_sources(), key=lambda s: s.name)]
+    lines += ["- reference: a folder with ons/*.csv lookups, population/*.csv estimates and "
+              "deprivation/*.csv (IMD), each file's source told by its header", "",
+              "police-street also loads the outcomes and stop-and-search files beside the street files."]
+    return "\n".join(lines)
 
 
-@ingest_app.command("force-crime")
-def ingest_force_crime(
-    folder: Path = typer.Argument(..., exists=True, help="Folder of force extracts, each beside its mapping TOML"),
+@app.command(help=_ingest_help(), no_args_is_help=True)
+def ingest(
+    source: str = typer.Argument(..., help="A source name (see above), e.g. police-street or force-crime"),
+    path: Path = typer.Argument(..., exists=True, help="A delivered file, or a folder searched for the source's files"),
     month: str = typer.Option(None, help="Only files of this month (YYYY-MM), where the file name has one"),
 ) -> None:
-    """Load forces' recorded-crime extracts through their column-mapping files (docs/force_crime_extract.md)."""
-    from ingestion import pipeline
-    from ingestion.force_crime import MappingInvalid
+    from ingestion import pipeline, sources
 
-    try:
-        _run_step(f"Loading force recorded-crime extracts from {folder}", pipeline.ingest_force_crime, folder,
-                  None, month)
-    except MappingInvalid as error:
-        _fail(str(error), "fix the mapping file; nothing was loaded")
-
-
-@ingest_app.command("reference")
-def ingest_reference(folder: Path = typer.Argument(..., exists=True, file_okay=False,
-                                                    help="Folder with ons/ and population/")) -> None:
-    """Load ONS lookups (ons/*.csv) and population estimates (population/*.csv)."""
-    from ingestion import pipeline
-
-    _run_step(f"Loading ONS reference data from {folder}", pipeline.load_reference, folder)
+    if source == "reference":
+        _run_step(f"Loading reference data from {path}", pipeline.load_reference, path)
+    elif sources.get(source).name == "police_street":
+        _run_step(f"Loading police.uk files from {path}", pipeline.ingest_police_street, path, None, month)
+    else:
+        spec = sources.get(source)
+        _run_step(f"Loading {spec.name} from {path}", pipeline.ingest, spec, path, None, month)
 
 
 @app.command("download-police")
@@ -249,7 +234,7 @@ def download_police(
         with console.status(f"Downloading the police.uk archive for {month}…"):
             folder, files = fetch_police_archive(month, get_settings().landing_dir, url)
     except DownloadFailed as error:
-        _fail(str(error), "nothing was changed; check the URL or try again later")
+        _fail(str(error), error.hint)
     console.print(f"[green]✓[/] {files} street files checked and unpacked to {folder}", soft_wrap=True)
 
 

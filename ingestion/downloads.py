@@ -19,27 +19,22 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingestion import ons_reference
 from ingestion.load import FileRejected, SourceSpec, validate_file
 from ingestion.settings import PROJECT_ROOT
+from ingestion.errors import VruError
 
-SPECS: dict[str, SourceSpec] = {
-    "ons_lsoa21_lad": ons_reference.LSOA21_LAD,
-    "ons_lad_csp_pfa": ons_reference.LAD_CSP_PFA,
-    "ons_lad_hierarchy": ons_reference.LAD_HIERARCHY,
-    "ons_lsoa21_msoa21": ons_reference.LSOA21_MSOA21,
-    "ons_lsoa11_lsoa21": ons_reference.LSOA11_LSOA21,
-    "ons_lsoa21_centroid": ons_reference.LSOA21_CENTROID_XY,
-    "ons_population_lsoa": ons_reference.POPULATION_LSOA,
-    "mhclg_imd2019_lsoa11": ons_reference.IMD2019_LSOA11,
-}
+def _source(name: str) -> SourceSpec | None:
+    """The registry's declaration of a downloadable dataset (its name is the source's name)."""
+    from ingestion import sources
+
+    return next((s for s in sources.all_sources() if s.name == name), None)
 DEFAULT_CONFIG = PROJECT_ROOT / "ingestion" / "reference_downloads.toml"
 # data.police.uk publishes every force's files for a month range as one archive; {month} is YYYY-MM
 POLICE_ARCHIVE_URL = os.environ.get("VRU_POLICE_ARCHIVE_URL", "https://data.police.uk/data/archive/{month}.zip")
 
 
-class DownloadFailed(RuntimeError):
-    pass
+class DownloadFailed(VruError):
+    hint = "nothing was changed; check the URL or try again later"
 
 
 @dataclass(frozen=True)
@@ -65,9 +60,9 @@ def read_config(path: Path | None = None) -> list[DownloadSpec]:
     with open(path, "rb") as handle:
         entries = tomllib.load(handle).get("download", [])
     specs = [DownloadSpec(**entry) for entry in entries]
-    unknown = [s.name for s in specs if s.name not in SPECS]
+    unknown = [s.name for s in specs if _source(s.name) is None or _source(s.name).refresh != "reference"]
     if unknown:
-        raise DownloadFailed(f"{path}: unknown dataset name(s) {unknown}; known: {sorted(SPECS)}")
+        raise DownloadFailed(f"{path}: unknown dataset name(s) {unknown}; each must be a reference source's name")
     return specs
 
 
@@ -84,7 +79,8 @@ def fetch(spec: DownloadSpec, landing_dir: Path, timeout_s: float = 120.0) -> Do
             for block in iter(lambda: response.read(1 << 20), b""):
                 digest.update(block)
                 out.write(block)
-        rows = validate_file(SPECS[spec.name], partial, as_name=target.name, min_rows=spec.min_rows)
+        rows = validate_file(_source(spec.name).layout_for(partial), partial, as_name=target.name,
+                             min_rows=spec.min_rows)
     except urllib.error.URLError as error:
         partial.unlink(missing_ok=True)
         raise DownloadFailed(f"{spec.name}: could not download {spec.url}: {error}") from None
@@ -113,7 +109,7 @@ def fetch_police_archive(month: str, landing_dir: Path, url_template: str | None
     import tempfile
     import zipfile
 
-    from ingestion.police_street import POLICE_STREET
+    from ingestion.sources.police_uk import POLICE_STREET
 
     url = (url_template or POLICE_ARCHIVE_URL).format(month=month)
     police_dir = Path(landing_dir) / "police"

@@ -32,8 +32,19 @@ from typing import Literal
 
 import duckdb
 
-class FileRejected(ValueError):
+from ingestion import codes
+from ingestion.errors import VruError
+
+# Columns the loader writes on every raw row: which delivery, which file, its digest, when, which row.
+LOAD_METADATA = (("_load_id", "VARCHAR"), ("_source_file", "VARCHAR"), ("_source_sha256", "VARCHAR"),
+                 ("_loaded_at", "TIMESTAMP"), ("_row_number", "BIGINT"))
+REFRESH_KINDS = ("by_period", "revises_history", "reference")
+
+
+class FileRejected(VruError):
     """A delivery was refused. The message names the file, the row (if any) and the rule."""
+
+    hint = "fix or re-export the file and deliver it again; earlier loads are unchanged"
 
     def __init__(self, file: Path, rule: str, detail: str, row: int | None = None):
         self.file, self.rule, self.detail, self.row = Path(file), rule, detail, row
@@ -43,13 +54,30 @@ class FileRejected(ValueError):
 
 @dataclass(frozen=True)
 class Column:
-    """A column found by header name. `header` is a regex; a `(?P<vintage>..)` group captures
-    the two-digit vintage year that ONS puts in field names (LAD24CD → '24')."""
+    """A column of a source. `header` is a regex on the delivered header (a `(?P<vintage>..)` group
+    captures the two-digit vintage year ONS puts in field names: LAD24CD → '24'); None for a column
+    the source's select derives (from the file name, or by unpivoting). `stored` columns make the
+    raw table (with the load metadata); the rest are read and checked only.
 
-    header: str
+    The checks on the typed raw value are run by Great Expectations on every delivery of a source
+    with a suite: `not_null`, `values` (a code list), `area_level` (a code of that level, from
+    ingestion/codes.py; nulls allowed), `pattern` (a regex) and `between` (inclusive bounds)."""
+
+    header: str | None
     name: str
     sql_type: str = "VARCHAR"
     required: bool = True
+    stored: bool = True
+    not_null: bool = False
+    values: tuple[str, ...] | None = None
+    area_level: str | None = None
+    pattern: str | None = None
+    between: tuple[float | None, float | None] | None = None
+    description: str = ""
+
+    def __post_init__(self):
+        if self.area_level and self.area_level not in codes.AREA_LEVELS:
+            raise ValueError(f"column {self.name}: area level {self.area_level!r} is not one of {list(codes.AREA_LEVELS)}")
 
 
 @dataclass(frozen=True)
@@ -65,6 +93,11 @@ class Rule:
 
 @dataclass(frozen=True)
 class SourceSpec:
+    """One delivered source, declared once. Everything else about it is derived from this: the raw
+    table (`raw_ddl`), its Great Expectations suite (expectations/raw_delivery.py), the raw tables
+    that must exist, the publish gate, the incremental refresh scope (dbt reads
+    `raw.source_registry`) and the `vru ingest` command (ingestion/sources/__init__.py)."""
+
     name: str
     raw_table: str
     columns: tuple[Column, ...]
@@ -80,13 +113,63 @@ class SourceSpec:
     select_sql: Callable[["SourceSpec", dict[str, str], list[str]], str] | None = None
     extra_columns_pattern: str | None = None  # regex of further columns kept (wide layouts)
     description: str = ""
-    raw_ddl: str = ""
     # Great Expectations suite that must pass before the delivery reaches dbt (None: the load
-    # rules are the whole check, as for reference lookups)
+    # rules are the whole check, as for reference lookups); `extra_expectations` adds checks no
+    # column declaration says (each a function returning a GX expectation)
     gx_suite: str | None = None
+    extra_expectations: tuple[Callable[[], object], ...] = ()
     # records repeated identically under the same id (police.uk repeats some Crime IDs): counted
     # in the manifest here, collapsed to one in staging
     duplicate_id_column: str | None = None
+    # How a delivery moves what is built from it: "by_period" (it adds or replaces its own
+    # periods: only those are rebuilt), "revises_history" (it may restate any past period: what
+    # is counted from it is rebuilt in full), "reference" (lookups, population: everything is)
+    refresh: str = "reference"
+    # the grain it arrives at: area level × period type (None: not by period)
+    area_level: str = "lsoa"
+    period_type: str | None = None
+    # SQL over the typed raw row giving the start of the period it belongs to (by_period sources)
+    period_sql: str | None = None
+    # the file layouts this source accepts beyond its own columns (e.g. an older header), each a
+    # SourceSpec of the same name and raw table; `layout_for` picks one by a file's header
+    layouts: tuple["SourceSpec", ...] = ()
+    # how files at a path pair with layouts, when a file name or header is not enough (force
+    # extracts pair with the mapping file beside them): (path, month) → ([(layout, file)], refusals)
+    discover: Callable[[Path, str | None], tuple[list[tuple["SourceSpec", Path]], list["FileRejected"]]] | None = None
+
+    def __post_init__(self):
+        if self.refresh not in REFRESH_KINDS:
+            raise ValueError(f"source {self.name}: refresh {self.refresh!r} is not one of {REFRESH_KINDS}")
+        if self.area_level not in codes.AREA_LEVELS:
+            raise ValueError(f"source {self.name}: area level {self.area_level!r} is not one of {list(codes.AREA_LEVELS)}")
+        if self.period_type is not None and self.period_type not in codes.PERIOD_TYPES:
+            raise ValueError(f"source {self.name}: period type {self.period_type!r} is not one of {list(codes.PERIOD_TYPES)}")
+        if self.refresh == "by_period" and not (self.period_type and self.period_sql):
+            raise ValueError(f"source {self.name}: a by_period source declares its period_type and period_sql")
+
+    @property
+    def stored_columns(self) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if c.stored)
+
+    @property
+    def raw_columns(self) -> list[str]:
+        """The raw table's columns, load metadata included, in order."""
+        return [c.name for c in self.stored_columns] + [name for name, _ in LOAD_METADATA]
+
+    @property
+    def raw_ddl(self) -> str:
+        columns = [f"{c.name} {c.sql_type}" for c in self.stored_columns]
+        columns += [f"{name} {sql_type} NOT NULL" for name, sql_type in LOAD_METADATA]
+        return f"CREATE TABLE IF NOT EXISTS {self.raw_table} ({', '.join(columns)})"
+
+    def layout_for(self, path: Path) -> "SourceSpec":
+        """The layout whose required headers a file has (this one when none other fits)."""
+        header = read_header(path)
+        for layout in self.layouts:
+            if all(any(re.fullmatch(c.header, h) for h in header)
+                   for c in layout.columns if c.header and c.required):
+                return layout
+        return self
 
 
 @dataclass
@@ -125,6 +208,19 @@ CREATE TABLE IF NOT EXISTS raw.load_manifest (
     rows_duplicate BIGINT              -- identical repeated records (collapsed in staging)
 );
 ALTER TABLE raw.load_manifest ADD COLUMN IF NOT EXISTS rows_duplicate BIGINT;
+-- the periods each delivery holds (by_period sources), so a build redoes only those
+CREATE TABLE IF NOT EXISTS raw.load_period (
+    load_id VARCHAR NOT NULL, period_type VARCHAR NOT NULL, period_start DATE NOT NULL
+);
+-- which deliveries count, written once: loaded, and not failed by their checks (dbt reads it
+-- as a source; publish, checks and status use it too)
+CREATE OR REPLACE VIEW raw.accepted_load AS
+    SELECT * FROM raw.load_manifest WHERE outcome = 'loaded' AND check_status <> 'failed';
+-- every Great Expectations run (ingestion/pipeline.py)
+CREATE TABLE IF NOT EXISTS raw.check_result (
+    run_id VARCHAR NOT NULL, suite VARCHAR NOT NULL, checked_at TIMESTAMP NOT NULL,
+    success BOOLEAN NOT NULL, rows_checked BIGINT NOT NULL, failures VARCHAR
+);
 CREATE TABLE IF NOT EXISTS quarantine.rejected_row (
     source VARCHAR NOT NULL,
     _load_id VARCHAR NOT NULL,
@@ -162,6 +258,8 @@ def match_header(spec: SourceSpec, path: Path, header: list[str]) -> tuple[list[
     vintages: set[str] = set()
     missing = []
     for column in spec.columns:
+        if column.header is None:
+            continue
         hits = [i for i, name in enumerate(header) if re.fullmatch(column.header, name)]
         if not hits:
             if column.required:
@@ -195,7 +293,7 @@ def _sql_str(value: str) -> str:
 
 def _default_select(spec: SourceSpec, attrs: dict[str, str], staged: list[str]) -> str:
     exprs = []
-    for column in spec.columns:
+    for column in spec.stored_columns:
         if column.name not in staged:
             exprs.append(f"CAST(NULL AS {column.sql_type}) AS {column.name}")
         elif column.sql_type == "VARCHAR":
@@ -207,7 +305,7 @@ def _default_select(spec: SourceSpec, attrs: dict[str, str], staged: list[str]) 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection, spec: SourceSpec | None = None) -> None:
     con.execute(MANIFEST_DDL)
-    if spec is not None and spec.raw_ddl:
+    if spec is not None:
         con.execute(spec.raw_ddl)
 
 
@@ -280,7 +378,8 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: SourceSpec, deliveries: list[_D
     con.execute("""CREATE OR REPLACE TEMP TABLE _file AS
                    SELECT _file_index, min(rowid) AS _first_rowid, count(*) AS _rows
                    FROM _staged_text GROUP BY _file_index""")
-    absent = "".join(f", CAST(NULL AS VARCHAR) AS {c.name}" for c in spec.columns if c.name not in names)
+    absent = "".join(f", CAST(NULL AS VARCHAR) AS {c.name}" for c in spec.columns
+                     if c.header is not None and c.name not in names)
     con.execute(f"""CREATE TEMP VIEW _staged AS
                     SELECT s.*{absent}, s.rowid - f._first_rowid + 1 AS _row_number
                            {''.join(f', d._attr_{k}' for k in keys)}
@@ -356,7 +455,10 @@ def load_files(con: duckdb.DuckDBPyConnection, spec: SourceSpec, paths: list[Pat
     still has its own load id, manifest row and outcome: a refused file (its LoadResult has
     outcome "rejected" and the reason in `message`) never stops the others."""
     started = datetime.now(timezone.utc).replace(tzinfo=None)
+    from ingestion.sources import ensure_raw_tables   # the registry imports this module
+
     paths = [Path(p).resolve() for p in paths]
+    ensure_raw_tables(con)
     ensure_tables(con, spec)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:   # hashlib releases the GIL
         shas = list(pool.map(sha256_of, paths))
@@ -436,6 +538,29 @@ def _refuse(con, spec: SourceSpec, delivery: _Delivery, rejection: FileRejected)
     _record_manifest(con, spec, delivery.path, delivery.sha, delivery.load_id, delivery.started, result)
 
 
+def delivered_files(spec: SourceSpec, path: Path | str, month: str | None = None) -> list[Path]:
+    """The files of a source at `path` (a file, or every file below a folder whose name matches
+    the source's `file_pattern`), only those of `month` (YYYY-MM) when given and the file name
+    says its month."""
+    path = Path(path)
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    found = []
+    for file in files:
+        match = re.fullmatch(spec.file_pattern, file.name)
+        if match and (not month or match.groupdict().get("month") in (None, month)):
+            found.append(file)
+    return found
+
+
+def discover_files(spec: SourceSpec, path: Path | str, month: str | None = None
+                   ) -> tuple[list[tuple[SourceSpec, Path]], list[FileRejected]]:
+    """Each file of a source at `path` with the layout that reads it, and the files refused
+    before reading (a force extract no mapping matches)."""
+    if spec.discover is not None:
+        return spec.discover(Path(path), month)
+    return [(spec.layout_for(f), f) for f in delivered_files(spec, path, month)], []
+
+
 def load_file(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path | str) -> LoadResult:
     """Load one delivered file into `spec.raw_table`. Raises FileRejected (after recording the
     rejection in the manifest) when the file breaks a rule; earlier loads stay intact."""
@@ -501,6 +626,13 @@ def _write_batch(con, spec: SourceSpec, accepted: list[_Delivery], names: list[s
                 FROM ({select}) AS t JOIN _delivery AS d USING (_file_index)
                 {f'ANTI JOIN ({quarantined}) AS q USING (_file_index, _row_number)' if quarantined else ''}
                 WHERE d._accepted)""")
+        if spec.period_sql:
+            con.execute(f"""
+                INSERT INTO raw.load_period
+                SELECT DISTINCT d._load_id, {_sql_str(spec.period_type)}, CAST(({spec.period_sql}) AS DATE)
+                FROM ({select}) AS t JOIN _delivery AS d USING (_file_index)
+                {f'ANTI JOIN ({quarantined}) AS q USING (_file_index, _row_number)' if quarantined else ''}
+                WHERE d._accepted""")
         record = ", ".join(f"{c} := s.{c}" for c in _record_columns(con).split(", ")) if quarantine else ""
         for i, rule in quarantine:
             con.execute(

@@ -12,24 +12,29 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ingestion import force_crime, ons_reference, police_street
-from ingestion.load import FileRejected, LoadResult, ensure_tables, load_files
+from ingestion import sources
+from ingestion.errors import VruError
+from ingestion.load import MANIFEST_DDL, LoadResult, SourceSpec, discover_files, load_files
 from ingestion.settings import Settings, get_settings
+from ingestion.sources import ensure_raw_tables, force_crime, ons, police_uk
 from ingestion.warehouse import writer
 
-CHECK_RESULT_DDL = """
-CREATE TABLE IF NOT EXISTS raw.check_result (
-    run_id VARCHAR NOT NULL, suite VARCHAR NOT NULL, checked_at TIMESTAMP NOT NULL,
-    success BOOLEAN NOT NULL, rows_checked BIGINT NOT NULL, failures VARCHAR
-)"""
 
 
-class DeliveriesRejected(RuntimeError):
+class DeliveriesRejected(VruError):
     """Some files were refused; the others were loaded. The message lists every refusal."""
 
+    hint = "fix or re-export the files named and deliver them again; earlier loads are unchanged"
 
-class ChecksFailed(RuntimeError):
-    pass
+
+class NothingDelivered(VruError):
+    """No file of the source was found where the user pointed."""
+
+    hint = "check the path and the file names (see `vru ingest --help` for each source's files)"
+
+
+class ChecksFailed(VruError):
+    hint = "see `vru status` and the Data Docs; the published warehouse is unchanged"
 
 
 @dataclass
@@ -45,26 +50,6 @@ class IngestReport:
         return ", ".join(f"{n} {k}" for k, n in counts.items() if n)
 
 
-def _load_all(loader, files: list[Path], settings: Settings) -> IngestReport:
-    """Files whose source is decided file by file (reference lookups, force extracts)."""
-    report = IngestReport()
-    with writer(settings) as con:
-        for path in files:
-            try:
-                report.results.append(loader(con, path))
-            except FileRejected as rejection:
-                report.rejections.append(str(rejection))
-    return _raise_on_rejections(report)
-
-
-def _load_source(spec, files: list[Path], settings: Settings) -> IngestReport:
-    """Many files of one source, loaded set-based in batches (load.load_files)."""
-    with writer(settings) as con:
-        results = load_files(con, spec, files)
-    return _raise_on_rejections(IngestReport(results=[r for r in results if not r.rejection],
-                                             rejections=[str(r.rejection) for r in results if r.rejection]))
-
-
 def _raise_on_rejections(report: IngestReport) -> IngestReport:
     if report.rejections:
         raise DeliveriesRejected(
@@ -73,102 +58,97 @@ def _raise_on_rejections(report: IngestReport) -> IngestReport:
     return report
 
 
-REFERENCE_SPECS = (ons_reference.LSOA21_LAD, ons_reference.LAD_CSP_PFA, ons_reference.LAD_HIERARCHY,
-                   ons_reference.LSOA21_MSOA21, ons_reference.LSOA11_LSOA21, ons_reference.LSOA21_CENTROID,
-                   ons_reference.POPULATION_LSOA, ons_reference.POPULATION_AREA, ons_reference.IMD2019_LSOA11)
+def _load_layouts(pairs: list[tuple[SourceSpec, Path]], settings: Settings) -> IngestReport:
+    """Files paired with the layout that reads them, loaded set-based a layout at a time."""
+    groups: dict[SourceSpec, list[Path]] = {}
+    for layout, path in pairs:
+        groups.setdefault(layout, []).append(path)
+    report = IngestReport()
+    with writer(settings) as con:
+        ensure_raw_tables(con)
+        for layout, files in groups.items():
+            for result in load_files(con, layout, files):
+                if result.rejection:
+                    report.rejections.append(str(result.rejection))
+                else:
+                    report.results.append(result)
+    return report
+
+
+def ingest(source: str | SourceSpec, path: Path, settings: Settings | None = None,
+           month: str | None = None) -> IngestReport:
+    """Load a source's files at `path` (a file, or a folder searched for the source's file
+    names), only those of `month` (YYYY-MM) when given. Refused files are named in
+    DeliveriesRejected after the others have loaded."""
+    settings = settings or get_settings()
+    spec = sources.get(source) if isinstance(source, str) else source
+    pairs, refused = discover_files(spec, path, month)
+    if not pairs and not refused:
+        which = f" for {month}" if month else ""
+        raise NothingDelivered(f"{path}: no {spec.name} files{which} found (file names like {spec.file_pattern})")
+    report = _load_layouts(pairs, settings)
+    report.rejections = [str(r) for r in refused] + report.rejections
+    return _raise_on_rejections(report)
 
 
 def load_reference(folder: Path, settings: Settings | None = None) -> IngestReport:
     """ONS lookups (folder/ons/*.csv), population estimates (folder/population/*.csv) and, when
-    present, IMD 2019 (folder/deprivation/*.csv). Optional reference tables are created empty so
-    the models that read them still build."""
+    present, IMD 2019 (folder/deprivation/*.csv); each file's source is told by its header."""
     settings = settings or get_settings()
     folder = Path(folder)
     lookups = sorted((folder / "ons").glob("*.csv"))
     populations = sorted((folder / "population").glob("*.csv"))
     if not lookups or not populations:
-        raise FileNotFoundError(f"{folder}: expected ons/*.csv lookups and population/*.csv estimates")
-    with writer(settings) as con:
-        for spec in REFERENCE_SPECS:
-            ensure_tables(con, spec)
-    report = _load_all(ons_reference.load_lookup, lookups, settings)
-    report.results += _load_all(ons_reference.load_population, populations, settings).results
+        raise NothingDelivered(f"{folder}: expected ons/*.csv lookups and population/*.csv estimates")
     deprivation = sorted((folder / "deprivation").glob("*.csv"))
-    if deprivation:
-        report.results += _load_all(ons_reference.load_imd, deprivation, settings).results
-    return report
+    pairs, refused = [], []
+    for files, layout_for in [(lookups, ons.spec_for_lookup), (populations, ons.spec_for_population),
+                              (deprivation, lambda _: ons.IMD2019_LSOA11)]:
+        for path in files:
+            try:
+                pairs.append((layout_for(path), path))
+            except VruError as error:
+                refused.append(str(error))
+    report = _load_layouts(pairs, settings)
+    report.rejections = refused + report.rejections
+    return _raise_on_rejections(report)
 
 
 def ingest_police_street(folder: Path, settings: Settings | None = None, month: str | None = None) -> IngestReport:
     """Every `*-street.csv` under folder (the police.uk archive layout, YYYY-MM/ sub-folders, or
-    a downloaded .zip), or only those of `month` ("YYYY-MM")."""
+    a downloaded .zip), or only those of `month` ("YYYY-MM"), with the outcomes and
+    stop-and-search files that travel beside them."""
     settings = settings or get_settings()
-    files = police_street.street_files(Path(folder), month)
+    files = police_uk.street_files(Path(folder), month)
     if not files:
         which = f" for {month}" if month else ""
-        raise FileNotFoundError(f"{folder}: no police.uk street files (*-street.csv){which} found")
-    report = _load_source(police_street.POLICE_STREET, files, settings)
-    # outcomes and stop-and-search travel in the same archive folders; both are optional
-    with writer(settings) as con:
-        ensure_raw_tables(con)
+        raise NothingDelivered(f"{folder}: no police.uk street files (*-street.csv){which} found")
+    report = _raise_on_rejections(_load_layouts([(police_uk.POLICE_STREET, f) for f in files], settings))
     folder = Path(folder)
     folder = folder.with_suffix("") if folder.suffix == ".zip" else folder
-    for find, spec in [(police_street.outcome_files, police_street.POLICE_OUTCOMES),
-                       (police_street.stop_search_files, police_street.POLICE_STOP_SEARCH)]:
-        found = find(folder, month)
+    for spec in (police_uk.POLICE_OUTCOMES, police_uk.POLICE_STOP_SEARCH):   # optional siblings
+        found = police_uk.delivered_files(spec, folder, month)
         if found:
-            report.results += _load_source(spec, found, settings).results
+            report.results += _raise_on_rejections(_load_layouts([(spec, f) for f in found], settings)).results
     return report
-
-
-def ensure_raw_tables(con) -> None:
-    """Create every raw table dbt reads, empty where nothing was delivered yet (outcomes,
-    stop-and-search and force extracts are optional), so the models always build."""
-    for spec in (police_street.POLICE_STREET, police_street.POLICE_OUTCOMES, police_street.POLICE_STOP_SEARCH):
-        ensure_tables(con, spec)
-    con.execute(force_crime.RAW_DDL)
 
 
 def ingest_force_crime(folder: Path, settings: Settings | None = None, month: str | None = None) -> IngestReport:
     """Forces' recorded-crime extracts under folder, each read through the column-mapping file
     beside it (or the project schema). Files no mapping matches are refused by name, the others
     still load."""
-    settings = settings or get_settings()
-    folder = Path(folder)
-    if not folder.exists():
-        raise FileNotFoundError(f"{folder}: no force recorded-crime extracts folder")
-    paired, refused = force_crime.extract_files(folder, month)
-    with writer(settings) as con:
-        ensure_raw_tables(con)
-    report = IngestReport()
-    try:
-        if paired:
-            report = _load_all(lambda con, item: force_crime.load_extract_file(con, *item), paired, settings)
-    except DeliveriesRejected as error:
-        if not refused:
-            raise
-        report.rejections = [str(error)]
-    if refused:
-        raise DeliveriesRejected(
-            f"{len(refused) + len(report.rejections)} problem(s) with force extracts:\n  "
-            + "\n  ".join([str(r) for r in refused] + report.rejections))
-    return report
+    if not Path(folder).exists():
+        raise NothingDelivered(f"{folder}: no force recorded-crime extracts folder")
+    return ingest(force_crime.FORCE_RECORDED_CRIME, folder, settings, month)
 
 
 def _record_check(con, suite: str, rows: int, report) -> None:
-    con.execute(CHECK_RESULT_DDL)
+    con.execute(MANIFEST_DDL)
     con.execute(
         "INSERT INTO raw.check_result VALUES (?, ?, ?, ?, ?, ?)",
         [uuid.uuid4().hex, suite, datetime.now(timezone.utc).replace(tzinfo=None),
          report.success, rows, "\n".join(report.failures()) or None],
     )
-
-
-# raw sources checked by Great Expectations before dbt may use them: (source, raw table, suite)
-RAW_CHECKS = (
-    ("police_street", "raw.police_street", "raw_police_street"),
-    (force_crime.SOURCE_NAME, force_crime.RAW_TABLE, "raw_force_recorded_crime"),
-)
 
 
 # GX validates pandas batches (see quality.py); batches of about this many rows keep memory
@@ -198,8 +178,9 @@ def check_raw(settings: Settings | None = None) -> str:
     done, failures = [], []
     with writer(settings) as con:
         ensure_raw_tables(con)
-        con.execute(CHECK_RESULT_DDL)
-        for source, table, suite in RAW_CHECKS:
+        con.execute(MANIFEST_DDL)
+        for spec in sources.gated_sources():
+            source, table, suite = spec.name, spec.raw_table, spec.gx_suite
             pending = con.execute(
                 "SELECT load_id, rows_loaded FROM raw.load_manifest WHERE source = ? "
                 "AND outcome = 'loaded' AND check_status = 'pending' ORDER BY source_file", [source]).fetchall()
@@ -234,7 +215,8 @@ def check_marts(settings: Settings | None = None, everything: bool = False) -> s
             "SELECT count(*) = 2 FROM information_schema.tables WHERE table_schema = 'intermediate' "
             "AND table_name IN ('int_refresh__indicator', 'int_refresh__period')").fetchone()[0]
         where = """(indicator_id IN (SELECT indicator_id FROM intermediate.int_refresh__indicator WHERE rebuilt_in_full)
-                    OR (period_type, period_start) IN (SELECT (period_type, period_start) FROM intermediate.int_refresh__period))
+                    OR (indicator_id, period_type, period_start) IN
+                       (SELECT (indicator_id, period_type, period_start) FROM intermediate.int_refresh__period))
                 """ if scoped else "true"
         con.execute(f"CREATE OR REPLACE TEMP VIEW _mart_rows AS SELECT * FROM marts.fct_indicator_value WHERE {where}")
         sizes = con.execute("SELECT indicator_id, count(*) FROM _mart_rows GROUP BY ALL ORDER BY ALL").fetchall()

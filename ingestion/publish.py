@@ -14,14 +14,15 @@ from pathlib import Path
 
 from ingestion.settings import Settings, get_settings
 from ingestion.warehouse import writer
+from ingestion.errors import VruError
 
 PUBLISHED_STORAGE_VERSION = "v1.4.0"
 # pipeline metadata published beside the marts so `vru status` and analysts can see provenance
 PUBLISHED_METADATA = {"load_manifest": "raw.load_manifest", "check_result": "raw.check_result"}
 
 
-class PublishRefused(RuntimeError):
-    pass
+class PublishRefused(VruError):
+    hint = "see `vru status` and the Data Docs; the published warehouse is unchanged"
 
 
 def _assert_checks_passed(con) -> None:

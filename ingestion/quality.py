@@ -79,9 +79,9 @@ def _checkpoint(context, suite_name: str):
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
 
-    from expectations import SUITES
+    from expectations import suites
 
-    suite = context.suites.add_or_update(SUITES[suite_name]())
+    suite = context.suites.add_or_update(suites()[suite_name]())
     source = context.data_sources.add_or_update_pandas(name=DATA_SOURCE)
     asset = (source.get_asset(suite_name) if suite_name in source.get_asset_names()
              else source.add_dataframe_asset(name=suite_name))

@@ -15,12 +15,13 @@ from pathlib import Path
 
 from ingestion.settings import DBT_PROJECT_DIR, Settings, get_settings
 from ingestion.warehouse import writer_lock
+from ingestion.errors import VruError
 
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 
 
-class DbtFailed(RuntimeError):
-    pass
+class DbtFailed(VruError):
+    hint = "see the failing model or test above; the published warehouse is unchanged"
 
 
 def dbt_env(settings: Settings | None = None) -> dict[str, str]:

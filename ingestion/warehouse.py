@@ -17,9 +17,10 @@ from pathlib import Path
 import duckdb
 
 from ingestion.settings import Settings, get_settings
+from ingestion.errors import VruError
 
 
-class WarehouseBusy(RuntimeError):
+class WarehouseBusy(VruError):
     """Another pipeline writer held the warehouse for longer than we were willing to wait."""
 
 

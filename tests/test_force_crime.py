@@ -29,7 +29,7 @@ import duckdb
 import pytest
 
 from conftest import MINI_LSOAS, write_mini_reference
-from ingestion.force_crime import MappingInvalid, extract_files, load_extract_file, read_mapping
+from ingestion.sources.force_crime import MappingInvalid, extract_files, load_extract_file, read_mapping
 from ingestion.load import FileRejected
 
 A, B, C, D = (l[0] for l in MINI_LSOAS)

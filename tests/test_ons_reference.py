@@ -8,7 +8,7 @@ import pytest
 
 from conftest import SHARED_REALDATA, write_mini_reference
 from ingestion.load import FileRejected
-from ingestion.ons_reference import load_lookup, load_population
+from ingestion.sources.ons import load_lookup, load_population
 
 
 @pytest.fixture
@@ -110,7 +110,7 @@ REAL_ONS = SHARED_REALDATA / "ons"
 def test_real_ons_lookups_and_imd_load_with_their_vintages():
     import csv
 
-    from ingestion.ons_reference import load_imd
+    from ingestion.sources.ons import load_imd
 
     con = duckdb.connect()
     best_fit = REAL_ONS / "lsoa11_to_lsoa21_best_fit_lookup_england_wales_v2.csv"

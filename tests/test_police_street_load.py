@@ -12,7 +12,7 @@ import pytest
 
 from conftest import MINI_LSOAS, SHARED_REALDATA, STREET_HEADER, street_row
 from ingestion.load import FileRejected
-from ingestion.police_street import load_street_file
+from ingestion.sources.police_uk import load_street_file
 
 VIOLENCE, ASB, ROBBERY = "Violence and sexual offences", "Anti-social behaviour", "Robbery"
 A, B = MINI_LSOAS[0][:2], MINI_LSOAS[1][:2]
@@ -183,7 +183,7 @@ REAL_STOP_SEARCH = SHARED_REALDATA / "police" / "2016-11" / "2016-11-city-of-lon
 
 @pytest.mark.skipif(not REAL_STOP_SEARCH.exists(), reason="../shared/realdata is absent (a user's clone has no shared folder)")
 def test_real_stop_and_search_file_loads_with_exact_counts(con):
-    from ingestion.police_street import load_stop_search_file
+    from ingestion.sources.police_uk import load_stop_search_file
 
     assert load_stop_search_file(con, REAL_STOP_SEARCH).rows_loaded == 117
     with open(REAL_STOP_SEARCH, newline="", encoding="utf-8-sig") as handle:
@@ -194,7 +194,7 @@ def test_real_stop_and_search_file_loads_with_exact_counts(con):
 
 
 def test_stop_and_search_outside_its_month_is_refused(tmp_path, con):
-    from ingestion.police_street import load_stop_search_file
+    from ingestion.sources.police_uk import load_stop_search_file
 
     path = tmp_path / "2025-01-thames-valley-stop-and-search.csv"
     path.write_text("Type,Date,Part of a policing operation,Policing operation,Latitude,Longitude,Gender,"
@@ -212,7 +212,7 @@ def test_many_files_load_as_one_batch_each_file_with_its_own_rows_and_outcome(tm
     """Files of a batch share one read: row numbers, counts, duplicates and refusals stay per file,
     and a refused file (bad row, malformed CSV) never stops the others."""
     from ingestion.load import load_files
-    from ingestion.police_street import POLICE_STREET
+    from ingestion.sources.police_uk import POLICE_STREET
 
     jan = write_street(tmp_path, "2025-01", [(A, VIOLENCE, 3), (None, ASB, 2)])
     lines = jan.read_text().splitlines(keepends=True)

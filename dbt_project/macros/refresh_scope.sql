@@ -1,25 +1,49 @@
 {#- Incremental builds: rebuild only what a change in the deliveries can move.
 
     raw.dbt_built_load keeps the accepted loads as of the last complete build (on-run-end).
-    int_refresh__changed_load compares it with the accepted loads now and int_refresh__scope sums
-    that up: months of police.uk street files added, replaced or withdrawn since then are rebuilt
-    (int_refresh__month), with the reporting periods containing them (int_refresh__period); a
-    change to any reference data (ONS lookups, population, IMD) rebuilds everything. Indicators
-    not counted from street records alone (numerator models outside var refresh_by_month_models:
-    outcome shares, whose past months move as outcomes arrive; force extracts, which may restate
-    any month) are rebuilt in full whenever outcomes or force extracts changed
-    (int_refresh__indicator). A --full-refresh build rebuilds everything. -#}
+    int_refresh__changed_load compares it with the accepted loads now, each with its source's
+    declared refresh kind (raw.source_registry, written from ingestion/sources):
+      reference        (lookups, population, IMD) rebuilds everything (int_refresh__scope);
+      revises_history  (outcomes, force extracts) rebuilds in full what is counted from it;
+      by_period        (police.uk street files) rebuilds only the periods its deliveries hold
+                       (raw.load_period → int_refresh__source_period), and the reporting periods
+                       containing them (int_refresh__period).
+    Which sources a model or an indicator is counted from is read from dbt's own lineage
+    (lineage_raw_tables), so no list of sources is written here. A --full-refresh build
+    rebuilds everything. -#}
 
-{% macro by_month_indicator_ids() %}
-    {%- set ids = [] -%}
-    {%- for ind in indicator_catalogue() -%}
-        {%- if ind.numerator.model in var('refresh_by_month_models')
-              and ind.denominator.get('model', ind.numerator.model) in var('refresh_by_month_models') -%}
-            {%- do ids.append(ind.id) -%}
-        {%- endif -%}
-    {%- endfor -%}
-    {{ return(ids) }}
+{#- The raw tables (schema.table) the given nodes read, following the lineage through every
+    model (the pipeline's own refresh models excepted). Empty while dbt parses. -#}
+{% macro lineage_raw_tables(unique_ids) %}
+    {%- set queue = [] -%}
+    {%- set tables = [] -%}
+    {%- if execute -%}
+        {%- for id in unique_ids -%}{%- do queue.append(id) -%}{%- endfor -%}
+        {#- the queue grows while it is walked: a breadth-first search without recursion -#}
+        {%- for id in queue -%}
+            {%- if id in graph.sources -%}
+                {%- set table = graph.sources[id].schema ~ '.' ~ graph.sources[id].identifier -%}
+                {%- if table not in tables %}{% do tables.append(table) %}{% endif -%}
+            {%- elif id in graph.nodes and not graph.nodes[id].name.startswith('int_refresh__') -%}
+                {%- for parent in graph.nodes[id].depends_on.nodes if parent not in queue -%}
+                    {%- do queue.append(parent) -%}
+                {%- endfor -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(tables) }}
 {% endmacro %}
+
+{#- The raw tables an indicator is counted from: its numerator's and denominator's models. -#}
+{% macro indicator_raw_tables(ind) %}
+    {%- set ids = ['model.' ~ project_name ~ '.' ~ ind.numerator.model] -%}
+    {%- if ind.denominator.get('model') -%}{%- do ids.append('model.' ~ project_name ~ '.' ~ ind.denominator.model) -%}{%- endif -%}
+    {{ return(lineage_raw_tables(ids)) }}
+{% endmacro %}
+
+{% macro sql_list(values) -%}
+    {%- for v in values %}'{{ v }}'{{ ', ' if not loop.last }}{% else %}null{% endfor -%}
+{%- endmacro %}
 
 {#- SQL: the indicators whose every value this build rebuilds (int_refresh__indicator). -#}
 {%- macro _rebuilt_in_full() -%}
@@ -27,23 +51,34 @@
 {%- endmacro -%}
 
 {#- True for rows of a month to rebuild. With `indicator` (an id, known when the SQL is written)
-    or `indicator_column`, also every row of an indicator rebuilt in full. Always true when the
-    model is not being built incrementally. -#}
+    or `indicator_column`: months of that indicator (int_refresh__indicator_month), or every row
+    of an indicator rebuilt in full. Without: months of the current model's by_period sources, or
+    every row when the model is rebuilt in full. Always true when not building incrementally. -#}
 {% macro refresh_month_filter(month_column, indicator=none, indicator_column=none) %}
     {%- if is_incremental() -%}
-    ({% if indicator and indicator not in by_month_indicator_ids() %}'{{ indicator }}' in {{ _rebuilt_in_full() }} or {% endif -%}
-     {%- if indicator_column %}{{ indicator_column }} in {{ _rebuilt_in_full() }} or {% endif -%}
-     {{ month_column }} in (select month_start from {{ ref('int_refresh__month') }}))
+    {%- if indicator or indicator_column -%}
+    {%- set id = "'" ~ indicator ~ "'" if indicator else indicator_column -%}
+    ({{ id }} in {{ _rebuilt_in_full() }}
+     or ({{ id }}, {{ month_column }}) in (select (indicator_id, month_start) from {{ ref('int_refresh__indicator_month') }}))
+    {%- else -%}
+    {%- set tables = lineage_raw_tables([model.unique_id]) -%}
+    ((select rebuild_all from {{ ref('int_refresh__scope') }})
+     or exists (select 1 from {{ ref('int_refresh__changed_load') }}
+                where refresh = 'revises_history' and raw_table in ({{ sql_list(tables) }}))
+     or {{ month_column }} in (select period_start from {{ ref('int_refresh__source_period') }}
+                               where period_type = 'month' and raw_table in ({{ sql_list(tables) }})))
+    {%- endif -%}
     {%- else -%}true{%- endif -%}
 {% endmacro %}
 
-{#- The same for rows keyed by indicator × period: periods containing a month to rebuild
-    (complete_only: only those whose every month has data, the only ones that can have values). -#}
+{#- The same for rows keyed by indicator × period: periods of the indicator containing a month
+    to rebuild (complete_only: only those whose every month has data, the only ones that can have
+    values), or every period of an indicator rebuilt in full. -#}
 {% macro refresh_period_filter(indicator_column, period_type_column, period_start_column, complete_only=false) %}
     {%- if is_incremental() -%}
     ({{ indicator_column }} in {{ _rebuilt_in_full() }}
-     or ({{ period_type_column }}, {{ period_start_column }}) in
-        (select (period_type, period_start) from {{ ref('int_refresh__period') }}
+     or ({{ indicator_column }}, {{ period_type_column }}, {{ period_start_column }}) in
+        (select (indicator_id, period_type, period_start) from {{ ref('int_refresh__period') }}
          {%- if complete_only %} where is_complete{% endif %}))
     {%- else -%}true{%- endif -%}
 {% endmacro %}
@@ -61,8 +96,6 @@
     {%- endif -%}
 {% endmacro %}
 
-{#- Models built from reference data alone: rebuilt only when int_refresh__scope says
-    rebuild_all (reference data changed), else left as they are. -#}
 {% macro refresh_reference_filter() %}
     {%- if is_incremental() -%}
     (select rebuild_all from {{ ref('int_refresh__scope') }})
@@ -97,9 +130,7 @@
             {%- call statement('record_built_loads') -%}
                 delete from raw.dbt_built_load;
                 insert into raw.dbt_built_load
-                select load_id, source, source_file, now()::timestamp
-                from raw.load_manifest
-                where outcome = 'loaded' and check_status <> 'failed';
+                select load_id, source, source_file, now()::timestamp from raw.accepted_load;
             {%- endcall -%}
             {%- do adapter.commit() -%}
         {%- endif -%}

@@ -5,7 +5,7 @@
 -- for the month's year, or the nearest earlier one (the earliest when the month precedes every
 -- estimate). Numerator models of age-standardised indicators carry an `age` column.
 -- Incremental: by-month indicators redo only changed months, the rest in full (refresh_scope.sql).
--- depends_on: {{ ref('int_refresh__month') }} {{ ref('int_refresh__indicator') }}
+-- depends_on: {{ ref('int_refresh__indicator_month') }} {{ ref('int_refresh__indicator') }}
 {{ config(materialized='incremental', incremental_strategy='append',
           pre_hook="{{ refresh_delete_months('indicator_id') }}") }}
 {%- set catalogue = indicator_catalogue() %}

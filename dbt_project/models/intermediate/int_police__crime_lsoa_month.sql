@@ -2,7 +2,7 @@
 -- hold fractions where a 2011 LSOA was split). Records with no LSOA (no map point within 20 km)
 -- cannot be placed in an area and are left out here; they remain in staging and the manifest.
 -- Incremental by month, like int_police__street_lsoa21.
--- depends_on: {{ ref('int_refresh__month') }}
+-- depends_on: {{ ref('int_refresh__scope') }} {{ ref('int_refresh__changed_load') }} {{ ref('int_refresh__source_period') }}
 {{ config(materialized='incremental', incremental_strategy='append',
           pre_hook="{{ refresh_delete_months() }}") }}
 

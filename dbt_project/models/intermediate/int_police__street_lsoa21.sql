@@ -2,7 +2,7 @@
 -- the population-weighted lookup (macros/lsoa21_translation.sql). Records in LSOAs outside the
 -- reporting force's area are kept and attributed by their LSOA. Incremental: a build redoes only
 -- the months whose street files changed (macros/refresh_scope.sql).
--- depends_on: {{ ref('int_refresh__month') }}
+-- depends_on: {{ ref('int_refresh__scope') }} {{ ref('int_refresh__changed_load') }} {{ ref('int_refresh__source_period') }}
 {{ config(materialized='incremental', incremental_strategy='append',
           pre_hook="{{ refresh_delete_months() }}") }}
 

@@ -1,7 +1,7 @@
 -- Police recorded crime at its finest published grain. police.uk data is already public at
 -- record level, so no disclosure control is needed here. Incremental by month, like
 -- int_police__crime_lsoa_month (macros/refresh_scope.sql).
--- depends_on: {{ ref('int_refresh__month') }}
+-- depends_on: {{ ref('int_refresh__scope') }} {{ ref('int_refresh__changed_load') }} {{ ref('int_refresh__source_period') }}
 {{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail',
           pre_hook="{{ refresh_delete_months() }}") }}
 select

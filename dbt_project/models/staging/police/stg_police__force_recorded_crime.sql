@@ -1,11 +1,6 @@
 -- One row per crime in forces' own recorded-crime extracts, from deliveries that passed their
 -- checks. Extracts may overlap (a monthly file, then a re-export of the quarter): a crime
 -- reference seen in several deliveries counts once, as the most recently loaded delivery has it.
-with accepted_loads as (
-    select load_id from {{ source('raw', 'load_manifest') }}
-    where source = 'force_recorded_crime' and outcome = 'loaded' and check_status <> 'failed'
-)
-
 select
     force,
     crime_reference,
@@ -20,5 +15,5 @@ select
     _source_file                               as source_file,
     _row_number                                as source_row_number
 from {{ source('raw', 'force_recorded_crime') }}
-where _load_id in (select load_id from accepted_loads)
+where _load_id in {{ accepted_load_ids('force_recorded_crime') }}
 qualify row_number() over (partition by force, crime_reference order by _loaded_at desc, _row_number) = 1

@@ -6,6 +6,5 @@ select
     _load_id        as load_id,
     _source_file    as source_file
 from {{ source('raw', 'police_outcome') }}
-where _load_id in (select load_id from {{ source('raw', 'load_manifest') }}
-                   where source = 'police_outcomes' and outcome = 'loaded')
+where _load_id in {{ accepted_load_ids('police_outcomes') }}
   and crime_id is not null

@@ -19,5 +19,4 @@ select
     _source_file                           as source_file,
     _row_number                            as source_row_number
 from {{ source('raw', 'police_stop_search') }}
-where _load_id in (select load_id from {{ source('raw', 'load_manifest') }}
-                   where source = 'police_stop_search' and outcome = 'loaded')
+where _load_id in {{ accepted_load_ids('police_stop_search') }}

@@ -2,14 +2,9 @@
 -- Expectations check failed are left out so bad data never reaches the marts. police.uk repeats
 -- some Crime IDs on identical rows: those collapse to one (the load manifest counts them);
 -- anti-social behaviour has no Crime ID and every row is kept.
-with accepted_loads as (
-    select load_id from {{ source('raw', 'load_manifest') }}
-    where source = 'police_street' and outcome = 'loaded' and check_status <> 'failed'
-),
-
-street as (
+with street as (
     select * from {{ source('raw', 'police_street') }}
-    where _load_id in (select load_id from accepted_loads)
+    where _load_id in {{ accepted_load_ids('police_street') }}
     qualify crime_id is null
          or row_number() over (
                 partition by _source_file, crime_id, month, reported_by, falls_within, longitude, latitude,

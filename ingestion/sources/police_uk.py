@@ -1,4 +1,5 @@
-"""data.police.uk street-level crime files (`YYYY-MM-<force>-street.csv`), see SOURCES.md §1.
+"""data.police.uk archives (SOURCES.md §1): street-level crime, outcomes and stop-and-search
+files, one file per force-month (`YYYY-MM-<force>-street.csv` and its siblings).
 
 One file is one delivery: a re-delivered month replaces that force-month, never doubles it.
 """
@@ -9,16 +10,22 @@ from pathlib import Path
 
 import duckdb
 
-from ingestion.load import Column, LoadResult, Rule, SourceSpec, load_file
+from ingestion.codes import AREA_LEVELS, CRIME_TYPES, sql_list
+from ingestion.load import Column, LoadResult, Rule, SourceSpec, delivered_files, load_file
 
-CRIME_TYPES = (
-    "Anti-social behaviour", "Bicycle theft", "Burglary", "Criminal damage and arson", "Drugs",
-    "Other crime", "Other theft", "Possession of weapons", "Public order", "Robbery",
-    "Shoplifting", "Theft from the person", "Vehicle crime", "Violence and sexual offences",
-    # legacy categories in files before 2013
-    "Violent crime", "Public disorder and weapons",
+_MONTH_RULES = (
+    Rule("month_format", r"regexp_full_match(month, '\d{4}-(0[1-9]|1[0-2])')", "Month must be YYYY-MM"),
+    Rule("month_matches_file_name", "month = {month}", "Month must equal the month in the file name"),
 )
-_crime_type_list = ", ".join("'" + c.replace("'", "''") + "'" for c in CRIME_TYPES)
+_COORDINATES_NUMERIC = Rule(
+    "coordinates_numeric",
+    "(longitude IS NULL OR TRY_CAST(longitude AS DOUBLE) IS NOT NULL) AND "
+    "(latitude IS NULL OR TRY_CAST(latitude AS DOUBLE) IS NOT NULL)",
+    "Longitude and Latitude must be numbers or blank")
+_LSOA_CODE_FORMAT = Rule("lsoa_code_format", AREA_LEVELS["lsoa"].code_rule_sql("lsoa_code", allow_blank=True),
+                         "LSOA code must look like E01xxxxxx or W01xxxxxx (or be blank)", action="quarantine_row")
+# map points lie in Great Britain
+_GB_LONGITUDE, _GB_LATITUDE = (-8.7, 2.0), (49.8, 60.9)
 
 POLICE_STREET = SourceSpec(
     name="police_street",
@@ -27,43 +34,29 @@ POLICE_STREET = SourceSpec(
     gx_suite="raw_police_street",
     duplicate_id_column="crime_id",
     file_pattern=r"(?P<month>\d{4}-\d{2})-(?P<force>[a-z-]+)-street\.csv",
+    refresh="by_period", area_level="lsoa", period_type="month", period_sql="month",
     columns=(
         Column("Crime ID", "crime_id"),
-        Column("Month", "month", "DATE"),
+        Column("Month", "month", "DATE", not_null=True),
         Column("Reported by", "reported_by"),
         Column("Falls within", "falls_within"),
-        Column("Longitude", "longitude", "DOUBLE"),
-        Column("Latitude", "latitude", "DOUBLE"),
+        Column("Longitude", "longitude", "DOUBLE", between=_GB_LONGITUDE),
+        Column("Latitude", "latitude", "DOUBLE", between=_GB_LATITUDE),
         Column("Location", "location"),
-        Column("LSOA code", "lsoa_code"),
+        Column("LSOA code", "lsoa_code", area_level="lsoa"),
         Column("LSOA name", "lsoa_name"),
-        Column("Crime type", "crime_type"),
+        Column("Crime type", "crime_type", values=CRIME_TYPES),
         Column("Last outcome category", "last_outcome_category"),
         Column("Context", "context", required=False),
     ),
     rules=(
-        Rule("month_format", r"regexp_full_match(month, '\d{4}-(0[1-9]|1[0-2])')",
-             "Month must be YYYY-MM"),
-        Rule("month_matches_file_name", "month = {month}",
-             "Month must equal the month in the file name"),
-        Rule("coordinates_numeric",
-             "(longitude IS NULL OR TRY_CAST(longitude AS DOUBLE) IS NOT NULL) AND "
-             "(latitude IS NULL OR TRY_CAST(latitude AS DOUBLE) IS NOT NULL)",
-             "Longitude and Latitude must be numbers or blank"),
+        *_MONTH_RULES,
+        _COORDINATES_NUMERIC,
         Rule("crime_type_present", "crime_type IS NOT NULL", "Crime type must not be blank"),
-        Rule("crime_type_known", f"crime_type IN ({_crime_type_list})",
+        Rule("crime_type_known", f"crime_type IN ({sql_list(CRIME_TYPES)})",
              "Crime type must be one of the police.uk categories", action="quarantine_row"),
-        Rule("lsoa_code_format", r"lsoa_code IS NULL OR regexp_full_match(lsoa_code, '[EW]01\d{6}')",
-             "LSOA code must look like E01xxxxxx or W01xxxxxx (or be blank)", action="quarantine_row"),
+        _LSOA_CODE_FORMAT,
     ),
-    raw_ddl="""
-    CREATE TABLE IF NOT EXISTS raw.police_street (
-        crime_id VARCHAR, month DATE, reported_by VARCHAR, falls_within VARCHAR,
-        longitude DOUBLE, latitude DOUBLE, location VARCHAR, lsoa_code VARCHAR, lsoa_name VARCHAR,
-        crime_type VARCHAR, last_outcome_category VARCHAR, context VARCHAR,
-        _load_id VARCHAR NOT NULL, _source_file VARCHAR NOT NULL, _source_sha256 VARCHAR NOT NULL,
-        _loaded_at TIMESTAMP NOT NULL, _row_number BIGINT NOT NULL)
-    """,
     select_sql=lambda spec, attrs, staged: """
         SELECT NULLIF(TRIM(crime_id), '') AS crime_id,
                CAST(month || '-01' AS DATE) AS month,
@@ -115,6 +108,8 @@ POLICE_OUTCOMES = SourceSpec(
     raw_table="raw.police_outcome",
     description="data.police.uk outcomes: each outcome recorded for a crime, joined to crimes by Crime ID",
     file_pattern=r"(?P<month>\d{4}-\d{2})-(?P<force>[a-z-]+)-outcomes\.csv",
+    # an outcome belongs to a crime of any earlier month: what is counted from outcomes is rebuilt in full
+    refresh="revises_history", area_level="lsoa", period_type="month",
     columns=(
         Column("Crime ID", "crime_id"), Column("Month", "month", "DATE"),
         Column("Reported by", "reported_by"), Column("Falls within", "falls_within"),
@@ -123,20 +118,11 @@ POLICE_OUTCOMES = SourceSpec(
         Column("Outcome type", "outcome_type"),
     ),
     rules=(
-        Rule("month_format", r"regexp_full_match(month, '\d{4}-(0[1-9]|1[0-2])')", "Month must be YYYY-MM"),
-        Rule("month_matches_file_name", "month = {month}", "Month must equal the month in the file name"),
+        *_MONTH_RULES,
         Rule("crime_id_present", "crime_id IS NOT NULL", "every outcome names the Crime ID it belongs to",
              action="quarantine_row"),
         Rule("outcome_type_present", "outcome_type IS NOT NULL", "Outcome type must not be blank"),
     ),
-    raw_ddl="""
-    CREATE TABLE IF NOT EXISTS raw.police_outcome (
-        crime_id VARCHAR, month DATE, reported_by VARCHAR, falls_within VARCHAR,
-        longitude DOUBLE, latitude DOUBLE, location VARCHAR, lsoa_code VARCHAR, lsoa_name VARCHAR,
-        outcome_type VARCHAR,
-        _load_id VARCHAR NOT NULL, _source_file VARCHAR NOT NULL, _source_sha256 VARCHAR NOT NULL,
-        _loaded_at TIMESTAMP NOT NULL, _row_number BIGINT NOT NULL)
-    """,
     select_sql=lambda spec, attrs, staged: """
         SELECT crime_id, CAST(month || '-01' AS DATE) AS month, reported_by, falls_within,
                TRY_CAST(longitude AS DOUBLE) AS longitude, TRY_CAST(latitude AS DOUBLE) AS latitude,
@@ -147,12 +133,7 @@ POLICE_OUTCOMES = SourceSpec(
 
 def outcome_files(folder: Path, month: str | None = None) -> list[Path]:
     """Every `*-outcomes.csv` under a folder in the archive layout (or the file itself)."""
-    folder = Path(folder)
-    if folder.is_file():
-        files = [folder] if folder.name.endswith("-outcomes.csv") else []
-    else:
-        files = sorted(p for p in folder.rglob("*-outcomes.csv") if p.is_file())
-    return [p for p in files if not month or p.name.startswith(f"{month}-")]
+    return delivered_files(POLICE_OUTCOMES, folder, month)
 
 
 def load_outcomes_file(con: duckdb.DuckDBPyConnection, path: Path | str) -> LoadResult:
@@ -166,40 +147,31 @@ POLICE_STOP_SEARCH = SourceSpec(
     raw_table="raw.police_stop_search",
     description="data.police.uk stop and search records, one file per force-month",
     file_pattern=r"(?P<month>\d{4}-\d{2})-(?P<force>[a-z-]+)-stop-and-search\.csv",
+    refresh="by_period", area_level="pfa", period_type="month",
+    period_sql="date_trunc('month', searched_at)",
     columns=(
-        Column("Type", "search_type"), Column("Date", "searched_at"),
-        Column("Part of a policing operation", "part_of_policing_operation"),
+        Column(None, "force", description="police.uk force id, from the file name"),
+        Column("Type", "search_type"), Column("Date", "searched_at", "TIMESTAMP"),
+        Column("Part of a policing operation", "part_of_policing_operation", "BOOLEAN"),
         Column("Policing operation", "policing_operation"),
         Column("Latitude", "latitude", "DOUBLE"), Column("Longitude", "longitude", "DOUBLE"),
         Column("Gender", "gender"), Column("Age range", "age_range"),
         Column("Self-defined ethnicity", "self_defined_ethnicity"),
         Column("Officer-defined ethnicity", "officer_defined_ethnicity"),
         Column("Legislation", "legislation"), Column("Object of search", "object_of_search"),
-        Column("Outcome", "outcome"), Column("Outcome linked to object of search", "outcome_linked_to_object"),
-        Column("Removal of more than just outer clothing", "removal_of_more_than_outer_clothing"),
+        Column("Outcome", "outcome"),
+        Column("Outcome linked to object of search", "outcome_linked_to_object", "BOOLEAN"),
+        Column("Removal of more than just outer clothing", "removal_of_more_than_outer_clothing", "BOOLEAN"),
     ),
     rules=(
         Rule("date_is_a_timestamp", "TRY_CAST(searched_at AS TIMESTAMPTZ) IS NOT NULL",
              "Date must be an ISO timestamp such as 2016-11-01T00:10:00+00:00"),
         Rule("date_in_file_month", "strftime(TRY_CAST(searched_at AS TIMESTAMPTZ) AT TIME ZONE 'UTC', '%Y-%m') = {month}",
              "Date must fall in the month in the file name"),
-        Rule("coordinates_numeric",
-             "(longitude IS NULL OR TRY_CAST(longitude AS DOUBLE) IS NOT NULL) AND "
-             "(latitude IS NULL OR TRY_CAST(latitude AS DOUBLE) IS NOT NULL)",
-             "Longitude and Latitude must be numbers or blank"),
-        Rule("search_type_known", "search_type IN (" + ", ".join(f"'{t}'" for t in STOP_SEARCH_TYPES) + ")",
+        _COORDINATES_NUMERIC,
+        Rule("search_type_known", f"search_type IN ({sql_list(STOP_SEARCH_TYPES)})",
              "Type must be Person search, Vehicle search or Person and Vehicle search", action="quarantine_row"),
     ),
-    raw_ddl="""
-    CREATE TABLE IF NOT EXISTS raw.police_stop_search (
-        force VARCHAR, search_type VARCHAR, searched_at TIMESTAMP, part_of_policing_operation BOOLEAN,
-        policing_operation VARCHAR, latitude DOUBLE, longitude DOUBLE, gender VARCHAR, age_range VARCHAR,
-        self_defined_ethnicity VARCHAR, officer_defined_ethnicity VARCHAR, legislation VARCHAR,
-        object_of_search VARCHAR, outcome VARCHAR, outcome_linked_to_object BOOLEAN,
-        removal_of_more_than_outer_clothing BOOLEAN,
-        _load_id VARCHAR NOT NULL, _source_file VARCHAR NOT NULL, _source_sha256 VARCHAR NOT NULL,
-        _loaded_at TIMESTAMP NOT NULL, _row_number BIGINT NOT NULL)
-    """,
     # times are kept in UTC; the force comes from the file name (the file has no force column)
     select_sql=lambda spec, attrs, staged: """
         SELECT {force} AS force, search_type,
@@ -215,13 +187,11 @@ POLICE_STOP_SEARCH = SourceSpec(
 
 
 def stop_search_files(folder: Path, month: str | None = None) -> list[Path]:
-    folder = Path(folder)
-    if folder.is_file():
-        files = [folder] if folder.name.endswith("-stop-and-search.csv") else []
-    else:
-        files = sorted(p for p in folder.rglob("*-stop-and-search.csv") if p.is_file())
-    return [p for p in files if not month or p.name.startswith(f"{month}-")]
+    return delivered_files(POLICE_STOP_SEARCH, folder, month)
 
 
 def load_stop_search_file(con: duckdb.DuckDBPyConnection, path: Path | str) -> LoadResult:
     return load_file(con, POLICE_STOP_SEARCH, path)
+
+
+SOURCES = (POLICE_STREET, POLICE_OUTCOMES, POLICE_STOP_SEARCH)

@@ -11,6 +11,7 @@ replace-not-double behaviour as every other source.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from dataclasses import dataclass
@@ -18,11 +19,14 @@ from pathlib import Path
 
 import duckdb
 
+from ingestion.codes import AREA_LEVELS
+from ingestion.errors import VruError
 from ingestion.load import Column, FileRejected, LoadResult, Rule, SourceSpec, load_file
 
 SOURCE_NAME = "force_recorded_crime"
 RAW_TABLE = "raw.force_recorded_crime"
 MAPPINGS_DIR = Path(__file__).resolve().parent / "force_crime_mappings"
+_OFFENCE_CODE_PATTERN = "[0-9]{1,3}(?:[A-Z]{1,2}|/[0-9]{1,2})?"
 
 # The project schema: column → (required in every mapping, what it holds)
 PROJECT_COLUMNS: dict[str, tuple[bool, str]] = {
@@ -35,18 +39,12 @@ PROJECT_COLUMNS: dict[str, tuple[bool, str]] = {
     "lsoa_code": (True, "LSOA of the offence location, 2011 or 2021 codes; blank when not geocoded"),
 }
 
-RAW_DDL = f"""
-CREATE TABLE IF NOT EXISTS {RAW_TABLE} (
-    force VARCHAR NOT NULL, crime_reference VARCHAR NOT NULL, recorded_date DATE NOT NULL,
-    offence_code VARCHAR, offence_description VARCHAR, is_knife_or_sharp_instrument BOOLEAN NOT NULL,
-    victim_age INTEGER, lsoa_code VARCHAR,
-    _load_id VARCHAR NOT NULL, _source_file VARCHAR NOT NULL, _source_sha256 VARCHAR NOT NULL,
-    _loaded_at TIMESTAMP NOT NULL, _row_number BIGINT NOT NULL)
-"""
 
 
-class MappingInvalid(ValueError):
+class MappingInvalid(VruError):
     """A column-mapping file cannot be used; the message names the file and the key."""
+
+    hint = "fix the mapping file; nothing was loaded"
 
     def __init__(self, path: Path, key: str, detail: str):
         super().__init__(f"{Path(path).name}: mapping key '{key}': {detail}")
@@ -156,9 +154,9 @@ def spec_for(mapping: ForceMapping) -> SourceSpec:
         Rule("victim_age_valid",
              f"{age} IN ({_sql_list(mapping.victim_age_unknown)}) OR TRY_CAST({age} AS INTEGER) BETWEEN 0 AND 120",
              f"victim age must be whole years 0–120 or one of the mapping's unknown values {list(mapping.victim_age_unknown)}"),
-        Rule("offence_code_format", rf"regexp_full_match({_OFFENCE_CODE}, '[0-9]{{1,3}}([A-Z]{{1,2}}|/[0-9]{{1,2}})?')",
+        Rule("offence_code_format", f"regexp_full_match({_OFFENCE_CODE}, '{_OFFENCE_CODE_PATTERN}')",
              "offence code must be a Home Office classification such as 8N, 34B or 4/1", action="quarantine_row"),
-        Rule("lsoa_code_format", r"nullif(trim(lsoa_code), '') IS NULL OR regexp_full_match(trim(lsoa_code), '[EW]01\d{6}')",
+        Rule("lsoa_code_format", AREA_LEVELS["lsoa"].code_rule_sql("lsoa_code", allow_blank=True),
              "LSOA code must look like E01xxxxxx or W01xxxxxx (or be blank)", action="quarantine_row"),
     ]
     if "month" in re.compile(mapping.file_pattern).groupindex:
@@ -179,18 +177,43 @@ def spec_for(mapping: ForceMapping) -> SourceSpec:
                nullif(trim(lsoa_code), '') AS lsoa_code, _row_number, _file_index
         FROM _staged"""
 
+    headers = {name: re.escape(header) for name, header in mapping.columns.items()}
     return SourceSpec(
         name=SOURCE_NAME,
         raw_table=RAW_TABLE,
-        description="a force's own recorded-crime export in the project schema (knife flag, victim age)",
+        description="forces' own recorded-crime exports in the project schema (knife flag, victim age), "
+                    "each read through the column-mapping TOML beside it",
         gx_suite="raw_force_recorded_crime",
+        extra_expectations=(_knife_share_expectation,),
+        # a force may restate any earlier month in a later extract: rebuilt in full when one comes
+        refresh="revises_history", area_level="lsoa", period_type="month",
+        period_sql="date_trunc('month', recorded_date)",
         file_pattern=mapping.file_pattern,
-        columns=tuple(Column(re.escape(header), name) for name, header in mapping.columns.items()),
+        columns=(
+            Column(None, "force", not_null=True, description="police.uk force id: the mapping's, or the file name's"),
+            Column(headers["crime_reference"], "crime_reference", not_null=True),
+            Column(headers["recorded_date"], "recorded_date", "DATE", not_null=True),
+            Column(headers["offence_code"], "offence_code", pattern=_OFFENCE_CODE_PATTERN),
+            Column(headers["offence_description"], "offence_description"),
+            Column(headers["knife_or_sharp_instrument"], "knife_or_sharp_instrument", stored=False),
+            Column(None, "is_knife_or_sharp_instrument", "BOOLEAN", not_null=True),
+            Column(headers["victim_age"], "victim_age", "INTEGER", between=(0, 120)),
+            Column(headers["lsoa_code"], "lsoa_code", area_level="lsoa"),
+        ),
         rules=tuple(rules),
         unique_key=("crime_reference",),
         select_sql=select,
-        raw_ddl=RAW_DDL,
     )
+
+
+def _knife_share_expectation():
+    # A force flags knives in a few percent of its crimes; a file where most are flagged means
+    # the mapping reads the flag the wrong way round.
+    import great_expectations.expectations as gxe
+
+    return gxe.ExpectColumnMeanToBeBetween(
+        column="is_knife_or_sharp_instrument", min_value=0, max_value=0.5,
+        meta={"why": "knife-flagged crimes are a small minority: else the mapping's knife values are inverted"})
 
 
 # Files already in the project schema need no mapping of their own: <force>-recorded-crime-YYYY-MM.csv
@@ -227,3 +250,15 @@ def extract_files(folder: Path, month: str | None = None) -> tuple[list[tuple[Pa
 
 def load_extract_file(con: duckdb.DuckDBPyConnection, path: Path | str, mapping: ForceMapping) -> LoadResult:
     return load_file(con, spec_for(mapping), path)
+
+
+def _discover(folder: Path, month: str | None) -> tuple[list[tuple[SourceSpec, Path]], list[FileRejected]]:
+    paired, refused = extract_files(folder, month)
+    specs: dict[Path, SourceSpec] = {}    # one layout per mapping file, so its files load as a batch
+    return [(specs.setdefault(mapping.path, spec_for(mapping)), path) for path, mapping in paired], refused
+
+
+# the source's declaration: the project schema (a force's own export maps onto it, file by file)
+FORCE_RECORDED_CRIME = dataclasses.replace(spec_for(read_mapping(PROJECT_SCHEMA_MAPPING)), discover=_discover)
+
+SOURCES = (FORCE_RECORDED_CRIME,)

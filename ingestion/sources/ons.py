@@ -4,30 +4,32 @@ and kept in `_vintage`, never hard-coded. Each lookup is a snapshot: a new deliv
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
 import duckdb
 
+from ingestion.codes import AREA_LEVELS
 from ingestion.load import Column, FileRejected, LoadResult, Rule, SourceSpec, load_file
 
 _V = r"(?P<vintage>\d{2})"
-_LSOA21 = r"regexp_full_match(lsoa21_code, '[EW]01\d{6}')"
-_LAD = r"regexp_full_match(lad_code, '[EW]0[6789]\d{6}')"
 
 
-def _lookup(name, table, columns, rules, key, description) -> SourceSpec:
-    cols = ", ".join(f"{c.name} {c.sql_type}" for c in columns)
+def _code_rule(column: str, level: str, header: str, allow_blank: bool = False) -> Rule:
+    """The rule that a column holds codes of an area level (patterns from ingestion/codes.py)."""
+    return Rule(f"{column}_format", AREA_LEVELS[level].code_rule_sql(column, allow_blank),
+                f"{header} must be a {AREA_LEVELS[level].name} code ({AREA_LEVELS[level].code_pattern})")
+
+
+def _lookup(name, table, columns, rules, key, description, area_level="lsoa") -> SourceSpec:
     return SourceSpec(
-        name=name, raw_table=table, columns=columns, rules=rules, unique_key=key,
-        replace_scope="table", description=description,
+        name=name, raw_table=table, columns=(*columns, Column(None, "_vintage")), rules=rules, unique_key=key,
+        replace_scope="table", description=description, refresh="reference", area_level=area_level,
         select_sql=lambda spec, attrs, staged: (
             "SELECT " + ", ".join(f"NULLIF(TRIM({c.name}), '') AS {c.name}" if c.name in staged
-                                  else f"CAST(NULL AS VARCHAR) AS {c.name}" for c in spec.columns)
+                                  else f"CAST(NULL AS VARCHAR) AS {c.name}" for c in spec.columns if c.header)
             + f", {_sql_vintage(attrs)} AS _vintage, _row_number, _file_index FROM _staged"),
-        raw_ddl=f"""CREATE TABLE IF NOT EXISTS {table} ({cols}, _vintage VARCHAR,
-            _load_id VARCHAR NOT NULL, _source_file VARCHAR NOT NULL, _source_sha256 VARCHAR NOT NULL,
-            _loaded_at TIMESTAMP NOT NULL, _row_number BIGINT NOT NULL)""",
     )
 
 
@@ -40,8 +42,7 @@ LSOA21_LAD = _lookup(
     (Column("LSOA21CD", "lsoa21_code"), Column("LSOA21NM", "lsoa21_name"),
      Column(rf"WD{_V}CD", "ward_code", required=False), Column(rf"WD{_V}NM", "ward_name", required=False),
      Column(rf"LAD{_V}CD", "lad_code"), Column(rf"LAD{_V}NM", "lad_name")),
-    (Rule("lsoa21_code_format", _LSOA21, "LSOA21CD must be an E01/W01 code"),
-     Rule("lad_code_format", _LAD, "LADyyCD must be an E06/E07/E08/E09/W06 district code")),
+    (_code_rule("lsoa21_code", "lsoa", "LSOA21CD"), _code_rule("lad_code", "lad", "LADyyCD")),
     ("lsoa21_code",),
     "LSOA 2021 → (ward →) local authority district, best-fit, current vintage",
 )
@@ -51,12 +52,12 @@ LAD_CSP_PFA = _lookup(
     (Column(rf"LAD{_V}CD", "lad_code"), Column(rf"LAD{_V}NM", "lad_name"),
      Column(rf"CSP{_V}CD", "csp_code"), Column(rf"CSP{_V}NM", "csp_name"),
      Column(rf"PFA{_V}CD", "pfa_code"), Column(rf"PFA{_V}NM", "pfa_name")),
-    (Rule("lad_code_format", _LAD, "LADyyCD must be a district code"),
-     # Wales numbers these differently: CSPs W14, police force areas W15 (seen in the real lookup)
-     Rule("csp_code_format", r"regexp_full_match(csp_code, 'E22\d{6}|W14\d{6}')", "CSPyyCD must be an E22/W14 code"),
-     Rule("pfa_code_format", r"regexp_full_match(pfa_code, 'E23\d{6}|W15\d{6}')", "PFAyyCD must be an E23/W15 code")),
+    # Wales numbers CSPs W14 and police force areas W15 (seen in the real lookup)
+    (_code_rule("lad_code", "lad", "LADyyCD"), _code_rule("csp_code", "csp", "CSPyyCD"),
+     _code_rule("pfa_code", "pfa", "PFAyyCD")),
     ("lad_code",),
     "local authority district → community safety partnership → police force area",
+    area_level="lad",
 )
 
 LAD_HIERARCHY = _lookup(
@@ -68,15 +69,12 @@ LAD_HIERARCHY = _lookup(
      Column(rf"CTYUA{_V}CD", "utla_code", required=False), Column(rf"CTYUA{_V}NM", "utla_name", required=False),
      Column(rf"RGN{_V}CD", "region_code", required=False), Column(rf"RGN{_V}NM", "region_name", required=False),
      Column(rf"CTRY{_V}CD", "country_code", required=False), Column(rf"CTRY{_V}NM", "country_name", required=False)),
-    (Rule("lad_code_format", _LAD, "LADyyCD must be a district code"),
-     Rule("utla_code_format", r"utla_code IS NULL OR regexp_full_match(utla_code, '(E0[6-9]|E10|W06)\d{6}')",
-          "CTYUAyyCD must be a county or unitary authority code"),
-     Rule("region_code_format", r"region_code IS NULL OR regexp_full_match(region_code, 'E12\d{6}|W99999999')",
-          "RGNyyCD must be an E12 code (W99999999 for Wales)"),
-     Rule("country_code_format", r"country_code IS NULL OR regexp_full_match(country_code, '[EW]92\d{6}')",
-          "CTRYyyCD must be E92000001 or W92000004")),
+    (_code_rule("lad_code", "lad", "LADyyCD"), _code_rule("utla_code", "utla", "CTYUAyyCD", allow_blank=True),
+     _code_rule("region_code", "region", "RGNyyCD", allow_blank=True),
+     _code_rule("country_code", "country", "CTRYyyCD", allow_blank=True)),
     (),
     "local authority district → county / unitary authority → region → country",
+    area_level="lad",
 )
 
 LSOA21_MSOA21 = _lookup(
@@ -84,8 +82,7 @@ LSOA21_MSOA21 = _lookup(
     (Column("OA21CD", "oa21_code", required=False),
      Column("LSOA21CD", "lsoa21_code"), Column("LSOA21NM", "lsoa21_name"),
      Column("MSOA21CD", "msoa21_code"), Column("MSOA21NM", "msoa21_name")),
-    (Rule("lsoa21_code_format", _LSOA21, "LSOA21CD must be an E01/W01 code"),
-     Rule("msoa21_code_format", r"regexp_full_match(msoa21_code, '[EW]02\d{6}')", "MSOA21CD must be an E02/W02 code")),
+    (_code_rule("lsoa21_code", "lsoa", "LSOA21CD"), _code_rule("msoa21_code", "msoa", "MSOA21CD")),
     (),
     "output area → LSOA 2021 → MSOA 2021 (one row per OA, or per LSOA)",
 )
@@ -97,8 +94,7 @@ LSOA11_LSOA21 = _lookup(
      Column("CHGIND", "change_indicator", required=False),
      Column("LSOA21CD", "lsoa21_code"), Column("LSOA21NM", "lsoa21_name", required=False),
      Column(rf"LAD{_V}CD", "lad_code", required=False), Column(rf"LAD{_V}NM", "lad_name", required=False)),
-    (Rule("lsoa11_code_format", r"regexp_full_match(lsoa11_code, '[EW]01\d{6}')", "LSOA11CD must be an E01/W01 code"),
-     Rule("lsoa21_code_format", _LSOA21, "LSOA21CD must be an E01/W01 code"),
+    (_code_rule("lsoa11_code", "lsoa", "LSOA11CD"), _code_rule("lsoa21_code", "lsoa", "LSOA21CD"),
      Rule("change_indicator_known", "change_indicator IS NULL OR change_indicator IN ('U', 'S', 'M', 'X')",
           "CHGIND must be U (unchanged), S (split), M (merged) or X (irregular)")),
     ("lsoa11_code", "lsoa21_code"),
@@ -114,7 +110,7 @@ def _centroid(latitude: str, longitude: str) -> SourceSpec:
         "ons_lsoa21_centroid", "raw.ons_lsoa21_centroid",
         (Column("LSOA21CD", "lsoa21_code"), Column("LSOA21NM", "lsoa21_name", required=False),
          Column(latitude, "latitude"), Column(longitude, "longitude")),
-        (Rule("lsoa21_code_format", _LSOA21, "LSOA21CD must be an E01/W01 code"),
+        (_code_rule("lsoa21_code", "lsoa", "LSOA21CD"),
          Rule("latitude_in_england_wales", "TRY_CAST(latitude AS DOUBLE) BETWEEN 49.8 AND 56.0",
               "latitude must be WGS84 degrees within England and Wales (49.8 to 56.0), not a BNG northing"),
          Rule("longitude_in_england_wales", "TRY_CAST(longitude AS DOUBLE) BETWEEN -6.5 AND 2.0",
@@ -124,8 +120,9 @@ def _centroid(latitude: str, longitude: str) -> SourceSpec:
     )
 
 
-LSOA21_CENTROID = _centroid(r"(?i)lat(itude)?", r"(?i)long?(itude)?")
 LSOA21_CENTROID_XY = _centroid("y", "x")   # the point layer's CSV export: x = longitude, y = latitude
+LSOA21_CENTROID = dataclasses.replace(_centroid(r"(?i)lat(itude)?", r"(?i)long?(itude)?"),
+                                      layouts=(LSOA21_CENTROID_XY,))
 
 IMD2019_LSOA11 = SourceSpec(
     name="mhclg_imd2019_lsoa11",
@@ -138,17 +135,14 @@ IMD2019_LSOA11 = SourceSpec(
         Column(r"(?i)IMDDecil|IMDDecile|Index of Multiple Deprivation \(IMD\) Decile.*", "imd_decile", "INTEGER"),
     ),
     rules=(
-        Rule("lsoa11_code_format", r"regexp_full_match(lsoa11_code, '[EW]01\d{6}')", "LSOA code must be E01/W01"),
+        _code_rule("lsoa11_code", "lsoa", "LSOA code (2011)"),
         # Welsh LSOAs carry 0 in GB-wide copies: England's IMD does not rank them
         Rule("decile_range", r"regexp_full_match(imd_decile, '\d+') AND CAST(imd_decile AS INTEGER) BETWEEN 0 AND 10",
              "IMD decile must be a whole number from 1 to 10 (0 for Wales)"),
     ),
     unique_key=("lsoa11_code",),
     replace_scope="table",
-    raw_ddl="""CREATE TABLE IF NOT EXISTS raw.imd2019_lsoa11 (
-        lsoa11_code VARCHAR, lsoa11_name VARCHAR, imd_rank INTEGER, imd_decile INTEGER,
-        _load_id VARCHAR NOT NULL, _source_file VARCHAR NOT NULL, _source_sha256 VARCHAR NOT NULL,
-        _loaded_at TIMESTAMP NOT NULL, _row_number BIGINT NOT NULL)""",
+    refresh="reference", area_level="lsoa",
 )
 
 
@@ -173,11 +167,15 @@ POPULATION_LSOA = SourceSpec(
     columns=(
         Column(r"LAD \d{4} Code", "lad_code"), Column(r"LAD \d{4} Name", "lad_name"),
         Column("LSOA 2021 Code", "lsoa21_code"), Column("LSOA 2021 Name", "lsoa21_name"),
-        Column("Total", "total"),
+        Column("Total", "total", stored=False),
+        # the wide F0…F90 / M0…M90 columns (extra_columns_pattern) unpivot into these
+        Column(None, "year", "SMALLINT"), Column(None, "sex"), Column(None, "age", "SMALLINT"),
+        Column(None, "population", "INTEGER"),
     ),
+    refresh="reference", area_level="lsoa", period_type="calendar_year",
     extra_columns_pattern=r"[FM]\d{1,2}\+?",
     rules=(
-        Rule("lsoa21_code_format", _LSOA21, "LSOA 2021 Code must be an E01/W01 code"),
+        _code_rule("lsoa21_code", "lsoa", "LSOA 2021 Code"),
         Rule("counts_are_whole_numbers",
              r"regexp_full_match(replace(total, ',', ''), '\d+') AND "
              r"list_bool_and(list_transform(list_value(*COLUMNS('^[fm][0-9]+$')), "
@@ -191,11 +189,6 @@ POPULATION_LSOA = SourceSpec(
     unique_key=("lsoa21_code",),
     replace_scope="group:year",
     select_sql=_population_select,
-    raw_ddl="""CREATE TABLE IF NOT EXISTS raw.ons_population_lsoa (
-        lad_code VARCHAR, lad_name VARCHAR, lsoa21_code VARCHAR, lsoa21_name VARCHAR,
-        year SMALLINT, sex VARCHAR, age SMALLINT, population INTEGER,
-        _load_id VARCHAR NOT NULL, _source_file VARCHAR NOT NULL, _source_sha256 VARCHAR NOT NULL,
-        _loaded_at TIMESTAMP NOT NULL, _row_number BIGINT NOT NULL)""",
 )
 
 def _population_area_select(spec: SourceSpec, attrs: dict[str, str], staged: list[str]) -> str:
@@ -219,9 +212,12 @@ POPULATION_AREA = SourceSpec(
                 "sex, all_ages, 0…90+) used for both LSOAs and local authorities",
     file_pattern=r".*\.csv",
     columns=(
-        Column("period", "period"), Column("area_code", "area_code"), Column("area_name", "area_name"),
-        Column("geography", "geography"), Column("sex", "sex"), Column("all_ages", "all_ages"),
+        Column("period", "period", stored=False), Column("area_code", "area_code"), Column("area_name", "area_name"),
+        Column("geography", "geography"), Column(None, "year", "SMALLINT"), Column("sex", "sex"),
+        Column("all_ages", "all_ages", stored=False), Column(None, "age", "SMALLINT"),
+        Column(None, "population", "INTEGER"),
     ),
+    refresh="reference", area_level="lsoa", period_type="calendar_year",
     extra_columns_pattern=r"\d{1,2}\+?",
     rules=(
         Rule("period_is_a_date", "TRY_CAST(period AS DATE) IS NOT NULL", "period must be a date (YYYY-06-30)"),
@@ -234,11 +230,6 @@ POPULATION_AREA = SourceSpec(
     ),
     unique_key=("period", "area_code", "sex"),
     select_sql=_population_area_select,
-    raw_ddl="""CREATE TABLE IF NOT EXISTS raw.ons_population_area (
-        area_code VARCHAR, area_name VARCHAR, geography VARCHAR, year SMALLINT, sex VARCHAR, age SMALLINT,
-        population INTEGER,
-        _load_id VARCHAR NOT NULL, _source_file VARCHAR NOT NULL, _source_sha256 VARCHAR NOT NULL,
-        _loaded_at TIMESTAMP NOT NULL, _row_number BIGINT NOT NULL)""",
 )
 
 
@@ -290,3 +281,7 @@ def load_population(con: duckdb.DuckDBPyConnection, path: Path | str) -> LoadRes
 
 def load_imd(con: duckdb.DuckDBPyConnection, path: Path | str) -> LoadResult:
     return load_file(con, IMD2019_LSOA11, path)
+
+
+SOURCES = (LSOA21_LAD, LAD_CSP_PFA, LAD_HIERARCHY, LSOA21_MSOA21, LSOA11_LSOA21, LSOA21_CENTROID,
+           POPULATION_LSOA, POPULATION_AREA, IMD2019_LSOA11)

@@ -1,0 +1,81 @@
+"""The source registry: every delivered source, declared once (a `SourceSpec` in a module of this
+package), and what is derived from the declarations.
+
+A module here declares its sources in a module-level `SOURCES` tuple; they are found by
+importing the package, so a new source is its declaration (plus its dbt staging model, its
+numerator model if it has one, and catalogue entries): nothing in the pipeline, the CLI or the
+DAGs names it. Derived here: the raw tables that must exist, `raw.source_registry` (which dbt
+reads for the refresh scope), and the sources Great Expectations gates.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import duckdb
+
+from ingestion.load import SourceSpec, ensure_tables
+
+_REGISTERED: dict[str, SourceSpec] = {}
+
+
+def _discover() -> None:
+    for module in pkgutil.iter_modules(__path__):
+        for spec in getattr(importlib.import_module(f"{__name__}.{module.name}"), "SOURCES", ()):
+            register(spec)
+
+
+def register(spec: SourceSpec) -> SourceSpec:
+    """Add a declaration (the package's modules are registered on import; a deployment's own
+    source module may call this too). A second declaration under the same name must be the same."""
+    known = _REGISTERED.get(spec.name)
+    if known is not None and known is not spec:
+        raise ValueError(f"source {spec.name!r} is declared twice")
+    _REGISTERED[spec.name] = spec
+    return spec
+
+
+def unregister(name: str) -> None:
+    _REGISTERED.pop(name, None)
+
+
+def all_sources() -> list[SourceSpec]:
+    return list(_REGISTERED.values())
+
+
+def get(name: str) -> SourceSpec:
+    """A source by its name; `police-street` and `police_street` are the same."""
+    key = name.replace("-", "_")
+    aliases = {"force_crime": "force_recorded_crime"}
+    key = aliases.get(key, key)
+    if key not in _REGISTERED:
+        from ingestion.errors import VruError
+
+        raise VruError(f"no source called {name!r}",
+                       hint="one of: " + ", ".join(sorted(s.name for s in all_sources())))
+    return _REGISTERED[key]
+
+
+def gated_sources() -> list[SourceSpec]:
+    """Sources whose deliveries Great Expectations must pass before dbt may use them."""
+    return [s for s in all_sources() if s.gx_suite]
+
+
+REGISTRY_DDL = """CREATE OR REPLACE TABLE raw.source_registry (
+    source VARCHAR PRIMARY KEY, raw_table VARCHAR NOT NULL, description VARCHAR, refresh VARCHAR NOT NULL,
+    area_level VARCHAR NOT NULL, period_type VARCHAR, gx_suite VARCHAR)"""
+
+
+def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the manifest and every declared raw table (empty where nothing was delivered yet,
+    so the models that read them still build), and write the registry where dbt reads it."""
+    for spec in all_sources():
+        ensure_tables(con, spec)
+    con.execute(REGISTRY_DDL)
+    con.executemany("INSERT INTO raw.source_registry VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [[s.name, s.raw_table, s.description, s.refresh, s.area_level, s.period_type, s.gx_suite]
+                     for s in all_sources()])
+
+
+_discover()
