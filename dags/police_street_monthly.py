@@ -16,7 +16,7 @@ from pathlib import Path
 
 from airflow.sdk import dag, get_current_context, task
 
-from ingestion.orchestration import check_build_publish, landing_dir_param
+from vru_airflow.orchestration import check_build_publish, landing_dir_param
 
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
 

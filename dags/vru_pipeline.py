@@ -14,7 +14,7 @@ from pathlib import Path
 
 from airflow.sdk import dag, get_current_context, task
 
-from ingestion.orchestration import check_build_publish, landing_dir_param
+from vru_airflow.orchestration import check_build_publish, landing_dir_param
 
 # GX registers hundreds of functions with INFO logs on import; keep task logs readable.
 logging.getLogger("great_expectations").setLevel(logging.WARNING)

@@ -48,7 +48,7 @@ def demo(
     seed: int = typer.Option(2025, help="Random seed of the generated extracts (same seed, same files)."),
 ) -> None:
     """Generate Thames Valley demo extracts, run the whole pipeline through Airflow, and show the result."""
-    from ingestion.airflow_runner import run_dag_test
+    from vru_airflow.runner import run_dag_test
     from ingestion.demo.generate import generate_demo_extracts
 
     settings = get_settings()
@@ -215,10 +215,14 @@ def ingest(
 
     if source == "reference":
         _run_step(f"Loading reference data from {path}", pipeline.load_reference, path)
-    elif sources.get(source).name == "police_street":
+        return
+    try:
+        spec = sources.get(source)
+    except VruError as error:
+        _fail(str(error), error.hint)
+    if spec.name == "police_street":
         _run_step(f"Loading police.uk files from {path}", pipeline.ingest_police_street, path, None, month)
     else:
-        spec = sources.get(source)
         _run_step(f"Loading {spec.name} from {path}", pipeline.ingest, spec, path, None, month)
 
 

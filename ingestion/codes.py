@@ -62,7 +62,7 @@ PERIOD_TYPES: dict[str, PeriodType] = {
     for p in dbt_vars()["period_types"]
 }
 CRIME_TYPES: tuple[str, ...] = tuple(r["crime_type"] for r in seed_rows("police_crime_type"))
-COMPARISONS: tuple[str, ...] = ("better", "similar", "worse", "higher", "lower", "not compared")
+COMPARISONS: tuple[str, ...] = tuple(dbt_vars()["comparisons"])
 
 
 def sql_list(values) -> str:

@@ -19,6 +19,16 @@ from ingestion.errors import VruError
 PUBLISHED_STORAGE_VERSION = "v1.4.0"
 # pipeline metadata published beside the marts so `vru status` and analysts can see provenance
 PUBLISHED_METADATA = {"load_manifest": "raw.load_manifest", "check_result": "raw.check_result"}
+# Views written into the published file over its own tables (docs/architecture.md). A unitary
+# authority is a district (lad) and an upper tier (utla) under one code, with the same values:
+# an analyst filtering on area_code alone would count it twice in fct_indicator_value. This view
+# keeps one row per code (the district row stands for both; dim_area.also_published_as says so).
+PUBLISHED_VIEWS = {
+    "indicator_value_by_area_code": """
+        SELECT * FROM fct_indicator_value AS v
+        WHERE NOT (v.area_type = 'utla' AND EXISTS (
+            SELECT 1 FROM dim_area AS a WHERE a.area_code = v.area_code AND a.area_type = 'lad'))""",
+}
 
 
 class PublishRefused(VruError):
@@ -60,6 +70,13 @@ def publish(settings: Settings | None = None) -> Path:
                     con.execute(f"CREATE TABLE published.main.{table} AS SELECT * FROM marts.{table}")
                 for name, source in PUBLISHED_METADATA.items():
                     con.execute(f"CREATE TABLE published.main.{name} AS SELECT * FROM {source}")
+                home = con.execute("SELECT current_database()").fetchone()[0]
+                con.execute("USE published")    # views name the published file's own tables
+                try:
+                    for name, sql in PUBLISHED_VIEWS.items():
+                        con.execute(f"CREATE VIEW {name} AS {sql}")
+                finally:
+                    con.execute(f'USE "{home}"')
             finally:
                 con.execute("DETACH published")
         os.replace(staging_file, target)

@@ -31,12 +31,13 @@ def dbt_env(settings: Settings | None = None) -> dict[str, str]:
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
 
 
-def run_dbt(args: Sequence[str] = ("build",), settings: Settings | None = None) -> str:
+def run_dbt(args: Sequence[str] = ("build",), settings: Settings | None = None,
+            project_dir: Path = DBT_PROJECT_DIR) -> str:
     """`dbt <args>` under the writer lock; raises DbtFailed with dbt's own error lines."""
     settings = settings or get_settings()
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
-    command = [str(DBT_EXECUTABLE), *args, "--project-dir", str(DBT_PROJECT_DIR),
-               "--profiles-dir", str(DBT_PROJECT_DIR),
+    command = [str(DBT_EXECUTABLE), *args, "--project-dir", str(project_dir),
+               "--profiles-dir", str(project_dir),
                "--target-path", str(settings.warehouse_dir / "dbt_target"),
                "--log-path", str(settings.logs_dir)]
     with writer_lock(settings):

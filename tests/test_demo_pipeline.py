@@ -156,7 +156,7 @@ def test_status_reports_the_loads(demo_run):
 
 def test_a_failing_step_fails_the_dag_with_file_row_and_rule(tmp_path):
     """Through Airflow: a malformed delivery fails ingest, nothing downstream runs or publishes."""
-    from ingestion.airflow_runner import run_dag_test
+    from vru_airflow.runner import run_dag_test
     from ingestion.settings import Settings
 
     landing = write_mini_reference(tmp_path / "landing")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from conftest import MINI_LSOAS, write_mini_reference
-from ingestion.airflow_runner import run_dag_test
+from vru_airflow.runner import run_dag_test
 from ingestion.settings import Settings
 from test_police_street_load import VIOLENCE, write_street
 

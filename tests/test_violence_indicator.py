@@ -235,12 +235,19 @@ def test_published_file_opens_in_duckdb_1_4(warehouse, duckdb_14_python):
     script = ("import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
               "print(duckdb.__version__, int(con.execute('SELECT sum(numerator) FROM fct_indicator_value "
               "WHERE area_type = \\'pfa\\' AND period_type = \\'month\\' "
+              "AND indicator_id = \\'violence_offences_rate\\'').fetchone()[0]), "
+              "int(con.execute('SELECT sum(numerator) FROM indicator_value_by_area_code "
+              "WHERE area_code = \\'E06000038\\' AND period_type = \\'month\\' "
               "AND indicator_id = \\'violence_offences_rate\\'').fetchone()[0]))")
     done = subprocess.run([str(duckdb_14_python), "-c", script, str(warehouse[1])],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    version, pfa_total = done.stdout.split()
+    version, pfa_total, reading_total = done.stdout.split()
     assert version.startswith("1.4.") and pfa_total == "55"   # 36 in January, 10 in February, 9 in March
+    # the view over the published tables works in 1.4 too, and counts unitary Reading (a district
+    # and an upper tier under one code) once: January A 12 + B 3, February A 10, March 7 in the
+    # split 2011 LSOA, all of it in A and B (64 if both area types were summed)
+    assert reading_total == "32"
 
 
 def test_share_charged_joins_outcomes_by_crime_id_with_wilson_ci(db):

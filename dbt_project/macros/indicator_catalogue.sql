@@ -1,13 +1,17 @@
 {#- The catalogue (vars.indicators in dbt_project.yml), checked once: a mistake in a declaration
-    stops the build with the indicator and field named, instead of producing wrong numbers. -#}
+    stops the build with the indicator and field named, instead of producing wrong numbers.
+    numerator.area_level and numerator.period_type (default lsoa and month) say the grain the
+    numerator model arrives at: a model at another grain has that level's code column (lad_code,
+    …) and period_start. -#}
 {% macro indicator_catalogue() %}
     {%- set allowed = {
         'method': ['crude_rate', 'proportion', 'dsr'],
         'polarity': ['lower_is_better', 'higher_is_better', 'no_judgement'],
         'disclosure': ['rate_count_below_10', 'nhs_small_numbers', 'none'],
     } -%}
-    {%- set area_types = ['lsoa', 'msoa', 'lad', 'utla', 'csp', 'pfa', 'region', 'country'] -%}
-    {%- set period_types = ['month', 'quarter', 'calendar_year', 'financial_year', 'academic_year', 'rolling_12_months'] -%}
+    {%- set area_types = area_level_types() -%}
+    {%- set period_types = var('period_types') | map(attribute='type') | list -%}
+    {%- set levels = area_levels() -%}
     {%- set required = ['id', 'name', 'definition', 'numerator', 'denominator', 'multiplier', 'method', 'polarity',
                         'disclosure', 'source', 'area_types', 'period_types'] -%}
     {%- set seen = [] -%}
@@ -34,6 +38,21 @@
         {%- for t in ind.period_types if t not in period_types -%}
             {{ exceptions.raise_compiler_error("indicator catalogue: " ~ name ~ " period type '" ~ t ~ "' is not one of " ~ period_types | join(', ')) }}
         {%- endfor -%}
+        {%- set level, period_type = ind.numerator.get('area_level', 'lsoa'), ind.numerator.get('period_type', 'month') -%}
+        {%- if level not in area_types or period_type not in period_types -%}
+            {{ exceptions.raise_compiler_error("indicator catalogue: " ~ name ~ " numerator arrives at '" ~ level ~ "' x '" ~ period_type ~ "': the area level must be one of " ~ area_types | join(', ') ~ " and the period type one of " ~ period_types | join(', ')) }}
+        {%- endif -%}
+        {%- if (level, period_type) != ('lsoa', 'month') -%}
+            {%- for t in ind.area_types if t != level and t not in levels[level].ancestors -%}
+                {{ exceptions.raise_compiler_error("indicator catalogue: " ~ name ~ " arrives at " ~ level ~ " level and cannot be shown at '" ~ t ~ "' (only " ~ ([level] + levels[level].ancestors) | join(', ') ~ ")") }}
+            {%- endfor -%}
+            {%- if ind.period_types != [period_type] -%}
+                {{ exceptions.raise_compiler_error("indicator catalogue: " ~ name ~ " arrives by " ~ period_type ~ ": its period_types must be [" ~ period_type ~ "]") }}
+            {%- endif -%}
+            {%- if ind.method == 'dsr' -%}
+                {{ exceptions.raise_compiler_error("indicator catalogue: " ~ name ~ " is age-standardised (dsr), which needs numerators by LSOA and age") }}
+            {%- endif -%}
+        {%- endif -%}
         {%- if ind.id in seen -%}
             {{ exceptions.raise_compiler_error("indicator catalogue: " ~ ind.id ~ " is declared twice") }}
         {%- endif -%}

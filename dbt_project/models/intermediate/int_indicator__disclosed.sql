@@ -10,11 +10,14 @@
 -- depends_on: {{ ref('int_refresh__period') }} {{ ref('int_refresh__indicator') }}
 {{ config(materialized='incremental', incremental_strategy='append',
           pre_hook="{{ refresh_delete_periods() }}") }}
-{%- set groupings = [('lsoa', 'lsoa21_code', 'msoa', 'msoa21_code'), ('msoa', 'msoa21_code', 'lad', 'lad_code'),
-                     ('lad', 'lad_code', 'utla', 'utla_code'), ('lad', 'lad_code', 'csp', 'csp_code'),
-                     ('utla', 'utla_code', 'pfa', 'pfa_code'), ('csp', 'csp_code', 'pfa', 'pfa_code'),
-                     ('lad', 'lad_code', 'pfa', 'pfa_code'), ('pfa', 'pfa_code', 'region', 'region_code'),
-                     ('region', 'region_code', 'country', 'country_code')] %}
+{#- every level with each level it nests in directly (var area_levels) -#}
+{%- set groupings = [] %}
+{%- set level_of = area_levels() %}
+{%- for level in var('area_levels') %}
+    {%- for parent in level.parents %}
+        {%- do groupings.append((level.type, level.code_column, parent, level_of[parent].code_column)) %}
+    {%- endfor %}
+{%- endfor %}
 
 with rules as (
     select * from (values

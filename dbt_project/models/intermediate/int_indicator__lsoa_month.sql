@@ -8,7 +8,7 @@
 -- depends_on: {{ ref('int_refresh__indicator_month') }} {{ ref('int_refresh__indicator') }}
 {{ config(materialized='incremental', incremental_strategy='append',
           pre_hook="{{ refresh_delete_months('indicator_id') }}") }}
-{%- set catalogue = indicator_catalogue() %}
+{%- set catalogue = lsoa_month_indicators() %}
 
 with hierarchy as (
     select * from {{ ref('int_area_hierarchy') }}

@@ -5,14 +5,16 @@
 -- Age-standardised indicators are summed by ESP2013 band first, then standardised per area.
 -- Incremental: by-month indicators redo only the periods containing changed months, the rest in
 -- full (macros/refresh_scope.sql).
+-- Numerators arriving at another grain (a local authority × academic year, say: the catalogue's
+-- numerator.area_level and numerator.period_type) are summed up only to the levels that area
+-- lies wholly inside (int_area_link), never below it, and a parent gets a value only when every
+-- one of its areas at that grain reported for the period; the denominator is the population of
+-- the area itself, or a count from a model at the same grain.
 -- depends_on: {{ ref('int_refresh__period') }} {{ ref('int_refresh__indicator') }}
 {{ config(materialized='incremental', incremental_strategy='append',
           pre_hook="{{ refresh_delete_periods() }}") }}
-{%- set levels = [('lsoa', 'lsoa21_code'), ('msoa', 'msoa21_code'), ('lad', 'lad_code'), ('utla', 'utla_code'),
-                  ('csp', 'csp_code'), ('pfa', 'pfa_code')] %}
-{%- if var('publish_national_levels') %}
-{%- do levels.extend([('region', 'region_code'), ('country', 'country_code')]) %}
-{%- endif %}
+{%- set levels = [] %}
+{%- for type in levels_published() %}{% do levels.append((type, area_levels()[type].code_column)) %}{% endfor %}
 
 with lsoa_month as (
     select l.*, h.msoa21_code, h.lad_code, h.utla_code, h.csp_code, h.pfa_code, h.region_code, h.country_code
@@ -66,6 +68,78 @@ rolled_up_bands as (
     )
 ),
 
+{%- set others = other_grain_indicators() %}
+{%- set level_of = area_levels() %}
+{%- set periods = period_types() %}
+
+other_numerators as (
+    {%- for ind in others %}
+    {%- set level, period_type = numerator_grain(ind) %}
+    select '{{ ind.id }}' as indicator_id, '{{ level }}' as child_area_type,
+           n.{{ level_of[level].code_column }} as child_area_code, '{{ period_type }}' as period_type,
+           n.period_start::date as period_start, sum(n.{{ ind.numerator.measure }}) as numerator
+    from {{ ref(ind.numerator.model) }} as n
+    where {{ ind.numerator.get('where', 'true') }}
+      and {{ refresh_period_filter("'" ~ ind.id ~ "'", "'" ~ period_type ~ "'", 'n.period_start') }}
+    group by all
+    union all
+    {%- endfor %}
+    select null::varchar as indicator_id, null::varchar as child_area_type, null::varchar as child_area_code,
+           null::varchar as period_type, null::date as period_start, null::double as numerator
+    where false
+),
+
+other_denominators as (
+    {%- for ind in others %}
+    {%- set level, period_type = numerator_grain(ind) %}
+    {%- if ind.denominator.get('model') %}
+    select '{{ ind.id }}' as indicator_id, d.{{ level_of[level].code_column }} as child_area_code,
+           d.period_start::date as period_start, sum(d.{{ ind.denominator.measure }}) as denominator
+    from {{ ref(ind.denominator.model) }} as d
+    where {{ ind.denominator.get('where', 'true') }}
+    group by all
+    {%- else %}
+    -- the area's own population: its LSOAs' summed, for the period's year (else the nearest earlier)
+    select n.indicator_id, n.child_area_code, n.period_start, p.denominator
+    from (select distinct indicator_id, child_area_code, period_start from other_numerators
+          where indicator_id = '{{ ind.id }}') as n
+    join (select l.area_code, p.population_year, sum(p.{{ ind.denominator.population }}) as denominator
+          from {{ ref('int_population__lsoa_year') }} as p
+          join {{ ref('int_area_link') }} as l
+            on l.child_area_type = 'lsoa' and l.child_area_code = p.lsoa21_code and l.area_type = '{{ level }}'
+          group by all) as p on p.area_code = n.child_area_code
+    qualify row_number() over (partition by n.indicator_id, n.child_area_code, n.period_start
+        order by (p.population_year <= year(n.period_start)) desc,
+                 case when p.population_year <= year(n.period_start) then -p.population_year
+                      else p.population_year end) = 1
+    {%- endif %}
+    union all
+    {%- endfor %}
+    select null::varchar as indicator_id, null::varchar as child_area_code, null::date as period_start,
+           null::double as denominator
+    where false
+),
+
+other_rolled_up as (
+    select
+        n.indicator_id, n.period_type, n.period_start,
+        (n.period_start + to_months(case n.period_type
+            {%- for type, p in periods.items() %} when '{{ type }}' then {{ p.months }}{% endfor %} end)
+            - interval 1 day)::date                                         as period_end,
+        l.area_type, l.area_code,
+        sum(n.numerator)                                                    as numerator,
+        sum(d.denominator)                                                  as denominator,
+        null::double                                                        as dsr,
+        null::double                                                        as dsr_variance
+    from other_numerators as n
+    join other_denominators as d using (indicator_id, child_area_code, period_start)
+    join {{ ref('int_area_link') }} as l using (child_area_type, child_area_code)
+    where l.area_type in ({{ sql_list(levels_published()) }})
+    group by all
+    -- every area of the source's level inside the parent reported
+    having count(*) = any_value(l.areas_in_parent)
+),
+
 rolled_up as (
     -- over age bands: counts and populations add; the DSR and its variance are built from the
     -- bands with a population (band 0 carries crude-rate and proportion indicators)
@@ -79,6 +153,8 @@ rolled_up as (
     left join {{ ref('esp2013_age_band') }} as esp
         on esp.esp_band = b.esp_band and b.denominator > 0
     group by all
+    union all by name
+    select * from other_rolled_up
 ),
 
 catalogue as (

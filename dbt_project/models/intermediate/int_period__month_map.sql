@@ -1,9 +1,9 @@
--- Which reporting periods each month with data belongs to: the month itself, its calendar
--- quarter, calendar year, financial year (April–March), academic year (September–August) and the
--- twelve rolling 12-month periods that contain it. months_in_period says how many months a
+-- Which reporting periods each month with data belongs to (var period_types): the month itself,
+-- its calendar quarter, calendar year, financial year (April–March), academic year
+-- (September–August) and the twelve rolling 12-month periods that contain it. months_in_period says how many months a
 -- complete period has, so incomplete periods can be held back.
 {%- set models = [] -%}
-{%- for ind in indicator_catalogue() -%}
+{%- for ind in lsoa_month_indicators() -%}
   {%- if ind.numerator.model not in models -%}{%- do models.append(ind.numerator.model) -%}{%- endif -%}
 {%- endfor %}
 
@@ -15,23 +15,22 @@ with months as (
 ),
 
 periods as (
-    select 'month' as period_type, month_start as period_start, month_start, 1 as months_in_period from months
-    union all
-    select 'quarter', date_trunc('quarter', month_start), month_start, 3 from months
-    union all
-    select 'calendar_year', date_trunc('year', month_start), month_start, 12 from months
-    union all
-    select 'financial_year',
-           make_date(year(month_start) - case when month(month_start) < 4 then 1 else 0 end, 4, 1), month_start, 12
+    -- from var period_types: a period of `months` months starting in `first_month` contains a
+    -- month m when it starts (m - first_month) mod months months earlier; a rolling period of
+    -- `months` months ends in each of the `months` months from m onwards
+    {%- for p in var('period_types') %}
+    {%- if p.get('rolling') %}
+    select '{{ p.type }}' as period_type, (month_start + to_months(k - {{ p.months - 1 }}))::date as period_start,
+           month_start, {{ p.months }} as months_in_period
+    from months, range(0, {{ p.months }}) as r(k)
+    {%- else %}
+    select '{{ p.type }}' as period_type,
+           (month_start - to_months((month(month_start) - {{ p.first_month }} + 12) % {{ p.months }}))::date as period_start,
+           month_start, {{ p.months }} as months_in_period
     from months
-    union all
-    select 'academic_year',
-           make_date(year(month_start) - case when month(month_start) < 9 then 1 else 0 end, 9, 1), month_start, 12
-    from months
-    union all
-    -- rolling 12 months ending in each of the 12 months from this one onwards
-    select 'rolling_12_months', (month_start + to_months(k - 11))::date, month_start, 12
-    from months, range(0, 12) as r(k)
+    {%- endif %}
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
 )
 
 select

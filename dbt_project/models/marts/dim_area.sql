@@ -2,18 +2,9 @@
 -- (given only where all of the area's LSOAs share that parent: CSPs and counties need not nest),
 -- its latest population and, for LSOAs, the IMD 2019 decile. Population by year is in
 -- fct_area_population.
-{%- set levels = [
-    ('lsoa', 'lsoa21_code', 'lsoa21_name', ['msoa', 'lad', 'utla', 'csp', 'pfa', 'region', 'country']),
-    ('msoa', 'msoa21_code', 'msoa21_name', ['lad', 'utla', 'csp', 'pfa', 'region', 'country']),
-    ('lad', 'lad_code', 'lad_name', ['utla', 'csp', 'pfa', 'region', 'country']),
-    ('utla', 'utla_code', 'utla_name', ['pfa', 'region', 'country']),
-    ('csp', 'csp_code', 'csp_name', ['pfa', 'region', 'country']),
-    ('pfa', 'pfa_code', 'pfa_name', ['region', 'country']),
-    ('region', 'region_code', 'region_name', ['country']),
-    ('country', 'country_code', 'country_name', []),
-] %}
-{%- set parent_column = {'msoa': 'msoa21_code', 'lad': 'lad_code', 'utla': 'utla_code', 'csp': 'csp_code',
-                         'pfa': 'pfa_code', 'region': 'region_code', 'country': 'country_code'} %}
+{#- levels and the levels each lies inside, from var area_levels (macros/code_lists.sql) -#}
+{%- set level_of = area_levels() %}
+{%- set parent_types = area_level_types()[1:] %}
 
 with lsoa as (
     select h.*, p.population_year, p.population_all_ages, imd.imd_decile
@@ -25,15 +16,16 @@ with lsoa as (
 ),
 
 areas as (
-{%- for level, code, name, parents in levels %}
+{%- for level in area_level_types() %}
+    {%- set code, name, parents = level_of[level].code_column, level_of[level].name_column, level_of[level].ancestors %}
     select
         {{ code }}                                  as area_code,
         any_value({{ name }})                       as area_name,
         '{{ level }}'                               as area_type,
-    {%- for parent in ['msoa', 'lad', 'utla', 'csp', 'pfa', 'region', 'country'] %}
+    {%- for parent in parent_types %}
         {%- if parent in parents %}
-        case when count(distinct {{ parent_column[parent] }}) = 1
-             then any_value({{ parent_column[parent] }}) end as parent_{{ parent }}_code,
+        case when count(distinct {{ level_of[parent].code_column }}) = 1
+             then any_value({{ level_of[parent].code_column }}) end as parent_{{ parent }}_code,
         {%- else %}
         null                                        as parent_{{ parent }}_code,
         {%- endif %}
@@ -52,6 +44,10 @@ select
     area_code::varchar            as area_code,
     area_name::varchar            as area_name,
     area_type::varchar            as area_type,
+    -- a unitary authority is both a district and an upper tier under one code: the other type
+    -- it is published under, so a filter on area_code alone is seen to match two rows
+    (select string_agg(o.area_type, ',' order by o.area_type) from areas as o
+     where o.area_code = areas.area_code and o.area_type <> areas.area_type)::varchar as also_published_as,
     parent_msoa_code::varchar     as parent_msoa_code,
     parent_lad_code::varchar      as parent_lad_code,
     parent_utla_code::varchar     as parent_utla_code,

@@ -1,5 +1,5 @@
 -- Every period that has indicator values: months, quarters, calendar, financial (April–March)
--- and academic (September–August) years, and rolling 12 months.
+-- and academic (September–August) years, and rolling 12 months (var period_types).
 with periods as (
     select distinct period_type, period_start, period_end from {{ ref('int_indicator__value') }}
 ),
@@ -19,12 +19,14 @@ select
     period_start::date                                                    as period_start,
     period_end::date                                                      as period_end,
     (case period_type
-        when 'month' then strftime(period_start, '%Y-%m')
-        when 'quarter' then year(period_start) || ' Q' || quarter(period_start)
-        when 'calendar_year' then year(period_start)::varchar
-        when 'financial_year' then year_span
-        when 'academic_year' then year_span
-        when 'rolling_12_months' then strftime(period_start, '%b %Y') || ' – ' || strftime(period_end, '%b %Y')
+    {%- for p in var('period_types') %}
+        when '{{ p.type }}' then
+        {%- if p.label == 'year_span' %} year_span
+        {%- elif p.label == 'quarter' %} year(period_start) || ' Q' || quarter(period_start)
+        {%- elif p.label == 'range' %} strftime(period_start, '%b %Y') || ' – ' || strftime(period_end, '%b %Y')
+        {%- else %} strftime(period_start, '{{ p.label }}')
+        {%- endif %}
+    {%- endfor %}
      end)::varchar                                                        as period_label,
     year(period_start)::integer                                           as calendar_year,
     (year(period_start) || '-Q' || quarter(period_start))::varchar         as calendar_quarter,

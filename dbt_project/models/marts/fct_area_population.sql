@@ -1,7 +1,7 @@
 -- Resident population by area and mid-year estimate year, at every level, summed from LSOAs
 -- (so a LAD's population is exactly the sum of its LSOAs').
-{%- set levels = [('lsoa', 'lsoa21_code'), ('msoa', 'msoa21_code'), ('lad', 'lad_code'), ('utla', 'utla_code'),
-                  ('csp', 'csp_code'), ('pfa', 'pfa_code'), ('region', 'region_code'), ('country', 'country_code')] %}
+{%- set levels = [] %}
+{%- for level in var('area_levels') %}{% do levels.append((level.type, level.code_column)) %}{% endfor %}
 
 with lsoa as (
     select h.*, p.population_year, p.population_all_ages, p.population_aged_10_24, p.population_aged_under_25

@@ -26,9 +26,11 @@ polarity as (
 
 parents as (
     select area_code, area_type,
-           case when area_type in ('lsoa', 'msoa', 'lad', 'utla', 'csp') then parent_pfa_code
-                when area_type = 'pfa' then parent_region_code
-                when area_type = 'region' then parent_country_code end as comparator_area_code
+           case area_type
+           {%- for level in var('area_levels') if level.comparator %}
+               when '{{ level.type }}' then parent_{{ level.comparator }}_code
+           {%- endfor %}
+           end as comparator_area_code
     from {{ ref('dim_area') }}
 ),
 

@@ -6,6 +6,7 @@ task ordering, params and failure handling rather than calling the step function
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingestion.errors import VruError
 from ingestion.settings import DAGS_DIR, Settings, get_settings
 
 AIRFLOW = Path(sys.executable).with_name("airflow")
@@ -47,8 +49,21 @@ def airflow_env(airflow_home: Path, settings: Settings) -> dict[str, str]:
 _TASK_START = re.compile(r"\[DAG TEST\] starting task_id=(?P<task>\w+)")
 _NEW_STATE = re.compile(r"new_state=(?P<state>\w+)")
 _RUN_FINISHED = re.compile(r"DagRun Finished: .*?state=(?P<state>\w+)")
-# the last line of a task's traceback: "ingestion.pipeline.ChecksFailed: raw police batch ..."
-_EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Rejected|Failed|Refused|Busy|Exit): ")
+# the last line of a task's traceback names the exception's class: "ingestion.pipeline.ChecksFailed: …"
+_RAISED = re.compile(r"^(?P<module>[A-Za-z_][\w.]*)\.(?P<name>[A-Za-z_]\w*): ")
+
+
+def platform_error(line: str) -> type[VruError] | None:
+    """The platform's own failure a log line reports, found by its type: the dotted class the
+    line names is imported and kept only if it is a VruError (never by matching class names)."""
+    found = _RAISED.match(line)
+    if not found or not found.group("module").startswith(("ingestion", "vru_airflow")):
+        return None
+    try:
+        raised = getattr(importlib.import_module(found.group("module")), found.group("name"), None)
+    except ImportError:
+        return None
+    return raised if isinstance(raised, type) and issubclass(raised, VruError) else None
 
 
 def run_dag_test(dag_id: str, conf: dict, settings: Settings | None = None,
@@ -83,7 +98,7 @@ def run_dag_test(dag_id: str, conf: dict, settings: Settings | None = None,
                 states[current] = found.group("state")
             elif found := _RUN_FINISHED.search(line):
                 run_state = found.group("state")
-            if _EXCEPTION.match(line):
+            if platform_error(line):
                 errors.append(f"[{current}] {line.rstrip()}")
                 in_exception = True
             elif in_exception and line.startswith("  ") and not line.startswith("  File"):
