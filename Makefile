@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test venv clean
+.PHONY: demo test lint venv clean
 
 venv: $(VENV)/.installed
 
@@ -17,7 +17,15 @@ $(VENV)/.installed: pyproject.toml
 demo: venv
 	$(BIN)/vru demo
 
-test: venv
+# The house rules (ruff for Python, sqlfluff with the dbt templater for the models; rules in
+# pyproject.toml and .sqlfluff) run before the tests. dbt needs a warehouse path to compile the
+# project: a throwaway DuckDB file, so linting never opens the real warehouse.
+lint: venv
+	$(BIN)/ruff check .
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	VRU_WAREHOUSE_PATH="$$tmp/lint.duckdb" $(BIN)/sqlfluff lint dbt_project --processes 2
+
+test: venv lint
 	$(BIN)/pytest
 
 clean:

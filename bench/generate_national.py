@@ -57,7 +57,7 @@ def write_reference(con: duckdb.DuckDBPyConnection, root: Path, total_lsoas: int
     weights = _force_weights()
     scale = total_lsoas / sum(weights)
     rows, lsoa = [], 0
-    for f, (force, weight) in enumerate(zip(FORCES, weights), 1):
+    for f, (force, weight) in enumerate(zip(FORCES, weights, strict=True), 1):
         n_lsoa = max(30, round(weight * scale))
         n_lad = max(1, n_lsoa // LSOAS_PER_LAD)
         for k in range(n_lsoa):
@@ -77,10 +77,14 @@ def write_reference(con: duckdb.DuckDBPyConnection, root: Path, total_lsoas: int
     ons.mkdir(parents=True, exist_ok=True)
     population.mkdir(parents=True, exist_ok=True)
     copies = {
-        "LSOA21_WD24_LAD24_EW_LU.csv": "SELECT lsoa_code AS LSOA21CD, lsoa_name AS LSOA21NM, lad_code AS LAD24CD, lad_name AS LAD24NM FROM area_codes",
-        "LAD24_CSP24_PFA24_EW_LU.csv": "SELECT DISTINCT lad_code AS LAD24CD, lad_name AS LAD24NM, csp_code AS CSP24CD, csp_name AS CSP24NM, pfa_code AS PFA24CD, pfa_name AS PFA24NM FROM area_codes",
-        "LAD24_RGN24_EN_LU.csv": "SELECT DISTINCT lad_code AS LAD24CD, lad_name AS LAD24NM, region_code AS RGN24CD, 'Region ' || region_code AS RGN24NM FROM area_codes",
-        "LSOA21_MSOA21_EW_LU.csv": "SELECT lsoa_code AS LSOA21CD, lsoa_name AS LSOA21NM, msoa_code AS MSOA21CD, msoa_name AS MSOA21NM FROM area_codes",
+        "LSOA21_WD24_LAD24_EW_LU.csv": ("SELECT lsoa_code AS LSOA21CD, lsoa_name AS LSOA21NM, "
+                                        "lad_code AS LAD24CD, lad_name AS LAD24NM FROM area_codes"),
+        "LAD24_CSP24_PFA24_EW_LU.csv": ("SELECT DISTINCT lad_code AS LAD24CD, lad_name AS LAD24NM, csp_code AS CSP24CD, "
+                                        "csp_name AS CSP24NM, pfa_code AS PFA24CD, pfa_name AS PFA24NM FROM area_codes"),
+        "LAD24_RGN24_EN_LU.csv": ("SELECT DISTINCT lad_code AS LAD24CD, lad_name AS LAD24NM, "
+                                  "region_code AS RGN24CD, 'Region ' || region_code AS RGN24NM FROM area_codes"),
+        "LSOA21_MSOA21_EW_LU.csv": ("SELECT lsoa_code AS LSOA21CD, lsoa_name AS LSOA21NM, "
+                                    "msoa_code AS MSOA21CD, msoa_name AS MSOA21NM FROM area_codes"),
     }
     for name, query in copies.items():
         con.execute(f"COPY ({query} ORDER BY ALL) TO '{ons / name}' (HEADER, DELIMITER ',')")
@@ -159,7 +163,7 @@ def _force_files(root: Path, month: str, kind: str, rows_per_month: int):
     """(force, its rows in the month by population share, file path, force name) per force."""
     weights = _force_weights()
     (root / "police" / month).mkdir(parents=True, exist_ok=True)
-    for force, weight in zip(FORCES, weights):
+    for force, weight in zip(FORCES, weights, strict=True):
         name = "Metropolitan Police Service" if force == "metropolitan" else f"{initcap(force)} Police"
         yield (force, round(rows_per_month * weight / sum(weights)),
                root / "police" / month / f"{month}-{force}-{kind}.csv", name)

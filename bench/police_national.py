@@ -29,7 +29,7 @@ import platform
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -142,7 +142,8 @@ def _verify(work: Path) -> dict:
             SELECT count(*), count(v.area_code), count(p.area_code),
                    count(*) FILTER (v.numerator <> p.numerator
                                     OR abs(coalesce(v.value, -1) - coalesce(p.value, -1)) > 1e-9 * greatest(1, abs(p.value))
-                                    OR abs(coalesce(v.upper_ci_95, -1) - coalesce(p.upper_ci_95, -1)) > 1e-6 * greatest(1, abs(p.upper_ci_95)))
+                                    OR abs(coalesce(v.upper_ci_95, -1) - coalesce(p.upper_ci_95, -1))
+                                       > 1e-6 * greatest(1, abs(p.upper_ci_95)))
             FROM vru AS v FULL JOIN pandas_values AS p
               ON v.area_code = p.area_code AND v.area_type = p.area_type AND v.period_type = p.period_type
              AND v.period_start = p.period_start::DATE""").fetchone()
@@ -173,11 +174,11 @@ def _report(results: dict, args, path: Path) -> str:
     pandas_ratio = path_seconds / r["pandas"]["seconds"]
     peak = max(v["peak_rss_mib"] for k, v in r.items() if k not in ("generate", "pandas", "bare_read", "verify"))
     lines = [
-        f"# Police path at national scale — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"# Police path at national scale — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
-        f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}; "
-        f"{r['generate']['rows']:,} street rows in {r['generate']['files']} files (43 forces × 12 months), "
-        f"{r['generate']['lsoas']:,} LSOAs. One run; each phase in its own process.",
+        (f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}; "
+         f"{r['generate']['rows']:,} street rows in {r['generate']['files']} files (43 forces × 12 months), "
+         f"{r['generate']['lsoas']:,} LSOAs. One run; each phase in its own process."),
         "",
         "| phase | seconds | peak memory (MiB) | note |",
         "|---|---:|---:|---|",
@@ -189,9 +190,9 @@ def _report(results: dict, args, path: Path) -> str:
         "ingest": "vru: loader, every rule, manifest",
         "checks_dbt_publish": "vru: " + ", ".join(f"{k} {v}s" for k, v in r["checks_dbt_publish"]["steps"].items()),
         "pandas": "baseline: pandas violence indicator (5 levels × 5 period types)",
-        "next_month": f"vru: {r['next_month']['rows']:,} street + {r['next_month'].get('outcome_rows', 0):,} outcome rows; "
-                      + f"ingest {r['next_month']['ingest_seconds']:.1f}s, "
-                      + ", ".join(f"{k} {v}s" for k, v in r["next_month"]["steps"].items()),
+        "next_month": (f"vru: {r['next_month']['rows']:,} street + {r['next_month'].get('outcome_rows', 0):,} outcome rows; "
+                       f"ingest {r['next_month']['ingest_seconds']:.1f}s, "
+                       + ", ".join(f"{k} {v}s" for k, v in r["next_month"]["steps"].items())),
         "verify": f"{r['verify']['values_compared']:,} violence values compared, {r['verify']['differ']} differ, "
                   f"{r['verify']['only_in_one']} in only one",
     }
@@ -234,7 +235,7 @@ def main() -> None:
         print(f"… {name}", flush=True)
         results[name] = _run_child(name, args.work, passed)
         print(f"  {name}: {results[name]['seconds']:.1f}s, peak {results[name]['peak_rss_mib']} MiB", flush=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     out_dir = HERE / "results"
     out_dir.mkdir(exist_ok=True)
     label = "" if args.rows == 6_500_000 else f"-{args.rows}rows"

@@ -48,8 +48,8 @@ def demo(
     seed: int = typer.Option(2025, help="Random seed of the generated extracts (same seed, same files)."),
 ) -> None:
     """Generate Thames Valley demo extracts, run the whole pipeline through Airflow, and show the result."""
-    from vru_airflow.runner import run_dag_test
     from ingestion.demo.generate import generate_demo_extracts
+    from vru_airflow.runner import run_dag_test
 
     settings = get_settings()
     landing = settings.landing_dir / "demo"
@@ -199,8 +199,8 @@ def _ingest_help() -> str:
 
     lines = ["Load delivered files into the raw layer: `vru ingest SOURCE PATH`.", "", "SOURCE is one of:", ""]
     lines += [f"- {s.name.replace('_', '-')}: {s.description}" for s in sorted(all_sources(), key=lambda s: s.name)]
-    lines += ["- reference: a folder with ons/*.csv lookups, population/*.csv estimates and "
-              "deprivation/*.csv (IMD), each file's source told by its header", "",
+    lines += [("- reference: a folder with ons/*.csv lookups, population/*.csv estimates and "
+               "deprivation/*.csv (IMD), each file's source told by its header"), "",
               "police-street also loads the outcomes and stop-and-search files beside the street files."]
     return "\n".join(lines)
 

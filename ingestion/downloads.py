@@ -19,9 +19,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingestion.errors import VruError
 from ingestion.load import FileRejected, SourceSpec, validate_file
 from ingestion.settings import PROJECT_ROOT
-from ingestion.errors import VruError
+
 
 def _source(name: str) -> SourceSpec | None:
     """The registry's declaration of a downloadable dataset (its name is the source's name)."""

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -110,7 +110,7 @@ class SourceSpec:
     replace_scope: str = "file"
     unique_key: tuple[str, ...] = ()
     # optional SELECT producing the typed raw rows from `_staged`; default casts each column
-    select_sql: Callable[["SourceSpec", dict[str, str], list[str]], str] | None = None
+    select_sql: Callable[[SourceSpec, dict[str, str], list[str]], str] | None = None
     extra_columns_pattern: str | None = None  # regex of further columns kept (wide layouts)
     description: str = ""
     # Great Expectations suite that must pass before the delivery reaches dbt (None: the load
@@ -132,10 +132,10 @@ class SourceSpec:
     period_sql: str | None = None
     # the file layouts this source accepts beyond its own columns (e.g. an older header), each a
     # SourceSpec of the same name and raw table; `layout_for` picks one by a file's header
-    layouts: tuple["SourceSpec", ...] = ()
+    layouts: tuple[SourceSpec, ...] = ()
     # how files at a path pair with layouts, when a file name or header is not enough (force
     # extracts pair with the mapping file beside them): (path, month) → ([(layout, file)], refusals)
-    discover: Callable[[Path, str | None], tuple[list[tuple["SourceSpec", Path]], list["FileRejected"]]] | None = None
+    discover: Callable[[Path, str | None], tuple[list[tuple[SourceSpec, Path]], list[FileRejected]]] | None = None
 
     def __post_init__(self):
         if self.refresh not in REFRESH_KINDS:
@@ -162,7 +162,7 @@ class SourceSpec:
         columns += [f"{name} {sql_type} NOT NULL" for name, sql_type in LOAD_METADATA]
         return f"CREATE TABLE IF NOT EXISTS {self.raw_table} ({', '.join(columns)})"
 
-    def layout_for(self, path: Path) -> "SourceSpec":
+    def layout_for(self, path: Path) -> SourceSpec:
         """The layout whose required headers a file has (this one when none other fits)."""
         header = read_header(path)
         for layout in self.layouts:
@@ -275,7 +275,7 @@ def match_header(spec: SourceSpec, path: Path, header: list[str]) -> tuple[list[
             if staged[i] is None and re.fullmatch(spec.extra_columns_pattern, name):
                 staged[i] = name.lower().rstrip("+")
     if missing:
-        unexpected = [h for h, s in zip(header, staged) if s is None]
+        unexpected = [h for h, s in zip(header, staged, strict=True) if s is None]
         hint = f"; columns not recognised: {', '.join(repr(u) for u in unexpected)}" if unexpected else ""
         raise FileRejected(
             path, "required_columns",
@@ -370,7 +370,7 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: SourceSpec, deliveries: list[_D
         line = re.search(r"[Ll]ine:? (\d+)", text)
         row = int(line.group(1)) - 1 if line else None
         # keep DuckDB's own explanation ("Expected Number of Columns: 12 Found: 13"), not its hints
-        detail = [l for l in text.splitlines()[1:3] if l.strip() and not l.startswith("Possible")]
+        detail = [ln for ln in text.splitlines()[1:3] if ln.strip() and not ln.startswith("Possible")]
         message = "; ".join(detail) or text.splitlines()[0]
         if line:
             message = f"file line {line.group(1)} is not a valid CSV record: {message}"
@@ -454,8 +454,8 @@ def load_files(con: duckdb.DuckDBPyConnection, spec: SourceSpec, paths: list[Pat
     the batch in one pass, and the accepted files are written in one transaction. Each file
     still has its own load id, manifest row and outcome: a refused file (its LoadResult has
     outcome "rejected" and the reason in `message`) never stops the others."""
-    started = datetime.now(timezone.utc).replace(tzinfo=None)
-    from ingestion.sources import ensure_raw_tables   # the registry imports this module
+    started = datetime.now(UTC).replace(tzinfo=None)
+    from ingestion.sources import ensure_raw_tables  # the registry imports this module
 
     paths = [Path(p).resolve() for p in paths]
     ensure_raw_tables(con)
@@ -466,7 +466,7 @@ def load_files(con: duckdb.DuckDBPyConnection, spec: SourceSpec, paths: list[Pat
         "SELECT source_file, source_sha256, load_id FROM raw.load_manifest WHERE source = ? AND outcome = 'loaded'",
         [spec.name]).fetchall()}
     results, groups = [], {}
-    for path, sha in zip(paths, shas):
+    for path, sha in zip(paths, shas, strict=True):
         result = LoadResult(source=spec.name, file=path, outcome="loaded", load_id=uuid.uuid4().hex)
         results.append(result)
         if (path.name, sha) in loaded:
@@ -595,8 +595,8 @@ def _write_batch(con, spec: SourceSpec, accepted: list[_Delivery], names: list[s
     aside), manifest rows written. A failure rolls back: nothing is half-written."""
     quarantine = [(i, r) for i, r in enumerate(spec.rules) if r.action == "quarantine_row"]
     select = _bind((spec.select_sql or _default_select)(spec, attrs, names), attrs)
-    loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
-    quarantined = (f"SELECT _file_index, _row_number FROM _failing WHERE NOT ("
+    loaded_at = datetime.now(UTC).replace(tzinfo=None)
+    quarantined = ("SELECT _file_index, _row_number FROM _failing WHERE NOT ("
                    + " AND ".join(f"_ok{i}" for i, _ in quarantine) + ")") if quarantine else None
     accepted_files = "SELECT _source_file FROM _delivery WHERE _accepted"
     con.execute("BEGIN TRANSACTION")
@@ -684,7 +684,7 @@ def _batch_counts(con, spec: SourceSpec, names: list[str], load_ids: list[str], 
 
 
 def _record_manifest(con, spec, path, sha, load_id, started, result: LoadResult) -> None:
-    finished = datetime.now(timezone.utc).replace(tzinfo=None)
+    finished = datetime.now(UTC).replace(tzinfo=None)
     if result.outcome != "loaded":
         check_status = "not_checked"
     else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ingestion import sources
@@ -18,7 +18,6 @@ from ingestion.load import MANIFEST_DDL, LoadResult, SourceSpec, discover_files,
 from ingestion.settings import Settings, get_settings
 from ingestion.sources import ensure_raw_tables, force_crime, ons, police_uk
 from ingestion.warehouse import writer
-
 
 
 class DeliveriesRejected(VruError):
@@ -146,7 +145,7 @@ def _record_check(con, suite: str, rows: int, report) -> None:
     con.execute(MANIFEST_DDL)
     con.execute(
         "INSERT INTO raw.check_result VALUES (?, ?, ?, ?, ?, ?)",
-        [uuid.uuid4().hex, suite, datetime.now(timezone.utc).replace(tzinfo=None),
+        [uuid.uuid4().hex, suite, datetime.now(UTC).replace(tzinfo=None),
          report.success, rows, "\n".join(report.failures()) or None],
     )
 

@@ -12,9 +12,9 @@ import os
 import uuid
 from pathlib import Path
 
+from ingestion.errors import VruError
 from ingestion.settings import Settings, get_settings
 from ingestion.warehouse import writer
-from ingestion.errors import VruError
 
 PUBLISHED_STORAGE_VERSION = "v1.4.0"
 # pipeline metadata published beside the marts so `vru status` and analysts can see provenance

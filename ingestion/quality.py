@@ -94,7 +94,7 @@ def _checkpoint(context, suite_name: str):
         actions=[UpdateDataDocsAction(name="update_data_docs")]))
 
 
-def validate_frames(gx_dir: Path, frames: Mapping[str, "pandas.DataFrame"]) -> QualityReport:  # noqa: F821
+def validate_frames(gx_dir: Path, frames: Mapping[str, pandas.DataFrame]) -> QualityReport:  # noqa: F821
     """Validate each DataFrame with the suite of the same name through its checkpoint."""
     context = _context(gx_dir)
     outcomes: list[ExpectationOutcome] = []

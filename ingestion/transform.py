@@ -13,9 +13,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ingestion.errors import VruError
 from ingestion.settings import DBT_PROJECT_DIR, Settings, get_settings
 from ingestion.warehouse import writer_lock
-from ingestion.errors import VruError
 
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 
@@ -42,10 +42,10 @@ def run_dbt(args: Sequence[str] = ("build",), settings: Settings | None = None,
                "--log-path", str(settings.logs_dir)]
     with writer_lock(settings):
         done = subprocess.run(command, env={**os.environ, **dbt_env(settings)},
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, check=False)   # failure handled below
     if done.returncode != 0:
         # dbt closes with a summary of each failing node and its message; keep that part
-        lines = [re.sub(r"\x1b\[[0-9;]*m", "", l) for l in done.stdout.splitlines()]
-        start = next((i for i, l in enumerate(lines) if "Completed with" in l or "Encountered an error" in l), -25)
-        raise DbtFailed(f"dbt {' '.join(args)} failed:\n" + "\n".join(l for l in lines[start:] if l.strip())[-4000:])
+        lines = [re.sub(r"\x1b\[[0-9;]*m", "", ln) for ln in done.stdout.splitlines()]
+        start = next((i for i, ln in enumerate(lines) if "Completed with" in ln or "Encountered an error" in ln), -25)
+        raise DbtFailed(f"dbt {' '.join(args)} failed:\n" + "\n".join(ln for ln in lines[start:] if ln.strip())[-4000:])
     return done.stdout

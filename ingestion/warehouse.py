@@ -16,8 +16,8 @@ from pathlib import Path
 
 import duckdb
 
-from ingestion.settings import Settings, get_settings
 from ingestion.errors import VruError
+from ingestion.settings import Settings, get_settings
 
 
 class WarehouseBusy(VruError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from ingestion.settings import DAGS_DIR
@@ -38,6 +40,6 @@ def test_tasks_run_in_pipeline_order(dagbag, dag_id):
     dag = dagbag.dags[dag_id]
     order = EXPECTED[dag_id]
     assert sorted(dag.task_ids) == sorted(order)
-    for upstream, downstream in zip(order, order[1:]):
+    for upstream, downstream in pairwise(order):
         assert dag.get_task(downstream).upstream_task_ids == {upstream}
     assert dag.max_active_runs == 1

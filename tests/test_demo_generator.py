@@ -31,7 +31,7 @@ def files(e):
 
 def test_same_seed_same_bytes_other_seed_other_files(extracts, tmp_path):
     again = generate_demo_extracts(tmp_path / "again", seed=2025)
-    for a, b in zip(files(extracts), files(again)):
+    for a, b in zip(files(extracts), files(again), strict=True):
         assert a.read_bytes() == b.read_bytes(), a.name
     other = generate_demo_extracts(tmp_path / "other", seed=7)
     assert other.police_files[0].read_bytes() != extracts.police_files[0].read_bytes()

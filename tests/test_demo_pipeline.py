@@ -19,7 +19,7 @@ VRU = Path(sys.executable).with_name("vru")
 
 def run_vru(args: list[str], warehouse: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "VRU_WAREHOUSE_DIR": str(warehouse), "COLUMNS": "160"}
-    return subprocess.run([str(VRU), *args], env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run([str(VRU), *args], env=env, capture_output=True, text=True, timeout=600, check=False)
 
 
 def published_digest(path: Path) -> dict[str, tuple[int, str]]:
@@ -41,7 +41,8 @@ def demo_run(tmp_path_factory):
 def test_demo_runs_through_airflow_and_prints_the_lad_table_and_paths(demo_run):
     warehouse, run = demo_run
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    for task in ["load_reference", "ingest_police_street", "ingest_force_crime", "check_raw", "dbt_build", "check_marts", "publish"]:
+    for task in ["load_reference", "ingest_police_street", "ingest_force_crime", "check_raw", "dbt_build", "check_marts",
+                 "publish"]:
         assert f"{task}: success" in run.stdout
     for lad in ["Bracknell Forest", "Buckinghamshire", "Milton Keynes", "Oxford", "Reading", "Slough",
                 "West Oxfordshire", "Wokingham"]:
@@ -101,7 +102,7 @@ def test_knife_serious_violence_from_the_demo_force_extract(demo_run):
         got = dict(con.execute("""
             SELECT indicator_id, (numerator, denominator, value) FROM fct_indicator_value
             WHERE indicator_id LIKE 'knife%' AND area_type = 'pfa' AND period_type = 'calendar_year'""").fetchall())
-    for indicator, events in zip(["knife_serious_violence_rate", "knife_serious_violence_u25_rate"], counted):
+    for indicator, events in zip(["knife_serious_violence_rate", "knife_serious_violence_u25_rate"], counted, strict=True):
         numerator, denominator, value = got[indicator]
         assert numerator == round(events / 5) * 5             # published counts are rounded to 5
         assert value == pytest.approx(events / denominator * 100_000)
@@ -156,8 +157,8 @@ def test_status_reports_the_loads(demo_run):
 
 def test_a_failing_step_fails_the_dag_with_file_row_and_rule(tmp_path):
     """Through Airflow: a malformed delivery fails ingest, nothing downstream runs or publishes."""
-    from vru_airflow.runner import run_dag_test
     from ingestion.settings import Settings
+    from vru_airflow.runner import run_dag_test
 
     landing = write_mini_reference(tmp_path / "landing")
     path = write_street(landing / "police", "2025-01", [(MINI_LSOAS[0][:2], VIOLENCE, 3)])

@@ -71,7 +71,7 @@ def test_bad_codes_and_too_few_rows_are_refused(server, tmp_path):
 
 def test_missing_file_is_a_clear_error(server, tmp_path):
     _, base = server
-    with pytest.raises(DownloadFailed, match="could not download .*404"):
+    with pytest.raises(DownloadFailed, match=r"could not download .*404"):
         fetch(lookup_spec(base, "ons/nothing.csv"), tmp_path / "landing")
 
 
@@ -124,10 +124,11 @@ def test_police_archive_is_checked_then_unpacked(server, tmp_path):
 
     bad = good.replace(",2025-01,", ",2025-13,", 1)
     make_archive(served / "2025-01.zip", {"2025-01/2025-01-thames-valley-street.csv": bad})
-    with pytest.raises(DownloadFailed, match=r"refused, nothing unpacked — 2025-01-thames-valley-street.csv, row 1: rule 'month_format'"):
+    with pytest.raises(DownloadFailed, match=(r"refused, nothing unpacked — 2025-01-thames-valley-street.csv, "
+                                              r"row 1: rule 'month_format'")):
         fetch_police_archive("2025-01", tmp_path / "landing", f"{base}/{{month}}.zip")
     assert (folder / "2025-01" / "2025-01-thames-valley-street.csv").read_text() == good   # previous kept
     assert [p.name for p in (tmp_path / "landing" / "police").iterdir()] == ["2025-01"]    # no scratch left
 
-    with pytest.raises(DownloadFailed, match="could not download .*404"):
+    with pytest.raises(DownloadFailed, match=r"could not download .*404"):
         fetch_police_archive("2031-01", tmp_path / "landing", f"{base}/{{month}}.zip")

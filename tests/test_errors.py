@@ -23,8 +23,8 @@ def test_platform_failures_share_one_base_with_a_hint():
 
 
 def test_runner_recognises_platform_errors_by_type_not_name():
-    from vru_airflow.runner import platform_error
     from ingestion.pipeline import DeliveriesRejected
+    from vru_airflow.runner import platform_error
 
     assert platform_error("ingestion.pipeline.DeliveriesRejected: 1 file(s) refused") is DeliveriesRejected
     # a name that merely looks like a failure is not one of ours

@@ -29,10 +29,10 @@ import duckdb
 import pytest
 
 from conftest import MINI_LSOAS, write_mini_reference
-from ingestion.sources.force_crime import MappingInvalid, extract_files, load_extract_file, read_mapping
 from ingestion.load import FileRejected
+from ingestion.sources.force_crime import MappingInvalid, extract_files, load_extract_file, read_mapping
 
-A, B, C, D = (l[0] for l in MINI_LSOAS)
+A, B, C, D = (lsoa[0] for lsoa in MINI_LSOAS)
 UNDER_25 = {A: 600, B: 800, C: 900, D: 1000}
 
 TVP_MAPPING = r"""
@@ -67,7 +67,8 @@ def tvp_rows(month: str, spec: list[tuple[str, str, str, str]], start: int = 1) 
 
 
 JANUARY = (
-    [(A, code, "Yes", str(age)) for code, age in zip(["8N", "034B", "5D", "8N", "34A", "2", "3B", "19C"], range(16, 24))]
+    [(A, code, "Yes", str(age))
+     for code, age in zip(["8N", "034B", "5D", "8N", "34A", "2", "3B", "19C"], range(16, 24), strict=True)]
     + [(A, "8N", "Yes", "30"), (A, "20A", "Yes", "35"), (A, "34B", "Yes", "40"), (A, "8N", "Yes", "NK")]
     + [(A, "105A", "Yes", "19")] * 3 + [(A, "8N", "No", "20")] * 2 + [(A, "1", "Yes", "22"), (A, "10D", "Yes", "17")]
     + [(C, "34B", "Yes", "15"), (C, "34B", "Yes", "17"), (C, "34B", "Yes", "19"), (C, "8N", "Yes", "45")]

@@ -9,7 +9,7 @@ import pytest
 from conftest import MINI_LSOAS, crime_id, write_mini_reference
 from test_police_street_load import ROBBERY, VIOLENCE, write_street
 
-A, B, C, D = (l[:2] for l in MINI_LSOAS)
+A, B, C, D = (lsoa[:2] for lsoa in MINI_LSOAS)
 # the models built incrementally, and the marts
 TABLES = ["intermediate.int_police__street_lsoa21", "intermediate.int_police__crime_lsoa_month",
           "intermediate.int_indicator__lsoa_month", "intermediate.int_indicator__value",
@@ -152,9 +152,8 @@ def test_a_redelivered_month_replaces_and_a_reference_change_rebuilds_all(pipeli
 def test_a_reference_change_rebuilds_indicators_even_without_street_files(pipeline_env):
     """Force extracts only (no police.uk street files, so no months to list): a new population
     still rebuilds the knife rates, and a new extract month rebuilds them in full."""
-    from test_force_crime import JANUARY, write_tvp
-
     from ingestion import pipeline
+    from test_force_crime import JANUARY, write_tvp
 
     db, landing, _, deliver_and_build = pipeline_env
 

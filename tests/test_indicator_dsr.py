@@ -89,7 +89,7 @@ def test_dsr_and_dobson_limits_match_phe_formulas(built, area, lsoas):
             """SELECT numerator, value, lower_ci_95, upper_ci_95 FROM marts.fct_indicator_value
                WHERE indicator_id = 'test_dsr' AND area_code = ? AND period_type = 'month'""", [area]).fetchone()
     dsr, dsr_low, dsr_high = expected_dsr(lsoas)
-    assert numerator == sum(sum(EVENTS[l].values()) for l in lsoas)
+    assert numerator == sum(sum(EVENTS[lsoa].values()) for lsoa in lsoas)
     assert value == pytest.approx(dsr, rel=5e-7)
     assert low == pytest.approx(dsr_low, rel=5e-7)
     assert high == pytest.approx(dsr_high, rel=5e-7)

@@ -13,7 +13,7 @@ import pytest
 from conftest import MINI_LSOAS, write_mini_reference
 from test_police_street_load import VIOLENCE, write_street
 
-A, B, C, D = (l[:2] for l in MINI_LSOAS)
+A, B, C, D = (lsoa[:2] for lsoa in MINI_LSOAS)
 # Five months of violence in LSOA A rising steadily; B, C, D as in the January hand counts.
 MONTHLY_A = {"2025-01": 12, "2025-02": 14, "2025-03": 18, "2025-04": 22, "2025-05": 30}
 
@@ -66,10 +66,10 @@ def rows(settings, sql, params=()):
 
 
 def test_small_counts_hidden_others_rounded_and_no_subtraction_reveals_them(built):
-    jan = dict((a, (n, r)) for a, n, r in rows(built, """
+    jan = {a: (n, r) for a, n, r in rows(built, """
         SELECT area_code, numerator, suppression_reason FROM marts.fct_indicator_value
         WHERE indicator_id = 'test_small_numbers_rate' AND period_type = 'month' AND period_start = '2025-01-01'
-          AND area_type IN ('lsoa', 'msoa', 'pfa')"""))
+          AND area_type IN ('lsoa', 'msoa', 'pfa')""")}
     # B has 3 (hidden: 1–7); A (12) is the only other LSOA in MSOA Reading 001, whose total (15) is
     # published, so A is hidden too (secondary); D's 21 rounds to 20; the PFA's 36 to 35.
     assert jan[B[0]][0] is None and jan[B[0]][1].startswith("count between 1 and 7")
@@ -101,7 +101,7 @@ def test_periods_are_complete_and_sum_their_months(built):
     by_type = defaultdict(list)
     for period_type, start, numerator in got:
         by_type[period_type].append((start, numerator))
-    assert by_type["month"] == [(m, n) for m, n in MONTHLY_A.items()]
+    assert by_type["month"] == list(MONTHLY_A.items())
     assert by_type["quarter"] == [("2025-01", 12 + 14 + 18)]        # Q2 lacks June: held back
     assert "calendar_year" not in by_type and "rolling_12_months" not in by_type
 
@@ -113,13 +113,14 @@ def test_trend_over_five_months_is_significant_and_in_words(built):
     n, t = [1500.0] * 5, [1, 2, 3, 4, 5]
     total_o, total_n = sum(o), sum(n)
     p = total_o / total_n
-    score = sum(oi * ti for oi, ti in zip(o, t)) - p * sum(ni * ti for ni, ti in zip(n, t))
-    variance = p * (1 - p) * (sum(ni * ti * ti for ni, ti in zip(n, t)) - sum(ni * ti for ni, ti in zip(n, t)) ** 2 / total_n)
+    score = sum(oi * ti for oi, ti in zip(o, t, strict=True)) - p * sum(ni * ti for ni, ti in zip(n, t, strict=True))
+    variance = p * (1 - p) * (sum(ni * ti * ti for ni, ti in zip(n, t, strict=True))
+                              - sum(ni * ti for ni, ti in zip(n, t, strict=True)) ** 2 / total_n)
     expected = score ** 2 / variance
     assert expected > 3.841                      # significant at 95%, rising
-    got = dict((i, (x, w)) for i, x, w in rows(built, """
+    got = {i: (x, w) for i, x, w in rows(built, """
         SELECT indicator_id, chi_squared, trend FROM marts.fct_indicator_trend
-        WHERE area_code = ? AND period_type = 'month'""", [A[0]]))
+        WHERE area_code = ? AND period_type = 'month'""", [A[0]])}
     assert got["test_small_numbers_rate"][0] == pytest.approx(expected, rel=1e-9)
     assert got["test_small_numbers_rate"][1] == "increasing and getting worse"
     assert got["test_no_polarity"][1] == "increasing"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import duckdb
 
 from conftest import MINI_LSOAS, write_mini_reference
-from vru_airflow.runner import run_dag_test
 from ingestion.settings import Settings
 from test_police_street_load import VIOLENCE, write_street
+from vru_airflow.runner import run_dag_test
 
 A = MINI_LSOAS[0][:2]
 

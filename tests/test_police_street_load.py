@@ -144,7 +144,7 @@ def test_real_police_uk_files_load_with_exact_counts(con):
         got = con.execute("""SELECT lsoa_code, crime_type, strftime(month, '%Y-%m'), count(*)
                              FROM raw.police_street WHERE _source_file = ? GROUP BY ALL""",
                           [path.name]).fetchall()
-        assert {(l, c, m): n for l, c, m, n in got} == dict(expected), path.name
+        assert {(lsoa, c, m): n for lsoa, c, m, n in got} == dict(expected), path.name
 
 
 def test_downloaded_zip_archive_with_many_forces_loads_street_files(tmp_path, con):

@@ -45,7 +45,7 @@ def test_batch_failing_gx_is_kept_out_of_marts_and_publishing_is_refused(warehou
     assert months == [("2025-01",)]
     assert statuses == {good.name: "passed", bad.name: "failed"}
     pipeline.check_marts()
-    with pytest.raises(PublishRefused, match="2025-02-thames-valley-street.csv"):
+    with pytest.raises(PublishRefused, match=r"2025-02-thames-valley-street.csv"):
         publish()
     assert not warehouse_env.published_db.exists()
 
@@ -56,7 +56,8 @@ def test_cli_exits_non_zero_naming_file_row_and_rule(tmp_path):
     bad.write_text(bad.read_text().replace(",2025-03,", ",2025-04,", 1))
     env = {**os.environ, "VRU_WAREHOUSE_DIR": str(tmp_path / "warehouse"), "COLUMNS": "200"}
     vru = Path(sys.executable).with_name("vru")
-    done = subprocess.run([str(vru), "ingest", "police-street", str(bad)], env=env, capture_output=True, text=True)
+    done = subprocess.run([str(vru), "ingest", "police-street", str(bad)], env=env, capture_output=True, text=True,
+                          check=False)
     assert done.returncode == 1
     output = " ".join(done.stdout.split())
     assert "2025-03-thames-valley-street.csv, row 1: rule 'month_matches_file_name' failed" in output

@@ -131,7 +131,8 @@ def test_esp_bands_cover_every_age_once(demo):
 
 def test_imd_decile_reaches_lsoa21_most_deprived_of_merged(demo):
     extracts, db = demo
-    decile11 = {r["LSOA code (2011)"]: int(r["Index of Multiple Deprivation (IMD) Decile (where 1 is most deprived 10% of LSOAs)"])
+    decile11 = {r["LSOA code (2011)"]:
+                int(r["Index of Multiple Deprivation (IMD) Decile (where 1 is most deprived 10% of LSOAs)"])
                 for r in read(extracts.imd_file)}
     expected = defaultdict(lambda: 10)
     for r in read(extracts.lookup_files["lsoa11_lsoa21"]):

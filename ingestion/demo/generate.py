@@ -83,8 +83,8 @@ def _geography(rng: np.random.Generator) -> _Geography:
                 lad_index.append(li)
             remaining -= size
     lad_index = np.array(lad_index)
-    centre_lon = np.array([l.longitude for l in tv.LADS])[lad_index]
-    centre_lat = np.array([l.latitude for l in tv.LADS])[lad_index]
+    centre_lon = np.array([lad.longitude for lad in tv.LADS])[lad_index]
+    centre_lat = np.array([lad.latitude for lad in tv.LADS])[lad_index]
     return _Geography(codes, names, msoas, msoa_names, wards, ward_names, lad_index,
                       centre_lon + rng.normal(0, 0.04, len(codes)), centre_lat + rng.normal(0, 0.03, len(codes)))
 
@@ -93,7 +93,7 @@ def _output_area_rows(geo: _Geography, rng: np.random.Generator):
     """OA21 → LSOA21 → MSOA21 rows, 4–6 synthetic output areas (E0090xxxx) per LSOA."""
     serial = 0
     for code, name, msoa, msoa_name, li in zip(geo.lsoa_code, geo.lsoa_name, geo.msoa_code, geo.msoa_name,
-                                               geo.lad_index):
+                                               geo.lad_index, strict=True):
         for _ in range(int(rng.integers(4, 7))):
             serial += 1
             lad = tv.LADS[li]
@@ -170,25 +170,25 @@ def generate_demo_extracts(out_dir: Path, seed: int = 2025, months: Sequence[str
         ["LAD 2023 Code", "LAD 2023 Name", "LSOA 2021 Code", "LSOA 2021 Name", "Total",
          *[f"F{a}" for a in range(91)], *[f"M{a}" for a in range(91)]],
         ([lads[li].code, lads[li].name, code, name, int(total), *map(int, counts)]
-         for li, code, name, total, counts in zip(geo.lad_index, geo.lsoa_code, geo.lsoa_name, totals, age_sex)))
+         for li, code, name, total, counts in zip(geo.lad_index, geo.lsoa_code, geo.lsoa_name, totals, age_sex, strict=True)))
 
     lookups = {
         "lsoa21_lad": _write_csv(
             out_dir / "ons" / "LSOA21_WD24_LAD24_EW_LU.csv",
             ["LSOA21CD", "LSOA21NM", "WD24CD", "WD24NM", "LAD24CD", "LAD24NM", "ObjectId"],
             ([code, name, wd, wdn, lads[li].code, lads[li].name, i + 1] for i, (code, name, wd, wdn, li)
-             in enumerate(zip(geo.lsoa_code, geo.lsoa_name, geo.ward_code, geo.ward_name, geo.lad_index)))),
+             in enumerate(zip(geo.lsoa_code, geo.lsoa_name, geo.ward_code, geo.ward_name, geo.lad_index, strict=True)))),
         "lad_csp_pfa": _write_csv(
             out_dir / "ons" / "LAD24_CSP24_PFA24_EW_LU.csv",
             ["LAD24CD", "LAD24NM", "CSP24CD", "CSP24NM", "PFA24CD", "PFA24NM", "ObjectId"],
-            ([l.code, l.name, l.csp_code, l.csp_name, tv.PFA_CODE, tv.PFA_NAME, i + 1] for i, l in enumerate(lads))),
+            ([lad.code, lad.name, lad.csp_code, lad.csp_name, tv.PFA_CODE, tv.PFA_NAME, i + 1] for i, lad in enumerate(lads))),
         "lad_hierarchy": _write_csv(
             out_dir / "ons" / "WD24_LAD24_CTYUA24_RGN24_CTRY24_UK_LU.csv",
             ["WD24CD", "WD24NM", "LAD24CD", "LAD24NM", "CTYUA24CD", "CTYUA24NM", "RGN24CD", "RGN24NM",
              "CTRY24CD", "CTRY24NM", "ObjectId"],
             ([wd, wdn, lads[li].code, lads[li].name, *tv.COUNTY_OF.get(lads[li].code, (lads[li].code, lads[li].name)),
               tv.REGION_CODE, tv.REGION_NAME, tv.COUNTRY_CODE, tv.COUNTRY_NAME, i + 1]
-             for i, (wd, wdn, li) in enumerate(sorted(set(zip(geo.ward_code, geo.ward_name, geo.lad_index)))))),
+             for i, (wd, wdn, li) in enumerate(sorted(set(zip(geo.ward_code, geo.ward_name, geo.lad_index, strict=True)))))),
         "lsoa21_msoa21": _write_csv(
             out_dir / "ons" / "OA21_LSOA21_MSOA21_LAD22_EW_LU.csv",
             ["OA21CD", "LSOA21CD", "LSOA21NM", "LSOA21NMW", "MSOA21CD", "MSOA21NM", "MSOA21NMW",
@@ -199,7 +199,7 @@ def generate_demo_extracts(out_dir: Path, seed: int = 2025, months: Sequence[str
     lookups["lsoa21_centroid"] = _write_csv(
         out_dir / "ons" / "LSOA_PopCentroids_EW_2021_V4.csv", ["FID", "LSOA21CD", "GlobalID", "x", "y"],
         ([i + 1, code, f"{{demo-{i + 1:05d}}}", f"{lon:.6f}", f"{lat:.6f}"]
-         for i, (code, lon, lat) in enumerate(zip(geo.lsoa_code, geo.longitude, geo.latitude))))
+         for i, (code, lon, lat) in enumerate(zip(geo.lsoa_code, geo.longitude, geo.latitude, strict=True))))
     lsoa11_rows, lsoa11_codes = _lsoa11_rows(geo, rng)
     lookups["lsoa11_lsoa21"] = _write_csv(
         out_dir / "ons" / "LSOA11_LSOA21_LAD22_EW_LU.csv",
@@ -207,7 +207,7 @@ def generate_demo_extracts(out_dir: Path, seed: int = 2025, months: Sequence[str
         lsoa11_rows)
 
     # the planted hotspot: one Reading LSOA, chosen by the seed
-    reading = np.flatnonzero(geo.lad_index == [l.code for l in lads].index(tv.HOTSPOT_LAD))
+    reading = np.flatnonzero(geo.lad_index == [lad.code for lad in lads].index(tv.HOTSPOT_LAD))
     hotspot = int(rng.choice(reading))
 
     crime_types = list(tv.ANNUAL_RATE_PER_1000)
@@ -252,7 +252,9 @@ def generate_demo_extracts(out_dir: Path, seed: int = 2025, months: Sequence[str
         streets = rng.integers(0, len(tv.STREETS), n)
         outcomes = rng.integers(0, len(tv.OUTCOMES), n)
 
-        def rows():
+        # the loop's values are bound as defaults (the generator is consumed before the next month)
+        def rows(n=n, month=month, type_idx=type_idx, lsoa_idx=lsoa_idx, lon=lon, lat=lat, streets=streets,
+                 outcomes=outcomes):
             for i in range(n):
                 crime_type = crime_types[type_idx[i]]
                 asb = crime_type == "Anti-social behaviour"

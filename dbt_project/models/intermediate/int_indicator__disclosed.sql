@@ -24,7 +24,7 @@ with rules as (
     {%- for ind in indicator_catalogue() %}
         ('{{ ind.id }}', '{{ ind.disclosure }}'){{ ',' if not loop.last }}
     {%- endfor %}
-    ) as r(indicator_id, disclosure)
+    ) as r (indicator_id, disclosure)
 ),
 
 hierarchy as (

@@ -53,7 +53,7 @@ population as (
            population_all_ages, population_aged_10_24, population_aged_under_25
     from {{ ref('int_population__lsoa_year') }}
     union all
-    select lsoa21_code, population_year, esp_band, population, null, null
+    select lsoa21_code, population_year, esp_band, population, null as population_aged_10_24, null as population_aged_under_25
     from {{ ref('int_population__lsoa_esp_band') }}
 ),
 
@@ -62,7 +62,8 @@ lsoa_months as (
     from coverage as c
     join hierarchy as h using (pfa_code)
     join (select esp_band, true as is_age_standardised from esp
-          union all select 0, false) as b using (is_age_standardised)
+          union all
+          select 0 as esp_band, false as is_age_standardised) as b using (is_age_standardised)
 ),
 
 population_denominators as (
@@ -79,7 +80,7 @@ population_denominators as (
         end as denominator
     from lsoa_months as lm
     join population as p using (lsoa21_code, esp_band)
-    where lm.indicator_id in ({% for ind in catalogue if ind.denominator.get('population') %}'{{ ind.id }}'{{ ', ' if not loop.last }}{% else %}null{% endfor %})
+    where lm.indicator_id in ({{ sql_list(catalogue | selectattr('denominator.population') | map(attribute='id') | list) }})
     qualify row_number() over (
         partition by lm.indicator_id, lm.lsoa21_code, lm.month_start, lm.esp_band
         order by (p.population_year <= year(lm.month_start)) desc,

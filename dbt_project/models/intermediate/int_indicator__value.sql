@@ -1,7 +1,8 @@
 -- Every catalogue indicator for every declared period type and area level, summed up from LSOA ×
 -- month (numerators added; population denominators averaged over the period's months, count
--- denominators added; both then added over areas: never an average of rates), with its value and 95% and 99.8% confidence limits by the declared
--- method, before disclosure control. Only complete periods (every month delivered) are kept.
+-- denominators added; both then added over areas: never an average of rates), with its value and
+-- 95% and 99.8% confidence limits by the declared method, before disclosure control. Only
+-- complete periods (every month delivered) are kept.
 -- Age-standardised indicators are summed by ESP2013 band first, then standardised per area.
 -- Incremental: by-month indicators redo only the periods containing changed months, the rest in
 -- full (macros/refresh_scope.sql).
@@ -29,16 +30,19 @@ declared as (
     {%- for ind in indicator_catalogue() %}
         {%- set outer = loop %}
         {%- for period_type in ind.period_types %}
-        ('{{ ind.id }}', '{{ period_type }}', {{ 'true' if ind.denominator.get('model') else 'false' }}){{ ',' if not (outer.last and loop.last) }}
+        ('{{ ind.id }}', '{{ period_type }}', {{ 'true' if ind.denominator.get('model') else 'false' }})
+        {{- ',' if not (outer.last and loop.last) }}
         {%- endfor %}
     {%- endfor %}
-    ) as d(indicator_id, period_type, denominator_is_count)
+    ) as d (indicator_id, period_type, denominator_is_count)
 ),
 
 lsoa_period as (
     select
         l.indicator_id, m.period_type, m.period_start, m.period_end, l.esp_band,
-        {%- for level, column in levels %} l.{{ column }},{% endfor %}
+        {%- for level, column in levels %}
+        l.{{ column }},
+        {%- endfor %}
         sum(l.numerator)    as numerator,
         case when any_value(d.denominator_is_count) then sum(l.denominator) else avg(l.denominator) end as denominator
     from lsoa_month as l
@@ -57,11 +61,12 @@ rolled_up_bands as (
             when grouping({{ column }}) = 0 then '{{ level }}'
         {%- endfor %}
         end                                                  as area_type,
-        coalesce({% for level, column in levels %}{{ column }}{{ ', ' if not loop.last }}{% endfor %}) as area_code,
+        coalesce({{ levels | map(attribute=1) | join(', ') }}) as area_code,
         sum(numerator)                                       as numerator,
         sum(denominator)                                     as denominator
     from lsoa_period
-    group by grouping sets (
+    -- sqlfluff's DuckDB dialect (4.4) cannot parse GROUPING SETS yet; DuckDB itself can
+    group by grouping sets (  -- noqa: PRS
     {%- for level, column in levels %}
         (indicator_id, period_type, period_start, period_end, esp_band, {{ column }}){{ ',' if not loop.last }}
     {%- endfor %}
@@ -124,7 +129,9 @@ other_rolled_up as (
     select
         n.indicator_id, n.period_type, n.period_start,
         (n.period_start + to_months(case n.period_type
-            {%- for type, p in periods.items() %} when '{{ type }}' then {{ p.months }}{% endfor %} end)
+            {%- for type, p in periods.items() %}
+            when '{{ type }}' then {{ p.months }}
+            {%- endfor %} end)
             - interval 1 day)::date                                         as period_end,
         l.area_type, l.area_code,
         sum(n.numerator)                                                    as numerator,
@@ -162,7 +169,7 @@ catalogue as (
     {%- for ind in indicator_catalogue() %}
         ('{{ ind.id }}', {{ ind.multiplier }}, '{{ ind.method }}', '{{ ind.area_types | join(",") }}'){{ ',' if not loop.last }}
     {%- endfor %}
-    ) as c(indicator_id, multiplier, method, area_types)
+    ) as c (indicator_id, multiplier, method, area_types)
 ),
 
 exact as (
@@ -195,12 +202,14 @@ select
         else {{ crude_rate_limit('upper', 'r.numerator', 'r.denominator', 'c.multiplier', 'e95.upper_events') }}
     end as upper_ci_95,
     case c.method
-        when 'dsr' then {{ dobson_limit('lower', 'r.dsr * c.multiplier', 'r.dsr_variance * c.multiplier ^ 2', 'r.numerator', 0.998) }}
+        when 'dsr' then {{ dobson_limit('lower', 'r.dsr * c.multiplier', 'r.dsr_variance * c.multiplier ^ 2', 'r.numerator',
+                                        0.998) }}
         when 'proportion' then {{ wilson_limit('lower', 'r.numerator', 'r.denominator', 'c.multiplier', 0.998) }}
         else {{ crude_rate_limit('lower', 'r.numerator', 'r.denominator', 'c.multiplier', 'e998.lower_events', 0.998) }}
     end as lower_ci_998,
     case c.method
-        when 'dsr' then {{ dobson_limit('upper', 'r.dsr * c.multiplier', 'r.dsr_variance * c.multiplier ^ 2', 'r.numerator', 0.998) }}
+        when 'dsr' then {{ dobson_limit('upper', 'r.dsr * c.multiplier', 'r.dsr_variance * c.multiplier ^ 2', 'r.numerator',
+                                        0.998) }}
         when 'proportion' then {{ wilson_limit('upper', 'r.numerator', 'r.denominator', 'c.multiplier', 0.998) }}
         else {{ crude_rate_limit('upper', 'r.numerator', 'r.denominator', 'c.multiplier', 'e998.upper_events', 0.998) }}
     end as upper_ci_998

@@ -6,7 +6,7 @@ with recursive successor as (
     select * from {{ ref('lad_boundary_successor') }}
 ),
 
-chain(lad_code, current_lad_code, current_lad_name, steps) as (
+chain (lad_code, current_lad_code, current_lad_name, steps) as (
     select old_code, successor_code, successor_name, 1 from successor
     union all
     select c.lad_code, s.successor_code, s.successor_name, c.steps + 1
@@ -28,6 +28,6 @@ current_lads as (
 
 select lad_code, current_lad_code, current_lad_name, true as is_abolished from resolved
 union all
-select c.lad_code, c.lad_code, c.lad_name, false
+select c.lad_code, c.lad_code as current_lad_code, c.lad_name as current_lad_name, false as is_abolished
 from current_lads as c
 where c.lad_code not in (select lad_code from resolved)

@@ -1,7 +1,7 @@
 -- Which reporting periods each month with data belongs to (var period_types): the month itself,
 -- its calendar quarter, calendar year, financial year (April–March), academic year
--- (September–August) and the twelve rolling 12-month periods that contain it. months_in_period says how many months a
--- complete period has, so incomplete periods can be held back.
+-- (September–August) and the twelve rolling 12-month periods that contain it. months_in_period
+-- says how many months a complete period has, so incomplete periods can be held back.
 {%- set models = [] -%}
 {%- for ind in lsoa_month_indicators() -%}
   {%- if ind.numerator.model not in models -%}{%- do models.append(ind.numerator.model) -%}{%- endif -%}
@@ -20,9 +20,9 @@ periods as (
     -- `months` months ends in each of the `months` months from m onwards
     {%- for p in var('period_types') %}
     {%- if p.get('rolling') %}
-    select '{{ p.type }}' as period_type, (month_start + to_months(k - {{ p.months - 1 }}))::date as period_start,
-           month_start, {{ p.months }} as months_in_period
-    from months, range(0, {{ p.months }}) as r(k)
+    select '{{ p.type }}' as period_type, (months.month_start + to_months(r.k - {{ p.months - 1 }}))::date as period_start,
+           months.month_start, {{ p.months }} as months_in_period
+    from months, range(0, {{ p.months }}) as r (k)
     {%- else %}
     select '{{ p.type }}' as period_type,
            (month_start - to_months((month(month_start) - {{ p.first_month }} + 12) % {{ p.months }}))::date as period_start,

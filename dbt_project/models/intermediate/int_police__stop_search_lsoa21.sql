@@ -44,7 +44,7 @@ by_map_point as (
 ),
 
 unplaced_1 as (
-    select * from located
+    select located.* from located
     anti join by_map_point using (source_file, source_row_number)
 ),
 
@@ -63,8 +63,8 @@ nearest_{{ level }} as (
             sqrt(power((c.latitude - u.latitude) * 111.195, 2)
                  + power((c.longitude - u.longitude) * 111.195 * cos(radians(u.latitude)), 2)) as distance_km
         from unplaced_{{ level }} as u
-        cross join (values (-1), (0), (1)) as dy(step)
-        cross join (values (-1), (0), (1)) as dx(step)
+        cross join (values (-1), (0), (1)) as dy (step)
+        cross join (values (-1), (0), (1)) as dx (step)
         join {{ ref('stg_ons__lsoa21_centroid') }} as c
             on floor(c.latitude / {{ 0.02 * level }}) = floor(u.latitude / {{ 0.02 * level }}) + dy.step
            and floor(c.longitude / {{ 0.035 * level }}) = floor(u.longitude / {{ 0.035 * level }}) + dx.step
@@ -74,7 +74,7 @@ nearest_{{ level }} as (
 ),
 {% if not loop.last %}
 unplaced_{{ wide }} as (
-    select * from unplaced_{{ level }}
+    select unplaced_{{ level }}.* from unplaced_{{ level }}
     anti join nearest_{{ level }} using (source_file, source_row_number)
 ),
 {% endif %}
@@ -83,9 +83,9 @@ unplaced_{{ wide }} as (
 placed as (
     select * from by_map_point
     union all
-    select source_file, source_row_number, lsoa21_code, 'nearest_centroid', distance_km from nearest_1
+    select source_file, source_row_number, lsoa21_code, 'nearest_centroid' as lsoa_placement, distance_km from nearest_1
     union all
-    select source_file, source_row_number, lsoa21_code, 'nearest_centroid', distance_km from nearest_{{ wide }}
+    select source_file, source_row_number, lsoa21_code, 'nearest_centroid' as lsoa_placement, distance_km from nearest_{{ wide }}
 )
 
 select

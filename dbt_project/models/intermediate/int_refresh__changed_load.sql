@@ -12,9 +12,19 @@ built as (
 ),
 
 changed as (
-    select *, 'added' as change from (select * from accepted except select * from built)
+    select *, 'added' as change
+    from (
+        select * from accepted
+        except
+        select * from built
+    ) as added
     union all
-    select *, 'withdrawn' from (select * from built except select * from accepted)
+    select *, 'withdrawn' as change
+    from (
+        select * from built
+        except
+        select * from accepted
+    ) as withdrawn
 )
 
 select

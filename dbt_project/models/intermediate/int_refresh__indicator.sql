@@ -8,7 +8,7 @@ with catalogue as (
     {%- for ind in indicator_catalogue() %}
         ('{{ ind.id }}', [{{ sql_list(indicator_raw_tables(ind)) }}]::varchar[]){{ ',' if not loop.last }}
     {%- endfor %}
-    ) as c(indicator_id, raw_tables)
+    ) as c (indicator_id, raw_tables)
 )
 
 select

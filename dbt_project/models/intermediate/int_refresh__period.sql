@@ -16,7 +16,7 @@ other_grain as (
         ('{{ ind.id }}', '{{ numerator_grain(ind)[1] }}', [{{ sql_list(indicator_raw_tables(ind)) }}]::varchar[]),
     {%- endfor %}
         (null, null, []::varchar[])
-    ) as c(indicator_id, period_type, raw_tables)
+    ) as c (indicator_id, period_type, raw_tables)
     where indicator_id is not null
 )
 
@@ -25,7 +25,7 @@ from {{ ref('int_refresh__indicator_month') }} as r
 join {{ ref('int_period__month_map') }} as m using (month_start)
 join periods as p using (period_type, period_start)
 union
-select o.indicator_id, o.period_type, s.period_start, true
+select o.indicator_id, o.period_type, s.period_start, true as is_complete
 from other_grain as o
 join {{ ref('int_refresh__source_period') }} as s
     on list_contains(o.raw_tables, s.raw_table) and s.period_type = o.period_type

@@ -6,5 +6,5 @@ select * from (values
      '{{ ind.disclosure }}', $${{ ind.source }}$$, '{{ ind.area_types | join(",") }}', '{{ ind.period_types | join(",") }}')
     {{- ',' if not loop.last }}
 {%- endfor %}
-) as catalogue(indicator_id, indicator_name, definition, numerator_description, denominator_description,
-               multiplier, method, polarity, disclosure_rule, source, area_types, period_types)
+) as catalogue (indicator_id, indicator_name, definition, numerator_description, denominator_description,
+                multiplier, method, polarity, disclosure_rule, source, area_types, period_types)

@@ -13,7 +13,7 @@ polarity as (
     {%- for ind in indicator_catalogue() %}
         ('{{ ind.id }}', '{{ ind.polarity }}'){{ ',' if not loop.last }}
     {%- endfor %}
-    ) as p(indicator_id, polarity)
+    ) as p (indicator_id, polarity)
 ),
 
 recent as (

@@ -21,7 +21,7 @@ polarity as (
     {%- for ind in indicator_catalogue() %}
         ('{{ ind.id }}', '{{ ind.polarity }}'){{ ',' if not loop.last }}
     {%- endfor %}
-    ) as p(indicator_id, polarity)
+    ) as p (indicator_id, polarity)
 ),
 
 parents as (
@@ -69,7 +69,8 @@ select
     (case when is_suppressed then null else upper_ci_998 end)::double as upper_ci_998,
     comparator_area_code::varchar                                    as comparator_area_code,
     {{ compare_by_ci('comparator_value', 'is_suppressed', 'lower_ci_95', 'upper_ci_95', 'polarity') }}::varchar as comparison,
-    {{ compare_by_ci('england_value', 'is_suppressed', 'lower_ci_95', 'upper_ci_95', 'polarity') }}::varchar    as comparison_with_england,
+    {{ compare_by_ci('england_value', 'is_suppressed', 'lower_ci_95', 'upper_ci_95',
+                     'polarity') }}::varchar                                     as comparison_with_england,
     is_suppressed::boolean                                           as is_suppressed,
     suppression_reason::varchar                                      as suppression_reason
 from with_comparators

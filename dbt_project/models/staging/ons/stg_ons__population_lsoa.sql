@@ -5,7 +5,7 @@ with by_release as (
     select lsoa21_code, year, sex, age, population, 1 as preference
     from {{ source('ons', 'ons_population_lsoa') }}
     union all
-    select area_code, year, sex, age, population, 2
+    select area_code, year, sex, age, population, 2 as preference
     from {{ source('ons', 'ons_population_area') }}
     where geography = 'LSOA'
 )

@@ -16,4 +16,4 @@ select
     _row_number                                as source_row_number
 from {{ source('raw', 'force_recorded_crime') }}
 where _load_id in {{ accepted_load_ids('force_recorded_crime') }}
-qualify row_number() over (partition by force, crime_reference order by _loaded_at desc, _row_number) = 1
+qualify row_number() over (partition by force, crime_reference order by _loaded_at desc, _row_number asc) = 1
