@@ -1,5 +1,6 @@
-"""VRU pipeline, all sources at once: reference data, police.uk files and forces' recorded-crime
-extracts → DuckDB raw → GX → dbt → GX → publish. The demo runs this DAG; scheduled loads use the per-source DAGs.
+"""VRU pipeline, all sources at once: reference data, then every declared source delivered to the
+landing folder (police.uk files, forces' recorded-crime extracts, …) → DuckDB raw → GX → dbt → GX
+→ publish. The demo runs this DAG; scheduled loads use the per-source DAGs.
 
 Thin on purpose: every step is a function in ingestion/ (testable without Airflow). The tasks
 run one after another and `max_active_runs=1`, and each writer also takes the warehouse's file
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from airflow.sdk import dag, get_current_context, task
 
+from ingestion.sources import landed_sources
 from vru_airflow.orchestration import check_build_publish, landing_dir_param
 
 # GX registers hundreds of functions with INFO logs on import; keep task logs readable.
@@ -39,20 +41,20 @@ def vru_pipeline():
         return run(Path(get_current_context()["params"]["landing_dir"])).summary()
 
     @task
-    def ingest_police_street() -> str:
-        from ingestion.pipeline import ingest_police_street as run
+    def ingest(source: str) -> str:
+        from ingestion.pipeline import ingest_landed
 
-        return run(Path(get_current_context()["params"]["landing_dir"]) / "police").summary()
+        return ingest_landed(source, Path(get_current_context()["params"]["landing_dir"])).summary()
 
-    @task
-    def ingest_force_crime() -> str:
-        from ingestion.pipeline import ingest_force_crime as run
-
-        folder = Path(get_current_context()["params"]["landing_dir"]) / "force_crime"
-        return run(folder).summary() if folder.is_dir() else "no force extracts delivered"
-
+    # one task per declared source with a landing folder (ingestion/sources): a new source
+    # needs no edit here
+    previous = load_reference()
+    for spec in landed_sources():
+        step = ingest.override(task_id=spec.task_id)(source=spec.name)
+        previous >> step
+        previous = step
     first, _ = check_build_publish()
-    load_reference() >> ingest_police_street() >> ingest_force_crime() >> first
+    previous >> first
 
 
 vru_pipeline()

@@ -20,7 +20,15 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 console = Console(width=None if Console().is_terminal else 110)
 
 DEMO_DAG = "vru_pipeline"
-DAG_TASKS = ["load_reference", "ingest_police_street", "ingest_force_crime", "check_raw", "dbt_build", "check_marts", "publish"]
+
+
+def _dag_tasks() -> list[str]:
+    """The demo DAG's tasks in order: reference data, one task per declared source with a landing
+    folder (dags/vru_pipeline.py), then the shared check-build-publish tail."""
+    from ingestion.sources import landed_sources
+
+    return ["load_reference", *[s.task_id for s in landed_sources()], "check_raw", "dbt_build", "check_marts",
+            "publish"]
 
 
 def _fail(message: str, hint: str = "") -> None:
@@ -61,14 +69,15 @@ def demo(
                   f"{len(extracts.force_crime_files)} months of the force's recorded-crime extract (with its "
                   f"column mapping), ONS lookups and population in {landing}", soft_wrap=True)
 
+    dag_tasks = _dag_tasks()
     started = time.monotonic()
     with console.status("Airflow: starting (temporary AIRFLOW_HOME, SQLite)…") as status:
         def show(task_id: str) -> None:
-            step = DAG_TASKS.index(task_id) + 1 if task_id in DAG_TASKS else "?"
-            status.update(f"Airflow {DEMO_DAG}: task {step}/{len(DAG_TASKS)} [bold]{task_id}[/] "
+            step = dag_tasks.index(task_id) + 1 if task_id in dag_tasks else "?"
+            status.update(f"Airflow {DEMO_DAG}: task {step}/{len(dag_tasks)} [bold]{task_id}[/] "
                           f"({time.monotonic() - started:.0f}s)")
         outcome = run_dag_test(DEMO_DAG, {"landing_dir": str(landing)}, settings, on_task_start=show)
-    for task_id in DAG_TASKS:
+    for task_id in dag_tasks:
         state = outcome.task_states.get(task_id, "not run")
         mark = "[green]✓[/]" if state == "success" else "[red]✗[/]" if "fail" in state else "·"
         console.print(f"  {mark} {task_id}: {state}")
@@ -198,10 +207,11 @@ def _ingest_help() -> str:
     from ingestion.sources import all_sources
 
     lines = ["Load delivered files into the raw layer: `vru ingest SOURCE PATH`.", "", "SOURCE is one of:", ""]
-    lines += [f"- {s.name.replace('_', '-')}: {s.description}" for s in sorted(all_sources(), key=lambda s: s.name)]
+    lines += [f"- {s.cli_name}: {s.description}" for s in sorted(all_sources(), key=lambda s: s.cli_name)]
     lines += [("- reference: a folder with ons/*.csv lookups, population/*.csv estimates and "
-               "deprivation/*.csv (IMD), each file's source told by its header"), "",
-              "police-street also loads the outcomes and stop-and-search files beside the street files."]
+               "deprivation/*.csv (IMD), each file's source told by its header"), ""]
+    lines += [f"{s.cli_name} also loads the {', '.join(s.delivered_with)} files found beside its own."
+              for s in all_sources() if s.delivered_with]
     return "\n".join(lines)
 
 
@@ -220,10 +230,8 @@ def ingest(
         spec = sources.get(source)
     except VruError as error:
         _fail(str(error), error.hint)
-    if spec.name == "police_street":
-        _run_step(f"Loading police.uk files from {path}", pipeline.ingest_police_street, path, None, month)
-    else:
-        _run_step(f"Loading {spec.name} from {path}", pipeline.ingest, spec, path, None, month)
+    with_them = f" (with {', '.join(spec.delivered_with)} beside them)" if spec.delivered_with else ""
+    _run_step(f"Loading {spec.name}{with_them} from {path}", pipeline.ingest, spec, path, None, month)
 
 
 @app.command("download-police")

@@ -136,6 +136,16 @@ class SourceSpec:
     # how files at a path pair with layouts, when a file name or header is not enough (force
     # extracts pair with the mapping file beside them): (path, month) → ([(layout, file)], refusals)
     discover: Callable[[Path, str | None], tuple[list[tuple[SourceSpec, Path]], list[FileRejected]]] | None = None
+    # the name users type after `vru ingest` (default: the name, hyphenated), which also names
+    # the pipeline DAG's task (ingest_police_street)
+    command: str | None = None
+    # the folder under the landing area where the pipeline DAG finds its deliveries (None: it is
+    # not loaded on its own there: reference data has its own task, and sources delivered with
+    # another are loaded with it)
+    landing: str | None = None
+    # sources whose files travel with this one's (police.uk outcomes and stop-and-search files
+    # beside the street files): loaded from the same place in the same call, when present
+    delivered_with: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.refresh not in REFRESH_KINDS:
@@ -146,6 +156,15 @@ class SourceSpec:
             raise ValueError(f"source {self.name}: period type {self.period_type!r} is not one of {list(codes.PERIOD_TYPES)}")
         if self.refresh == "by_period" and not (self.period_type and self.period_sql):
             raise ValueError(f"source {self.name}: a by_period source declares its period_type and period_sql")
+
+    @property
+    def cli_name(self) -> str:
+        return self.command or self.name.replace("_", "-")
+
+    @property
+    def task_id(self) -> str:
+        """The pipeline DAG's task that loads it."""
+        return "ingest_" + self.cli_name.replace("-", "_")
 
     @property
     def stored_columns(self) -> tuple[Column, ...]:

@@ -46,7 +46,7 @@ class IngestReport:
         for r in self.results:
             counts[r.outcome] = counts.get(r.outcome, 0) + 1
         counts["rejected"] = len(self.rejections)
-        return ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+        return ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "nothing delivered"
 
 
 def _raise_on_rejections(report: IngestReport) -> IngestReport:
@@ -77,8 +77,9 @@ def _load_layouts(pairs: list[tuple[SourceSpec, Path]], settings: Settings) -> I
 def ingest(source: str | SourceSpec, path: Path, settings: Settings | None = None,
            month: str | None = None) -> IngestReport:
     """Load a source's files at `path` (a file, or a folder searched for the source's file
-    names), only those of `month` (YYYY-MM) when given. Refused files are named in
-    DeliveriesRejected after the others have loaded."""
+    names), only those of `month` (YYYY-MM) when given, then the files of the sources delivered
+    with it found in the same place. Refused files are named in DeliveriesRejected after the
+    others have loaded."""
     settings = settings or get_settings()
     spec = sources.get(source) if isinstance(source, str) else source
     pairs, refused = discover_files(spec, path, month)
@@ -87,7 +88,25 @@ def ingest(source: str | SourceSpec, path: Path, settings: Settings | None = Non
         raise NothingDelivered(f"{path}: no {spec.name} files{which} found (file names like {spec.file_pattern})")
     report = _load_layouts(pairs, settings)
     report.rejections = [str(r) for r in refused] + report.rejections
-    return _raise_on_rejections(report)
+    _raise_on_rejections(report)
+    beside = Path(path).with_suffix("") if Path(path).suffix.lower() == ".zip" else Path(path)
+    for name in spec.delivered_with:                    # optional: loaded when present
+        pairs, refused = discover_files(sources.get(name), beside, month)
+        if pairs or refused:
+            companion = _load_layouts(pairs, settings)
+            companion.rejections = [str(r) for r in refused] + companion.rejections
+            report.results += _raise_on_rejections(companion).results
+    return report
+
+
+def ingest_landed(source: str | SourceSpec, landing_dir: Path, settings: Settings | None = None) -> IngestReport:
+    """What the pipeline DAG loads for a source: its declared folder under the landing area,
+    when anything was delivered there."""
+    spec = sources.get(source) if isinstance(source, str) else source
+    folder = Path(landing_dir) / spec.landing
+    if not folder.exists():
+        return IngestReport()
+    return ingest(spec, folder, settings)
 
 
 def load_reference(folder: Path, settings: Settings | None = None) -> IngestReport:
@@ -117,19 +136,7 @@ def ingest_police_street(folder: Path, settings: Settings | None = None, month: 
     """Every `*-street.csv` under folder (the police.uk archive layout, YYYY-MM/ sub-folders, or
     a downloaded .zip), or only those of `month` ("YYYY-MM"), with the outcomes and
     stop-and-search files that travel beside them."""
-    settings = settings or get_settings()
-    files = police_uk.street_files(Path(folder), month)
-    if not files:
-        which = f" for {month}" if month else ""
-        raise NothingDelivered(f"{folder}: no police.uk street files (*-street.csv){which} found")
-    report = _raise_on_rejections(_load_layouts([(police_uk.POLICE_STREET, f) for f in files], settings))
-    folder = Path(folder)
-    folder = folder.with_suffix("") if folder.suffix == ".zip" else folder
-    for spec in (police_uk.POLICE_OUTCOMES, police_uk.POLICE_STOP_SEARCH):   # optional siblings
-        found = police_uk.delivered_files(spec, folder, month)
-        if found:
-            report.results += _raise_on_rejections(_load_layouts([(spec, f) for f in found], settings)).results
-    return report
+    return ingest(police_uk.POLICE_STREET, folder, settings, month)
 
 
 def ingest_force_crime(folder: Path, settings: Settings | None = None, month: str | None = None) -> IngestReport:

@@ -36,10 +36,14 @@ class PublishRefused(VruError):
 
 
 def _assert_checks_passed(con) -> None:
-    """Publishing is allowed only when every accepted delivery and the marts passed their checks."""
+    """Publishing is allowed only when every accepted delivery of a source gated by Great
+    Expectations (its declaration names a suite) and the marts passed their checks."""
+    from ingestion.sources import gated_sources
+
     unchecked = con.execute(
         "SELECT source_file, check_status FROM raw.load_manifest "
-        "WHERE outcome = 'loaded' AND check_status IN ('pending', 'failed') ORDER BY 1 LIMIT 5"
+        "WHERE outcome = 'loaded' AND source IN (SELECT unnest(?::VARCHAR[])) AND check_status <> 'passed' "
+        "ORDER BY 1 LIMIT 5", [[s.name for s in gated_sources()]]
     ).fetchall()
     if unchecked:
         raise PublishRefused(f"deliveries not passed by the data checks: {unchecked}")

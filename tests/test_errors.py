@@ -49,4 +49,10 @@ def test_cli_prints_the_hint_of_a_platform_error(tmp_path, monkeypatch):
     assert "check the path and the file names" in done.output
     unknown = CliRunner().invoke(app, ["ingest", "hospital", str(empty)])
     assert unknown.exit_code == 1 and "no source called 'hospital'" in unknown.output
-    assert "police_street" in unknown.output
+    assert "police-street" in unknown.output
+    # every declared source is listed in the help, by the name the command takes
+    from ingestion.sources import all_sources
+
+    shown = " ".join(CliRunner().invoke(app, ["ingest", "--help"], terminal_width=200).output.split())
+    for spec in all_sources():
+        assert f"- {spec.cli_name}: {spec.description}" in shown, spec.name

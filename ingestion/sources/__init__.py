@@ -45,16 +45,21 @@ def all_sources() -> list[SourceSpec]:
 
 
 def get(name: str) -> SourceSpec:
-    """A source by its name; `police-street` and `police_street` are the same."""
-    key = name.replace("-", "_")
-    aliases = {"force_crime": "force_recorded_crime"}
-    key = aliases.get(key, key)
-    if key not in _REGISTERED:
-        from ingestion.errors import VruError
+    """A source by its name or its command (`police-street`, `force-crime`)."""
+    for spec in all_sources():
+        if name in (spec.name, spec.cli_name) or name.replace("-", "_") == spec.name:
+            return spec
+    from ingestion.errors import VruError
 
-        raise VruError(f"no source called {name!r}",
-                       hint="one of: " + ", ".join(sorted(s.name for s in all_sources())))
-    return _REGISTERED[key]
+    raise VruError(f"no source called {name!r}",
+                   hint="one of: " + ", ".join(sorted(s.cli_name for s in all_sources())))
+
+
+def landed_sources() -> list[SourceSpec]:
+    """Sources the pipeline DAG loads from the landing area, each by its own task: those that add
+    periods first, then those that revise them (outcomes refer to crimes loaded by period)."""
+    order = {"by_period": 0, "revises_history": 1, "reference": 2}
+    return sorted((s for s in all_sources() if s.landing), key=lambda s: (order[s.refresh], s.name))
 
 
 def gated_sources() -> list[SourceSpec]:

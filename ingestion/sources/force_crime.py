@@ -259,6 +259,7 @@ def _discover(folder: Path, month: str | None) -> tuple[list[tuple[SourceSpec, P
 
 
 # the source's declaration: the project schema (a force's own export maps onto it, file by file)
-FORCE_RECORDED_CRIME = dataclasses.replace(spec_for(read_mapping(PROJECT_SCHEMA_MAPPING)), discover=_discover)
+FORCE_RECORDED_CRIME = dataclasses.replace(spec_for(read_mapping(PROJECT_SCHEMA_MAPPING)), discover=_discover,
+                                           command="force-crime", landing="force_crime")
 
 SOURCES = (FORCE_RECORDED_CRIME,)

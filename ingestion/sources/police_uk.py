@@ -6,6 +6,7 @@ One file is one delivery: a re-delivered month replaces that force-month, never 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import duckdb
@@ -35,6 +36,7 @@ POLICE_STREET = SourceSpec(
     duplicate_id_column="crime_id",
     file_pattern=r"(?P<month>\d{4}-\d{2})-(?P<force>[a-z-]+)-street\.csv",
     refresh="by_period", area_level="lsoa", period_type="month", period_sql="month",
+    landing="police", delivered_with=("police_outcomes", "police_stop_search"),
     columns=(
         Column("Crime ID", "crime_id"),
         Column("Month", "month", "DATE", not_null=True),
@@ -193,5 +195,12 @@ def stop_search_files(folder: Path, month: str | None = None) -> list[Path]:
 def load_stop_search_file(con: duckdb.DuckDBPyConnection, path: Path | str) -> LoadResult:
     return load_file(con, POLICE_STOP_SEARCH, path)
 
+
+def _discover_street(path: Path, month: str | None) -> tuple[list[tuple[SourceSpec, Path]], list]:
+    return [(POLICE_STREET, f) for f in street_files(path, month)], []
+
+
+# street files come as archives too (a .zip is unpacked beside itself)
+POLICE_STREET = dataclasses.replace(POLICE_STREET, discover=_discover_street)
 
 SOURCES = (POLICE_STREET, POLICE_OUTCOMES, POLICE_STOP_SEARCH)
