@@ -106,24 +106,43 @@ def test_periods_are_complete_and_sum_their_months(built):
     assert "calendar_year" not in by_type and "rolling_12_months" not in by_type
 
 
-def test_trend_over_five_months_is_significant_and_in_words(built):
-    # Cochran–Armitage chi-squared for trend, worked out here: counts O_t at t = 1..5 with the same
-    # population n = 1,500 each month (LSOA A)
-    o = list(MONTHLY_A.values())
-    n, t = [1500.0] * 5, [1, 2, 3, 4, 5]
+def cochran_armitage(o: list[float], n: list[float]) -> tuple[float, float]:
+    """Chi-squared for trend and its score, worked out from the published formula (t = 1..k)."""
+    t = list(range(1, len(o) + 1))
     total_o, total_n = sum(o), sum(n)
     p = total_o / total_n
     score = sum(oi * ti for oi, ti in zip(o, t, strict=True)) - p * sum(ni * ti for ni, ti in zip(n, t, strict=True))
     variance = p * (1 - p) * (sum(ni * ti * ti for ni, ti in zip(n, t, strict=True))
                               - sum(ni * ti for ni, ti in zip(n, t, strict=True)) ** 2 / total_n)
-    expected = score ** 2 / variance
+    return score ** 2 / variance, score
+
+
+def test_trend_over_five_months_is_significant_and_in_words(built):
+    # Cochran–Armitage chi-squared for trend, worked out here: counts O_t at t = 1..5 with the same
+    # population n = 1,500 each month (LSOA A); published unrounded where disclosure is none
+    expected, _ = cochran_armitage(list(MONTHLY_A.values()), [1500.0] * 5)
     assert expected > 3.841                      # significant at 95%, rising
     got = {i: (x, w) for i, x, w in rows(built, """
         SELECT indicator_id, chi_squared, trend FROM marts.fct_indicator_trend
         WHERE area_code = ? AND period_type = 'month'""", [A[0]])}
-    assert got["test_small_numbers_rate"][0] == pytest.approx(expected, rel=1e-9)
-    assert got["test_small_numbers_rate"][1] == "increasing and getting worse"
+    assert got["test_no_polarity"][0] == pytest.approx(expected, rel=1e-9)
     assert got["test_no_polarity"][1] == "increasing"
+    # Under the NHS rule a statistic comes from published cells only. A's January is hidden by
+    # secondary suppression (it protects B's 3 in the same MSOA): no trend for A at all, and
+    # none for B, whose January 3 is hidden and other months below 10 — nothing to give them back
+    assert got["test_small_numbers_rate"] == (None, "could not be calculated")
+    assert rows(built, """SELECT chi_squared, trend FROM marts.fct_indicator_trend
+                          WHERE area_code = ? AND period_type = 'month' AND indicator_id = 'test_small_numbers_rate'""",
+                [B[0]]) == [(None, "could not be calculated")]
+    # Reading (A + B, 3,500 people): 15, 14, 18, 22, 30, published rounded to 5 as 15, 15, 20, 20,
+    # 30, none suppressed: the statistic is computed from those published counts
+    published = [round(c / 5) * 5 for c in [12 + 3, 14, 18, 22, 30]]
+    assert published == [15, 15, 20, 20, 30]
+    reading, score = cochran_armitage(published, [3500.0] * 5)
+    assert reading > 3.841 and score > 0
+    assert rows(built, """SELECT chi_squared, trend FROM marts.fct_indicator_trend WHERE area_code = 'E06000038'
+                          AND area_type = 'lad' AND period_type = 'month' AND indicator_id = 'test_small_numbers_rate'"""
+                ) == [(pytest.approx(reading, rel=1e-9), "increasing and getting worse")]
     quarter = rows(built, """SELECT trend FROM marts.fct_indicator_trend
                              WHERE area_code = ? AND period_type = 'quarter' AND indicator_id = 'test_no_polarity'""", [A[0]])
     assert quarter == [("could not be calculated",)]

@@ -1,10 +1,12 @@
 -- Trend over the most recent periods (vars.trend_periods, five as Fingertips shows), by a
 -- chi-squared test for trend (Cochran–Armitage) on counts and denominators, with the direction in
--- words through the indicator's polarity. Rolling periods overlap and are not tested. Computed on
--- unrounded counts: a direction in words discloses no count.
+-- words through the indicator's polarity. Rolling periods overlap and are not tested.
+-- Computed from the published cells only (int_indicator__disclosed: counts as published, rounded
+-- to 5 under the NHS rule), and not at all where any period of the window is suppressed, so the
+-- statistic can never give back a count that disclosure control hid.
 {%- set k = var('trend_periods') %}
 with value as (
-    select * from {{ ref('int_indicator__value') }}
+    select * from {{ ref('int_indicator__disclosed') }}
     where period_type <> 'rolling_12_months'
 ),
 
@@ -34,6 +36,7 @@ sums as (
         max(period_start)                  as latest_period_start,
         count(*)                           as periods,
         any_value(available)               as available,
+        bool_or(is_suppressed)             as any_suppressed,
         sum(numerator)                     as events,
         sum(denominator)                   as total,
         sum(numerator * t)                 as sum_ot,
@@ -59,10 +62,10 @@ select
     t.period_type::varchar                                               as period_type,
     t.latest_period_start::date                                          as latest_period_start,
     t.periods::integer                                                   as periods,
-    (case when t.periods = {{ k }} and t.events > 0 and t.variance > 0
+    (case when t.periods = {{ k }} and not t.any_suppressed and t.events > 0 and t.variance > 0
           then t.score * t.score / t.variance end)::double               as chi_squared,
     (case
-        when t.periods < {{ k }} or t.events = 0 or t.variance <= 0 then 'could not be calculated'
+        when t.periods < {{ k }} or t.any_suppressed or t.events = 0 or t.variance <= 0 then 'could not be calculated'
         when t.score * t.score / t.variance <= 3.841458820694124 then 'no significant change'
         when t.score > 0 then
             case p.polarity when 'lower_is_better' then 'increasing and getting worse'
