@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tomllib
 import urllib.error
 import urllib.request
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingestion.errors import VruError
-from ingestion.load import FileRejected, SourceSpec, validate_file
+from ingestion.load import FileRejected, ResourceExhausted, SourceSpec, resource_fault, shown, validate_file
 from ingestion.settings import PROJECT_ROOT
 
 
@@ -32,6 +33,8 @@ def _source(name: str) -> SourceSpec | None:
 DEFAULT_CONFIG = PROJECT_ROOT / "ingestion" / "reference_downloads.toml"
 # data.police.uk publishes every force's files for a month range as one archive; {month} is YYYY-MM
 POLICE_ARCHIVE_URL = os.environ.get("VRU_POLICE_ARCHIVE_URL", "https://data.police.uk/data/archive/{month}.zip")
+# the archive month names a folder under landing/police: nothing but YYYY-MM (ASCII digits, month 01–12)
+MONTH_PATTERN = r"[0-9]{4}-(0[1-9]|1[0-2])"
 
 
 class DownloadFailed(VruError):
@@ -89,6 +92,15 @@ def fetch(spec: DownloadSpec, landing_dir: Path, timeout_s: float = 120.0) -> Do
         partial.unlink(missing_ok=True)
         raise DownloadFailed(f"{spec.name}: downloaded file refused, previous version kept — "
                              f"{rejection.rule}: {rejection.detail}") from None
+    except ResourceExhausted as error:
+        partial.unlink(missing_ok=True)
+        raise DownloadFailed(f"{spec.name}: previous version kept — {error}", hint=error.hint) from None
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        if resource_fault(error):
+            raise DownloadFailed(f"{spec.name}: ran out of {resource_fault(error)} writing {partial} ({error}); "
+                                 "previous version kept", hint=ResourceExhausted.hint) from None
+        raise
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
@@ -105,38 +117,68 @@ def fetch_police_archive(month: str, landing_dir: Path, url_template: str | None
                          timeout_s: float = 600.0) -> tuple[Path, int]:
     """Download the police.uk archive for `month`, check every street file in it against the
     loader's rules, and only then unpack it to landing/police/<month>/ (replacing a previous copy).
-    Returns the folder and the number of street files. A refused archive changes nothing."""
-    import shutil
+    Returns the folder and the number of street files. A refused archive changes nothing.
+
+    Nothing is read, written or deleted outside landing/police: the month must be YYYY-MM
+    (checked before anything is touched), the target folder is resolved and must lie directly
+    in landing/police, and the archive is checked from its central directory before anything is
+    unpacked (police_uk.archive_members: limits on size, ratio and members; absolute paths, `..`
+    and links refused), then unpacked with its bytes counted (police_uk.extract_members)."""
     import tempfile
-    import zipfile
 
-    from ingestion.sources.police_uk import POLICE_STREET
+    from ingestion.sources.police_uk import (
+        ARCHIVE_MAX_TOTAL_BYTES,
+        POLICE_STREET,
+        archive_members,
+        extract_members,
+        open_archive,
+    )
 
-    url = (url_template or POLICE_ARCHIVE_URL).format(month=month)
+    if not isinstance(month, str) or not re.fullmatch(MONTH_PATTERN, month):
+        raise DownloadFailed(f"police archive month {shown(repr(month), 60)} refused: rule 'month_format': "
+                             "the month must be YYYY-MM with a month 01–12, e.g. 2025-01",
+                             hint="give the month as YYYY-MM, e.g. `vru download-police 2025-01`; nothing was changed")
     police_dir = Path(landing_dir) / "police"
+    root, target = police_dir.resolve(), (police_dir / month).resolve()
+    if target.parent != root:
+        raise DownloadFailed(f"police archive {month}: {police_dir / month} resolves to {target}, outside {root} "
+                             "(a link?); nothing was changed",
+                             hint="remove the link under the landing folder's police/ and try again")
+    url = (url_template or POLICE_ARCHIVE_URL).format(month=month)
     police_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=police_dir, prefix=".download-") as scratch:
+    with tempfile.TemporaryDirectory(dir=root, prefix=".download-") as scratch:
         archive = Path(scratch) / f"{month}.zip"
         try:
+            received = 0
             with urllib.request.urlopen(url, timeout=timeout_s) as response, open(archive, "wb") as out:
-                shutil.copyfileobj(response, out, 1 << 20)
-            with zipfile.ZipFile(archive) as zipped:
-                members = [m for m in zipped.namelist() if m.endswith("-street.csv") and ".." not in Path(m).parts]
+                while block := response.read(1 << 20):
+                    received += len(block)
+                    if received > ARCHIVE_MAX_TOTAL_BYTES:
+                        raise DownloadFailed(f"police archive {url}: more than {ARCHIVE_MAX_TOTAL_BYTES:,} bytes "
+                                             "(ARCHIVE_MAX_TOTAL_BYTES); download stopped, nothing unpacked")
+                    out.write(block)
+            with open_archive(archive) as zipped:
+                members = archive_members(archive, zipped, ("-street.csv",))
                 if not members:
                     raise DownloadFailed(f"police archive {url}: no street files in it")
                 unpacked = Path(scratch) / "unpacked"
-                for member in members:
-                    zipped.extract(member, unpacked)
-                    validate_file(POLICE_STREET, unpacked / member)
+                extract_members(archive, zipped, members, unpacked)
+            for member in members:
+                validate_file(POLICE_STREET, unpacked / member.filename)
         except urllib.error.URLError as error:
             raise DownloadFailed(f"police archive: could not download {url}: {error}") from None
-        except zipfile.BadZipFile:
-            raise DownloadFailed(f"police archive {url}: not a zip file") from None
         except FileRejected as rejection:
             raise DownloadFailed(f"police archive {url} refused, nothing unpacked — {rejection}") from None
-        target = police_dir / month
+        except ResourceExhausted as error:
+            raise DownloadFailed(f"police archive {url}: nothing unpacked — {error}", hint=error.hint) from None
+        except OSError as error:
+            if resource_fault(error):
+                raise DownloadFailed(f"police archive {url}: ran out of {resource_fault(error)} ({error}); "
+                                     "nothing unpacked", hint=ResourceExhausted.hint) from None
+            raise
+        # archives hold YYYY-MM/ folders; keep them under the month of the download. The previous
+        # copy goes into the scratch folder (deleted with it) only once the new one is complete
         if target.exists():
-            shutil.rmtree(target)
-        # archives hold YYYY-MM/ folders; keep them under the month of the download
+            os.replace(target, Path(scratch) / "previous")
         os.replace(unpacked, target)
     return target, len(members)

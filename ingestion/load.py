@@ -18,10 +18,13 @@ from the file name are written `{month}`, `{force}`, … and bound to each file'
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import hashlib
 import os
 import re
+import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -39,17 +42,98 @@ from ingestion.errors import VruError
 LOAD_METADATA = (("_load_id", "VARCHAR"), ("_source_file", "VARCHAR"), ("_source_sha256", "VARCHAR"),
                  ("_loaded_at", "TIMESTAMP"), ("_row_number", "BIGINT"))
 REFRESH_KINDS = ("by_period", "revises_history", "reference")
+# DuckDB's CSV reader refuses a line longer than this (its max_line_size, set explicitly so the
+# header check and the reader agree); a file with such a line is refused as `csv_reader_limits`
+MAX_LINE_BYTES = 2_000_000
+# text from a file (a header, a field, DuckDB's quote of a line) is cut to this in messages
+MAX_SHOWN_CHARS = 200
+MAX_DETAIL_CHARS = 2_000
+
+
+def shown(text: object, limit: int = MAX_SHOWN_CHARS) -> str:
+    """Text from a delivered file as a message may show it: control characters escaped (a file
+    cannot move the cursor or clear a terminal), cut to `limit` characters with how much is left."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit:,} more characters)"
 
 
 class FileRejected(VruError):
-    """A delivery was refused. The message names the file, the row (if any) and the rule."""
+    """A delivery was refused. The message names the file, the row (if any) and the rule.
+
+    The message is plain text, shown literally: it may quote the file (headers, values), so it
+    can contain anything, `[bold]` included; control characters are escaped and long text cut."""
 
     hint = "fix or re-export the file and deliver it again; earlier loads are unchanged"
 
     def __init__(self, file: Path, rule: str, detail: str, row: int | None = None):
-        self.file, self.rule, self.detail, self.row = Path(file), rule, detail, row
-        where = f"{self.file.name}" + (f", row {row}" if row is not None else "")
-        super().__init__(f"{where}: rule '{rule}' failed: {detail}")
+        self.file, self.rule, self.detail, self.row = Path(file), rule, shown(detail, MAX_DETAIL_CHARS), row
+        where = f"{shown(self.file.name)}" + (f", row {row}" if row is not None else "")
+        super().__init__(f"{where}: rule '{rule}' failed: {self.detail}")
+
+
+class ResourceExhausted(VruError):
+    """The machine ran out of disk, temporary space or memory during a load. Not the file's fault:
+    it is not marked rejected (it stays unjudged) and the transaction rolled back, so the warehouse
+    is as it was and the same command can simply be run again."""
+
+    hint = ("free disk space (the warehouse folder and DuckDB's temp_directory) or memory "
+            "(VRU_DUCKDB_MEMORY_LIMIT), then load again; nothing was changed and no file was refused")
+
+
+def resource_fault(error: BaseException) -> str | None:
+    """What ran out, when an error is the machine's (disk, temp space, memory) rather than a
+    file's; None for anything else (a parse error, a constraint). DuckDB's own types tell most:
+    OutOfMemoryException (including a full temp_directory: "failed to offload"), IOException with
+    ENOSPC; Python's OSError and MemoryError the rest."""
+    if isinstance(error, MemoryError):
+        return "memory"
+    if isinstance(error, OSError):
+        return {errno.ENOSPC: "disk space", errno.EDQUOT: "disk quota", errno.ENOMEM: "memory"}.get(error.errno)
+    if isinstance(error, duckdb.OutOfMemoryException):
+        return "temporary disk space" if "max_temp_directory_size" in str(error) else "memory"
+    if isinstance(error, (duckdb.IOException, duckdb.FatalException)):
+        text = str(error)
+        if "No space left on device" in text or "ENOSPC" in text:
+            return "disk space"
+        if "Disk quota exceeded" in text:
+            return "disk quota"
+    return None
+
+
+def _exhausted(error: BaseException, paths: list[Path]) -> ResourceExhausted:
+    names = ", ".join(shown(p.name) for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return ResourceExhausted(f"loading {names}: ran out of {resource_fault(error)} ({shown(first)}); "
+                             "the file(s) were not judged and the warehouse is unchanged")
+
+
+_RE2 = None
+_RE2_LOCK = threading.Lock()
+
+
+def match_names(pattern: str, names: list[str]) -> list[dict[str, str] | None]:
+    """Full-match file names against a source's `file_pattern` with DuckDB's RE2, which runs in
+    linear time: a pattern from a mapping file such as `(a+)+$` cannot hang the loader, as it can
+    with Python's backtracking `re`. For each name: None when it does not match, else its named
+    groups that took part in the match (RE2 numbers groups as Python does)."""
+    global _RE2
+    if not names:
+        return []
+    groups = re.compile(pattern).groupindex   # compiling is not matching: no backtracking here
+    anchored = r"\A(?:" + pattern + r")\z"
+    extract = "".join(f", regexp_extract(l[i], $anchored, {n})" for n in groups.values())
+    with _RE2_LOCK:
+        if _RE2 is None:
+            _RE2 = duckdb.connect()
+        rows = _RE2.execute(
+            f"""SELECT i, regexp_full_match(l[i], $pattern){extract}
+                FROM (SELECT $names::VARCHAR[] AS l), range(1, len(l) + 1) AS t(i)""",
+            {"pattern": pattern, "names": list(names), **({"anchored": anchored} if groups else {})}).fetchall()
+    found: list[dict[str, str] | None] = [None] * len(names)
+    for i, ok, *values in rows:
+        if ok:
+            found[i - 1] = {k: v for k, v in zip(groups, values, strict=True) if v}
+    return found
 
 
 @dataclass(frozen=True)
@@ -182,8 +266,14 @@ class SourceSpec:
         return f"CREATE TABLE IF NOT EXISTS {self.raw_table} ({', '.join(columns)})"
 
     def layout_for(self, path: Path) -> SourceSpec:
-        """The layout whose required headers a file has (this one when none other fits)."""
-        header = read_header(path)
+        """The layout whose required headers a file has (this one when none other fits; a file
+        whose header cannot be read is refused by name when it is loaded)."""
+        if not self.layouts:
+            return self
+        try:
+            header = read_header(path)
+        except FileRejected:
+            return self
         for layout in self.layouts:
             if all(any(re.fullmatch(c.header, h) for h in header)
                    for c in layout.columns if c.header and c.required):
@@ -261,9 +351,25 @@ def sha256_of(path: Path) -> str:
 
 
 def read_header(path: Path) -> list[str]:
-    """The header row by name; a UTF-8 byte-order mark (common in ONS and police files) is removed."""
+    """The header row by name; a UTF-8 byte-order mark (common in ONS and police files) is removed.
+    A header longer than DuckDB's reader takes, or with a field longer than Python's csv module
+    takes, refuses the file (`csv_reader_limits`) without reading further."""
+
+    def lines(handle):
+        used = 0
+        while line := handle.readline(MAX_LINE_BYTES + 1 - used):
+            used += len(line)
+            if used > MAX_LINE_BYTES:
+                raise FileRejected(path, "csv_reader_limits",
+                                   f"the header is longer than the CSV reader's limit of {MAX_LINE_BYTES:,} characters")
+            yield line
+
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
-        row = next(csv.reader(handle), None)
+        try:
+            row = next(csv.reader(lines(handle)), None)
+        except csv.Error as error:
+            raise FileRejected(path, "csv_reader_limits" if "limit" in str(error) else "csv_structure",
+                               f"the header cannot be read as CSV: {error}") from None
     if not row:
         raise FileRejected(path, "header_present", "the file is empty or has no header row")
     return [name.strip() for name in row]
@@ -295,7 +401,9 @@ def match_header(spec: SourceSpec, path: Path, header: list[str]) -> tuple[list[
                 staged[i] = name.lower().rstrip("+")
     if missing:
         unexpected = [h for h, s in zip(header, staged, strict=True) if s is None]
-        hint = f"; columns not recognised: {', '.join(repr(u) for u in unexpected)}" if unexpected else ""
+        more = f" and {len(unexpected) - 20} more" if len(unexpected) > 20 else ""
+        hint = (f"; columns not recognised: {', '.join(shown(repr(u), 80) for u in unexpected[:20])}{more}"
+                if unexpected else "")
         raise FileRejected(
             path, "required_columns",
             f"missing column(s) {', '.join(repr(m) for m in missing)}{hint}",
@@ -380,20 +488,14 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: SourceSpec, deliveries: list[_D
                 SELECT file_index::INTEGER AS _file_index, *
                 FROM read_csv({files}, header = true, columns = {columns},
                               delim = ',', quote = '"', escape = '"', strict_mode = true, auto_detect = false,
-                              null_padding = false, encoding = 'utf-8')"""
+                              null_padding = false, encoding = 'utf-8', max_line_size = {MAX_LINE_BYTES})"""
         )
     except duckdb.Error as error:
+        if resource_fault(error):           # the machine's fault, not the file's: never a rejection
+            raise _exhausted(error, [d.path for d in deliveries]) from error
         if len(deliveries) > 1:
             raise                           # the caller retries file by file to name the culprit
-        text = str(error)
-        line = re.search(r"[Ll]ine:? (\d+)", text)
-        row = int(line.group(1)) - 1 if line else None
-        # keep DuckDB's own explanation ("Expected Number of Columns: 12 Found: 13"), not its hints
-        detail = [ln for ln in text.splitlines()[1:3] if ln.strip() and not ln.startswith("Possible")]
-        message = "; ".join(detail) or text.splitlines()[0]
-        if line:
-            message = f"file line {line.group(1)} is not a valid CSV record: {message}"
-        raise FileRejected(deliveries[0].path, "csv_structure", message, row=row) from None
+        raise _csv_rejection(deliveries[0].path, str(error)) from None
     con.execute("""CREATE OR REPLACE TEMP TABLE _file AS
                    SELECT _file_index, min(rowid) AS _first_rowid, count(*) AS _rows
                    FROM _staged_text GROUP BY _file_index""")
@@ -403,6 +505,24 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: SourceSpec, deliveries: list[_D
                     SELECT s.*{absent}, s.rowid - f._first_rowid + 1 AS _row_number
                            {''.join(f', d._attr_{k}' for k in keys)}
                     FROM _staged_text AS s JOIN _file AS f USING (_file_index) JOIN _delivery AS d USING (_file_index)""")
+
+
+def _csv_rejection(path: Path, text: str) -> FileRejected:
+    """DuckDB's CSV error as a refusal naming the file line; its own explanation kept ("Expected
+    Number of Columns: 12 Found: 13"), its quote of the line and its hints left out. A line
+    beyond the reader's own limits (max_line_size) is `csv_reader_limits`."""
+    line = re.search(r"[Ll]ine:? (\d+)", text)
+    row = int(line.group(1)) - 1 if line else None
+    detail = [ln for ln in text.splitlines()[1:4]
+              if ln.strip() and not ln.startswith(("Possible", "Original Line"))][:2]
+    message = "; ".join(detail) or text.splitlines()[0]
+    if "maximum line size" in text.lower() or "max_line_size" in text:
+        where = f"file line {line.group(1)}" if line else "a line"
+        return FileRejected(path, "csv_reader_limits", f"{where} is longer than the CSV reader takes "
+                            f"(max_line_size {MAX_LINE_BYTES:,} bytes): {message}", row=row)
+    if line:
+        message = f"file line {line.group(1)} is not a valid CSV record: {message}"
+    return FileRejected(path, "csv_structure", message, row=row)
 
 
 def _record_columns(con) -> str:
@@ -440,10 +560,11 @@ def _check_rules(con, spec: SourceSpec, deliveries: list[_Delivery], attrs: dict
                 "GROUP BY _file_index").fetchall():
             record = con.execute(f"SELECT {_record_columns(con)} FROM _staged WHERE _file_index = ? "
                                  "AND _row_number = ?", [index, row]).fetchdf().iloc[0].to_dict()
-            shown = {k: v for k, v in record.items() if not k.startswith("_ignored_")}
+            first = {k: (shown(v, 100) if isinstance(v, str) else v) for k, v in record.items()
+                     if not k.startswith("_ignored_")}
             refuse(index, order, FileRejected(
                 deliveries[index].path, rule.name,
-                f"{rule.description} ({count} row(s) fail; first is {shown})", row=row))
+                f"{rule.description} ({count} row(s) fail; first is {first})", row=row))
     if spec.unique_key:
         key = ", ".join(spec.unique_key)
         for dup in con.execute(
@@ -459,11 +580,13 @@ def _check_rules(con, spec: SourceSpec, deliveries: list[_Delivery], attrs: dict
         con.execute("UPDATE _delivery SET _accepted = false WHERE _file_index IN (SELECT unnest(?))", [list(found)])
 
 
-def _file_attrs(spec: SourceSpec, delivery: _Delivery) -> None:
-    found = re.fullmatch(spec.file_pattern, delivery.name)
-    if not found:
+def _file_attrs(spec: SourceSpec, delivery: _Delivery, found: dict[str, str] | None | bool = False) -> None:
+    """The delivery attributes its name gives (`found`: its match_names result, when already known)."""
+    if found is False:
+        found = match_names(spec.file_pattern, [delivery.name])[0]
+    if found is None:
         raise FileRejected(delivery.path, "file_name", f"name {delivery.name!r} does not match {spec.file_pattern!r}")
-    delivery.attrs = {k: v for k, v in found.groupdict().items() if v is not None}
+    delivery.attrs = dict(found)
 
 
 def load_files(con: duckdb.DuckDBPyConnection, spec: SourceSpec, paths: list[Path | str],
@@ -472,11 +595,23 @@ def load_files(con: duckdb.DuckDBPyConnection, spec: SourceSpec, paths: list[Pat
     by one parallel `read_csv` (in batches of about `batch_bytes`), every rule is checked over
     the batch in one pass, and the accepted files are written in one transaction. Each file
     still has its own load id, manifest row and outcome: a refused file (its LoadResult has
-    outcome "rejected" and the reason in `message`) never stops the others."""
+    outcome "rejected" and the reason in `message`) never stops the others.
+
+    Running out of disk, temp space or memory raises ResourceExhausted: the batch in hand rolls
+    back and its files are left unjudged (no manifest row), so the same call can be run again."""
+    paths = [Path(p).resolve() for p in paths]
+    try:
+        return _load_files(con, spec, paths, batch_bytes)
+    except (duckdb.Error, OSError, MemoryError) as error:
+        if resource_fault(error):
+            raise _exhausted(error, paths) from error
+        raise
+
+
+def _load_files(con: duckdb.DuckDBPyConnection, spec: SourceSpec, paths: list[Path], batch_bytes: int) -> list[LoadResult]:
     started = datetime.now(UTC).replace(tzinfo=None)
     from ingestion.sources import ensure_raw_tables  # the registry imports this module
 
-    paths = [Path(p).resolve() for p in paths]
     ensure_raw_tables(con)
     ensure_tables(con, spec)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:   # hashlib releases the GIL
@@ -485,7 +620,8 @@ def load_files(con: duckdb.DuckDBPyConnection, spec: SourceSpec, paths: list[Pat
         "SELECT source_file, source_sha256, load_id FROM raw.load_manifest WHERE source = ? AND outcome = 'loaded'",
         [spec.name]).fetchall()}
     results, groups = [], {}
-    for path, sha in zip(paths, shas, strict=True):
+    names_found = match_names(spec.file_pattern, [p.name for p in paths])
+    for path, sha, found in zip(paths, shas, names_found, strict=True):
         result = LoadResult(source=spec.name, file=path, outcome="loaded", load_id=uuid.uuid4().hex)
         results.append(result)
         if (path.name, sha) in loaded:
@@ -494,7 +630,7 @@ def load_files(con: duckdb.DuckDBPyConnection, spec: SourceSpec, paths: list[Pat
             continue
         delivery = _Delivery(path, path.name, sha, result.load_id, started, result)
         try:
-            _file_attrs(spec, delivery)
+            _file_attrs(spec, delivery, found)
             names, result.vintage = match_header(spec, path, read_header(path))
         except FileRejected as rejection:
             _refuse(con, spec, delivery, rejection)
@@ -546,9 +682,12 @@ def _load_batch(con, spec: SourceSpec, deliveries: list[_Delivery], names: list[
         if any(not d.rejection for d in deliveries):
             _write_batch(con, spec, [d for d in deliveries if not d.rejection], names, attrs)
     finally:
-        con.execute("DROP VIEW IF EXISTS _staged")
-        for table in ("_staged_text", "_file", "_failing", "_delivery"):
-            con.execute(f"DROP TABLE IF EXISTS {table}")
+        # scratch objects only (each is created OR REPLACE); a cleanup failing after a fault must
+        # not hide the fault
+        with contextlib.suppress(duckdb.Error):
+            con.execute("DROP VIEW IF EXISTS _staged")
+            for table in ("_staged_text", "_file", "_failing", "_delivery"):
+                con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _refuse(con, spec: SourceSpec, delivery: _Delivery, rejection: FileRejected) -> None:
@@ -563,12 +702,8 @@ def delivered_files(spec: SourceSpec, path: Path | str, month: str | None = None
     says its month."""
     path = Path(path)
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    found = []
-    for file in files:
-        match = re.fullmatch(spec.file_pattern, file.name)
-        if match and (not month or match.groupdict().get("month") in (None, month)):
-            found.append(file)
-    return found
+    return [file for file, match in zip(files, match_names(spec.file_pattern, [f.name for f in files]), strict=True)
+            if match is not None and (not month or match.get("month") in (None, month))]
 
 
 def discover_files(spec: SourceSpec, path: Path | str, month: str | None = None
@@ -669,8 +804,11 @@ def _write_batch(con, spec: SourceSpec, accepted: list[_Delivery], names: list[s
                 counts.get(delivery.load_id, (0, 0, 0, 0))
             _record_manifest(con, spec, delivery.path, delivery.sha, delivery.load_id, delivery.started, result)
         con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
+    except BaseException:
+        # after a fault (disk full, out of memory) DuckDB may refuse even the rollback; the
+        # transaction is then never committed either, and the fault is what the user must see
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
         raise
 
 

@@ -21,12 +21,15 @@ import duckdb
 
 from ingestion.codes import AREA_LEVELS
 from ingestion.errors import VruError
-from ingestion.load import Column, FileRejected, LoadResult, Rule, SourceSpec, load_file
+from ingestion.load import Column, FileRejected, LoadResult, Rule, SourceSpec, load_file, match_names
 
 SOURCE_NAME = "force_recorded_crime"
 RAW_TABLE = "raw.force_recorded_crime"
 MAPPINGS_DIR = Path(__file__).resolve().parent / "force_crime_mappings"
 _OFFENCE_CODE_PATTERN = "[0-9]{1,3}(?:[A-Z]{1,2}|/[0-9]{1,2})?"
+# a mapping's file_pattern is matched by RE2 (load.match_names: linear time, so no pattern can hang
+# the loader); it must be valid both there and in Python (which reads its group names)
+MAX_PATTERN_CHARS = 500
 
 # The project schema: column → (required in every mapping, what it holds)
 PROJECT_COLUMNS: dict[str, tuple[bool, str]] = {
@@ -87,10 +90,18 @@ def read_mapping(path: Path | str) -> ForceMapping:
     pattern = data.get("file_pattern")
     if not isinstance(pattern, str):
         raise MappingInvalid(path, "file_pattern", "a regular expression for the export's file names is required")
+    if len(pattern) > MAX_PATTERN_CHARS:
+        raise MappingInvalid(path, "file_pattern", f"longer than {MAX_PATTERN_CHARS} characters")
     try:
         groups = re.compile(pattern).groupindex
-    except re.error as error:
+    except (re.error, RecursionError, OverflowError) as error:
         raise MappingInvalid(path, "file_pattern", f"not a valid regular expression: {error}") from None
+    try:
+        match_names(pattern, [""])
+    except duckdb.Error as error:
+        reason = str(error).splitlines()[0].removeprefix("Invalid Input Error: ")
+        raise MappingInvalid(path, "file_pattern", f"not a pattern RE2 accepts ({reason}): file names are matched in "
+                                                   "linear time, without look-arounds or back-references") from None
     force = data.get("force")
     if force is not None and not (isinstance(force, str) and re.fullmatch(r"[a-z-]+", force)):
         raise MappingInvalid(path, "force", "must be a police.uk force id such as 'thames-valley'")
@@ -233,16 +244,18 @@ def extract_files(folder: Path, month: str | None = None) -> tuple[list[tuple[Pa
     folder = Path(folder)
     mappings = sorted(mappings_under(folder), key=lambda m: -len(m.folder.parts)) + [read_mapping(PROJECT_SCHEMA_MAPPING)]
     paired, refused = [], []
-    for csv_path in sorted(folder.rglob("*.csv")) if folder.is_dir() else [folder]:
+    files = sorted(folder.rglob("*.csv")) if folder.is_dir() else [folder]
+    # each mapping's pattern over every file name at once, by RE2 (linear time: see match_names)
+    matches = {m.path: match_names(m.file_pattern, [f.name for f in files]) for m in mappings}
+    for i, csv_path in enumerate(files):
         candidates = [m for m in mappings if m.path == PROJECT_SCHEMA_MAPPING or csv_path.is_relative_to(m.folder)]
-        mapping = next((m for m in candidates if re.fullmatch(m.file_pattern, csv_path.name)), None)
+        mapping = next((m for m in candidates if matches[m.path][i] is not None), None)
         if mapping is None:
             refused.append(FileRejected(csv_path, "column_mapping",
                                         "no mapping file matches this file name: put the force's mapping TOML "
                                         "beside it (docs/force_crime_extract.md)"))
             continue
-        found = re.fullmatch(mapping.file_pattern, csv_path.name)
-        if month and found.groupdict().get("month") not in (None, month):
+        if month and matches[mapping.path][i].get("month") not in (None, month):
             continue
         paired.append((csv_path, mapping))
     return paired, refused

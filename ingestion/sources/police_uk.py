@@ -7,12 +7,44 @@ One file is one delivery: a re-delivered month replaces that force-month, never 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
+import os
+import re
+import shutil
+import stat
+import tempfile
+import zipfile
+import zlib
+from pathlib import Path, PurePosixPath
 
 import duckdb
 
 from ingestion.codes import AREA_LEVELS, CRIME_TYPES, sql_list
-from ingestion.load import Column, LoadResult, Rule, SourceSpec, delivered_files, load_file
+from ingestion.load import (
+    Column,
+    FileRejected,
+    LoadResult,
+    ResourceExhausted,
+    Rule,
+    SourceSpec,
+    delivered_files,
+    load_file,
+    resource_fault,
+    shown,
+)
+
+# Limits on a police.uk archive (`vru ingest police-street x.zip`, `vru download-police`), checked
+# from the zip's central directory before anything is unpacked, and enforced while unpacking (a
+# member writing more than it declares stops it). data.police.uk's archive holds every force's
+# files for a range of months: about 1.5 GB uncompressed and ~200 files a month (45 forces ×
+# street, outcomes, stop-and-search), deflated at ratios below 20. So: 8 GiB by default (raise it
+# with VRU_ARCHIVE_MAX_GIB for a longer range), 20,000 files, a ratio of 100 (a zip bomb's is in
+# the hundreds or thousands), judged on members over 1 MiB (a small repetitive file compresses
+# well and is harmless).
+ARCHIVE_MAX_TOTAL_BYTES = int(float(os.environ.get("VRU_ARCHIVE_MAX_GIB", "8")) * (1 << 30))
+ARCHIVE_MAX_MEMBERS = 20_000
+ARCHIVE_MAX_RATIO = 100
+ARCHIVE_RATIO_FROM_BYTES = 1 << 20
+DELIVERED_SUFFIXES = ("-street.csv", "-outcomes.csv", "-stop-and-search.csv")
 
 _MONTH_RULES = (
     Rule("month_format", r"regexp_full_match(month, '\d{4}-(0[1-9]|1[0-2])')", "Month must be YYYY-MM"),
@@ -90,15 +122,145 @@ def street_files(folder: Path, month: str | None = None) -> list[Path]:
 
 def unpack_archive(archive: Path) -> Path:
     """Extract the street, outcomes and stop-and-search files of a police.uk archive to
-    `<archive stem>/` next to it; returns that folder."""
-    import zipfile
-
+    `<archive stem>/` next to it; returns that folder. The archive is checked first (readable,
+    limits, no member outside the folder: absolute paths, `..` and links refused) and unpacked
+    into a scratch folder beside it, whose files are moved into place only when all are out: a
+    refused archive (FileRejected naming the rule) leaves nothing unpacked."""
+    archive = Path(archive)
     target = archive.with_suffix("")
-    with zipfile.ZipFile(archive) as zipped:
-        for member in zipped.namelist():
-            if member.endswith(("-street.csv", "-outcomes.csv", "-stop-and-search.csv")) and ".." not in Path(member).parts:
-                zipped.extract(member, target)
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        raise FileRejected(archive, "archive_target", f"{shown(target.name)} beside it is a link or a file, not a folder")
+    with open_archive(archive) as zipped:
+        members = archive_members(archive, zipped, DELIVERED_SUFFIXES)
+        if not members:
+            raise FileRejected(archive, "archive_has_files",
+                               "no police.uk street, outcomes or stop-and-search files in it (YYYY-MM-<force>-street.csv…)")
+        scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.unpacking-", dir=archive.parent))
+        try:
+            extract_members(archive, zipped, members, scratch)
+            target.mkdir(exist_ok=True)
+            root = target.resolve()
+            for info in members:
+                dest = target / info.filename
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                if dest.is_symlink() or not dest.resolve().is_relative_to(root):
+                    raise FileRejected(archive, "archive_member_path",
+                                       f"member {shown(info.filename)!r} would be written outside {shown(target.name)}/")
+                os.replace(scratch / info.filename, dest)
+        except OSError as error:
+            if resource_fault(error):
+                raise ResourceExhausted(f"unpacking {shown(archive.name)}: ran out of {resource_fault(error)} "
+                                        f"({error}); no file was loaded") from error
+            raise
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     return target
+
+
+def _declared_members(archive: Path) -> int | None:
+    """The member count the archive's end-of-central-directory record declares (zip64 too), read
+    from its last bytes before Python parses the whole directory into memory; None when there is
+    no such record (zipfile then says it is not a zip)."""
+    with open(archive, "rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, size - (22 + 0xFFFF)))
+        tail = handle.read()
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or len(tail) - at < 22:
+            return None
+        count = int.from_bytes(tail[at + 10:at + 12], "little")
+        if count == 0xFFFF and at >= 20 and tail[at - 20:at - 16] == b"PK\x06\x07":
+            handle.seek(int.from_bytes(tail[at - 12:at - 4], "little"))
+            record = handle.read(56)
+            if record[:4] == b"PK\x06\x06":
+                count = int.from_bytes(record[32:40], "little")
+        return count
+
+
+def open_archive(archive: Path) -> zipfile.ZipFile:
+    """The archive opened for reading; a corrupt file, or one declaring more than
+    ARCHIVE_MAX_MEMBERS members, is refused by name (FileRejected) before anything is read."""
+    declared = _declared_members(archive)
+    if declared is not None and declared > ARCHIVE_MAX_MEMBERS:
+        raise FileRejected(archive, "archive_member_count",
+                           f"the archive declares {declared:,} members, more than the limit of {ARCHIVE_MAX_MEMBERS:,}")
+    try:
+        return zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError) as error:
+        raise FileRejected(archive, "archive_readable", f"not a readable zip archive ({error or 'empty or truncated'})") from None
+
+
+def archive_members(archive: Path, zipped: zipfile.ZipFile, wanted: tuple[str, ...]) -> list[zipfile.ZipInfo]:
+    """Check the whole central directory, before anything is unpacked, and return the members
+    whose names end with one of `wanted`. Refused (FileRejected, naming the rule and member): a
+    member with an absolute path, a drive, `..`, a repeated name or a link; more than
+    ARCHIVE_MAX_MEMBERS members; more than ARCHIVE_MAX_TOTAL_BYTES declared uncompressed; a
+    member compressed more than ARCHIVE_MAX_RATIO times; a wanted member stored with a method
+    other than deflate (bzip2 and lzma inflate without a bound in Python's reader)."""
+    infos = zipped.infolist()
+    if len(infos) > ARCHIVE_MAX_MEMBERS:
+        raise FileRejected(archive, "archive_member_count",
+                           f"{len(infos):,} members, more than the limit of {ARCHIVE_MAX_MEMBERS:,}")
+    seen: set[str] = set()
+    for info in infos:
+        name = info.filename
+        parts = PurePosixPath(name.replace("\\", "/")).parts
+        if (name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name) or ".." in parts
+                or "\x00" in name or name.rstrip("/") in seen):
+            raise FileRejected(archive, "archive_member_path",
+                               f"member {shown(name)!r} is an absolute path, leaves the folder or is repeated")
+        seen.add(name.rstrip("/"))
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise FileRejected(archive, "archive_member_symlink", f"member {shown(name)!r} is a symbolic link")
+    files = [i for i in infos if not i.is_dir()]
+    total = sum(i.file_size for i in files)
+    if total > ARCHIVE_MAX_TOTAL_BYTES:
+        raise FileRejected(archive, "archive_total_size",
+                           f"the members declare {total:,} bytes uncompressed, more than the limit of "
+                           f"{ARCHIVE_MAX_TOTAL_BYTES:,} (ARCHIVE_MAX_TOTAL_BYTES)")
+    for info in files:
+        if info.file_size > ARCHIVE_RATIO_FROM_BYTES and info.file_size > ARCHIVE_MAX_RATIO * max(info.compress_size, 1):
+            raise FileRejected(archive, "archive_compression_ratio",
+                               f"member {shown(info.filename)!r} declares {info.file_size:,} bytes from "
+                               f"{info.compress_size:,} compressed (ratio {info.file_size / max(info.compress_size, 1):,.0f}, "
+                               f"more than the limit of {ARCHIVE_MAX_RATIO}): a zip bomb is not unpacked")
+    chosen = [i for i in files if PurePosixPath(i.filename).name.endswith(wanted)]
+    for info in chosen:
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise FileRejected(archive, "archive_compression_method",
+                               f"member {shown(info.filename)!r} is not stored or deflated (method {info.compress_type})")
+    return chosen
+
+
+def extract_members(archive: Path, zipped: zipfile.ZipFile, members: list[zipfile.ZipInfo], into: Path) -> None:
+    """Unpack checked members under `into` (a new, empty folder), each checked to land inside it
+    and written to a new file (never through an existing file or link), counting the bytes: a
+    member producing more than it declares, or all of them more than ARCHIVE_MAX_TOTAL_BYTES,
+    stops the unpacking (FileRejected); so does a corrupt member."""
+    root = Path(into).resolve()
+    written = 0
+    for info in members:
+        dest = root / info.filename
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if not dest.resolve().is_relative_to(root):
+            raise FileRejected(archive, "archive_member_path", f"member {shown(info.filename)!r} leaves the folder")
+        size = 0
+        try:
+            with zipped.open(info) as source, open(dest, "xb") as out:
+                while block := source.read(1 << 20):
+                    size += len(block)
+                    written += len(block)
+                    if size > info.file_size:
+                        raise FileRejected(archive, "archive_member_size",
+                                           f"member {shown(info.filename)!r} unpacks to more than the "
+                                           f"{info.file_size:,} bytes it declares; unpacking stopped")
+                    if written > ARCHIVE_MAX_TOTAL_BYTES:
+                        raise FileRejected(archive, "archive_total_size",
+                                           f"unpacked more than the limit of {ARCHIVE_MAX_TOTAL_BYTES:,} bytes; "
+                                           "unpacking stopped")
+                    out.write(block)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+            raise FileRejected(archive, "archive_readable", f"member {shown(info.filename)!r} is corrupt ({error})") from None
 
 
 def load_street_file(con: duckdb.DuckDBPyConnection, path: Path | str) -> LoadResult:
