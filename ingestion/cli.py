@@ -38,13 +38,15 @@ def _fail(message: str, hint: str = "") -> None:
     raise typer.Exit(1)
 
 
-def _run_step(title: str, func, *args):
+def _run_step(title: str, func, *args, passing: tuple[type[VruError], ...] = ()):
     """Run one pipeline step with a spinner; the platform's own failures (VruError) become the
-    message and its hint."""
+    message and its hint, except those in `passing`, raised for the caller to handle."""
     try:
         with console.status(title):
             result = func(*args)
     except VruError as error:
+        if isinstance(error, passing):
+            raise
         _fail(str(error), error.hint)
     summary = getattr(result, "summary", None)
     console.print(f"[green]✓[/] {title}: {summary() if callable(summary) else result}")
@@ -160,7 +162,11 @@ def status() -> None:
     except duckdb.IOException:
         if not settings.published_db.exists():
             _fail("the pipeline is writing and nothing has been published yet; try again shortly")
-        source, note = settings.published_db, " (pipeline busy: showing the last published state)"
+        from ingestion.warehouse import lock_holder
+
+        holder = lock_holder(settings)
+        busy = f"pipeline busy, {holder.describe()}" if holder else "pipeline busy"
+        source, note = settings.published_db, f" ({busy}: showing the last published state)"
         ctx = reader(source)
         con = ctx.__enter__()
     try:
@@ -282,7 +288,11 @@ def check(
     from ingestion import pipeline
 
     _run_step("Checking new raw deliveries", pipeline.check_raw)
-    _run_step("Checking the marts", pipeline.check_marts, None, everything)
+    try:
+        _run_step("Checking the marts", pipeline.check_marts, None, everything, passing=(pipeline.MartsNotBuilt,))
+    except pipeline.MartsNotBuilt as error:     # a first day: raw data loaded, nothing built yet
+        console.print(f"[yellow]·[/] Checking the marts: not built yet, nothing to check ({error})", soft_wrap=True)
+        console.print(f"  [yellow]→[/] {error.hint}")
 
 
 @app.command()

@@ -207,17 +207,53 @@ def check_raw(settings: Settings | None = None) -> str:
     return "; ".join(done) or "no new deliveries to check"
 
 
+class MartsNotBuilt(VruError):
+    """The marts have not been built yet (a first day: raw data loaded, no `vru build` run)."""
+
+    hint = "run `vru build`, then `vru check` again to check the marts"
+
+
+def _delivered_sources(con) -> list[str]:
+    """Sources other than reference data (lookups, population) with an accepted delivery: the
+    ones indicator values are counted from."""
+    counted = [s.name for s in sources.all_sources() if s.refresh != "reference"]
+    return [r[0] for r in con.execute(
+        "SELECT DISTINCT source FROM raw.accepted_load WHERE source IN (SELECT unnest(?::VARCHAR[])) ORDER BY 1",
+        [counted]).fetchall()]
+
+
 def check_marts(settings: Settings | None = None, everything: bool = False) -> str:
     """Great Expectations on the indicator values the last dbt build wrote (dbt's
     int_refresh__indicator / int_refresh__period say which), or on the whole mart; one or more
     indicators at a time (the suite's keys all include the indicator, so uniqueness holds within
-    each batch); one result."""
+    each batch); one result.
+
+    First day: raises MartsNotBuilt when the marts do not exist yet (the CLI says so and goes
+    on). When `fct_indicator_value` is empty and no source other than reference data (lookups,
+    population, IMD) has an accepted delivery, there is nothing an indicator could be counted
+    from: that is recorded as a passed check of 0 rows ("nothing to check"), so the reference
+    marts (dim_area, fct_area_population, …) can be published on a fresh warehouse. An empty
+    mart while some source *has* delivered data is checked as usual and fails (the suite wants
+    at least one row). When the build rewrote nothing, the mart's last result stands — unless
+    there is none, in which case the whole mart is checked."""
     from ingestion.quality import QualityReport, validate_frames
 
     settings = settings or get_settings()
     outcomes, rows = [], 0
     with writer(settings) as con:
-        scoped = not everything and con.execute(
+        built = con.execute("SELECT count(*) FROM information_schema.tables "
+                            "WHERE table_schema = 'marts' AND table_name = 'fct_indicator_value'").fetchone()[0]
+        if not built:
+            raise MartsNotBuilt(f"the marts are not built yet in {settings.working_db} (no marts.fct_indicator_value)")
+        con.execute(MANIFEST_DDL)
+        checked_before = con.execute(
+            "SELECT count(*) FROM raw.check_result WHERE suite = 'fct_indicator_value'").fetchone()[0]
+        empty = not con.execute("SELECT count(*) FROM marts.fct_indicator_value").fetchone()[0]
+        if empty and not _delivered_sources(con):
+            _record_check(con, "fct_indicator_value", 0, QualityReport(()))
+            return ("no indicator values yet, and no source but reference data has delivered any: "
+                    "nothing to check (recorded as passed)")
+        scoped = not everything and not empty and checked_before and con.execute(
             "SELECT count(*) = 2 FROM information_schema.tables WHERE table_schema = 'intermediate' "
             "AND table_name IN ('int_refresh__indicator', 'int_refresh__period')").fetchone()[0]
         where = """(indicator_id IN (SELECT indicator_id FROM intermediate.int_refresh__indicator WHERE rebuilt_in_full)

@@ -8,17 +8,48 @@ storage format because BI drivers still pin DuckDB 1.x (STACK_NOTES.md).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from pathlib import Path
 
+import duckdb
+
 from ingestion.errors import VruError
+from ingestion.load import MANIFEST_DDL
 from ingestion.settings import Settings, get_settings
 from ingestion.warehouse import writer
 
 PUBLISHED_STORAGE_VERSION = "v1.4.0"
-# pipeline metadata published beside the marts so `vru status` and analysts can see provenance
-PUBLISHED_METADATA = {"load_manifest": "raw.load_manifest", "check_result": "raw.check_result"}
+# Pipeline metadata published beside the marts so `vru status` and analysts can see provenance:
+# a projection that holds names, counts, rules and outcomes only. The working warehouse keeps the
+# detail engineers need (raw.load_manifest's absolute source_path, a refusal's quoted row, GX's
+# sample values); none of it is published, since a refused force extract's first failing row is a
+# crime record (reference, date, offence, victim age, LSOA) and a path names someone's machine.
+#   load_manifest: no source_path; a refusal's message is cut to "<file>, row N: rule 'R' failed"
+#     (also as refused_rule and refused_row), or a fixed text when it has not that form
+#   check_result: each failure line cut to "<suite>: <expectation>(<columns>) failed — N unexpected
+#     value(s)" (no sample values, no exception text)
+_REFUSAL = r"^(.*?)(?:, row (\d+))?: rule '([^']*)' failed"
+_CHECK_FAILURE = (r"(?m)^[^:\n]*: \w+\([^)\n]*\) "
+                  r"(?:failed(?: — \d+ unexpected value\(s\))?|could not be evaluated)")
+PUBLISHED_METADATA = {
+    "load_manifest": f"""
+        SELECT load_id, source, source_file, source_sha256, vintage, started_at, finished_at, outcome,
+               rows_read, rows_loaded, rows_quarantined, rows_duplicate, check_status,
+               CASE WHEN outcome <> 'rejected' THEN message
+                    ELSE coalesce(nullif(regexp_extract(message, '{_REFUSAL.replace("'", "''")}', 0), ''),
+                                  'refused (the reason is kept in the working warehouse)') END AS message,
+               nullif(regexp_extract(message, '{_REFUSAL.replace("'", "''")}', 3), '') AS refused_rule,
+               TRY_CAST(nullif(regexp_extract(message, '{_REFUSAL.replace("'", "''")}', 2), '') AS BIGINT) AS refused_row
+        FROM raw.load_manifest""",
+    "check_result": f"""
+        SELECT run_id, suite, checked_at, success, rows_checked,
+               CASE WHEN failures IS NULL THEN NULL
+                    ELSE coalesce(nullif(array_to_string(regexp_extract_all(failures, '{_CHECK_FAILURE}'), chr(10)), ''),
+                                  'failed (the detail is in the working warehouse and the Data Docs)') END AS failures
+        FROM raw.check_result""",
+}
 # Views written into the published file over its own tables (docs/architecture.md). A unitary
 # authority is a district (lad) and an upper tier (utla) under one code, with the same values:
 # an analyst filtering on area_code alone would count it twice in fct_indicator_value. This view
@@ -55,13 +86,29 @@ def _assert_checks_passed(con) -> None:
         raise PublishRefused(f"the marts have not passed their checks (last result: {last})")
 
 
+def _remove_partial_copies(folder: Path, name: str = ".publishing-") -> None:
+    """Temporary copies (and DuckDB's .wal beside them) whose names start with `name`."""
+    for leftover in folder.glob(f"{name}*"):
+        leftover.unlink(missing_ok=True)
+
+
 def publish(settings: Settings | None = None) -> Path:
+    """Copy the checked marts, the published views and the scrubbed pipeline metadata into a new
+    file beside the published one, then rename it over it. Whatever fails (a copy, DETACH, the
+    rename), no `.publishing-*` file is left behind; copies left by a publish that was killed are
+    removed when the next one starts (under the writer lock, so never one still being written).
+
+    On a first day (reference data only, no police data yet) check_marts records "nothing to
+    check" as a pass, and the reference marts (dim_area, fct_area_population, …) are published
+    with an empty fct_indicator_value."""
     settings = settings or get_settings()
     target = settings.published_db
     target.parent.mkdir(parents=True, exist_ok=True)
     staging_file = target.parent / f".publishing-{uuid.uuid4().hex}.duckdb"
     try:
         with writer(settings) as con:
+            _remove_partial_copies(target.parent)       # left by a publish killed earlier
+            con.execute(MANIFEST_DDL)                   # the pipeline's tables, on any warehouse
             _assert_checks_passed(con)
             marts = [r[0] for r in con.execute(
                 "SELECT table_name FROM information_schema.tables "
@@ -70,20 +117,28 @@ def publish(settings: Settings | None = None) -> Path:
                 raise PublishRefused("the working warehouse has no marts yet; run the build first")
             con.execute(f"ATTACH '{staging_file}' AS published (STORAGE_VERSION '{PUBLISHED_STORAGE_VERSION}')")
             try:
-                for table in marts:
-                    con.execute(f"CREATE TABLE published.main.{table} AS SELECT * FROM marts.{table}")
-                for name, source in PUBLISHED_METADATA.items():
-                    con.execute(f"CREATE TABLE published.main.{name} AS SELECT * FROM {source}")
-                home = con.execute("SELECT current_database()").fetchone()[0]
-                con.execute("USE published")    # views name the published file's own tables
-                try:
-                    for name, sql in PUBLISHED_VIEWS.items():
-                        con.execute(f"CREATE VIEW {name} AS {sql}")
-                finally:
-                    con.execute(f'USE "{home}"')
-            finally:
-                con.execute("DETACH published")
+                _copy(con, marts)
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):     # the first failure is the one to report
+                    con.execute("DETACH published")
+                raise
+            con.execute("DETACH published")
         os.replace(staging_file, target)
     finally:
-        staging_file.unlink(missing_ok=True)
+        # after the connection has closed, so nothing writes the copy again
+        _remove_partial_copies(target.parent, staging_file.name)
     return target
+
+
+def _copy(con, marts: list[str]) -> None:
+    for table in marts:
+        con.execute(f"CREATE TABLE published.main.{table} AS SELECT * FROM marts.{table}")
+    for name, select in PUBLISHED_METADATA.items():
+        con.execute(f"CREATE TABLE published.main.{name} AS {select}")
+    home = con.execute("SELECT current_database()").fetchone()[0]
+    con.execute("USE published")    # views name the published file's own tables
+    try:
+        for name, sql in PUBLISHED_VIEWS.items():
+            con.execute(f"CREATE VIEW {name} AS {sql}")
+    finally:
+        con.execute(f'USE "{home}"')
