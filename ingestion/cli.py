@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ingestion.errors import VruError
@@ -32,9 +33,9 @@ def _dag_tasks() -> list[str]:
 
 
 def _fail(message: str, hint: str = "") -> None:
-    console.print(f"[bold red]✗[/] {message}")
+    console.print(f"[bold red]✗[/] {escape(message)}", highlight=False)
     if hint:
-        console.print(f"  [yellow]→[/] {hint}")
+        console.print(f"  [yellow]→[/] {escape(hint)}", highlight=False)
     raise typer.Exit(1)
 
 
@@ -188,7 +189,7 @@ def status() -> None:
         rejected = con.execute(f"""SELECT source_file, message FROM {schema}load_manifest
                                    WHERE outcome = 'rejected' ORDER BY finished_at DESC LIMIT 5""").fetchall()
         for file, message in rejected:
-            console.print(f"[red]rejected[/] {file}: {message}", markup=True, highlight=False)
+            console.print(f"[red]rejected[/] {escape(str(file))}: {escape(str(message))}", highlight=False)
         has_checks = con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'check_result'").fetchone()[0]
         if has_checks:
@@ -274,7 +275,7 @@ def download(
             console.print(f"[green]✓[/] {spec.name}: {result.rows:,} rows, {state} → {result.path}")
         except DownloadFailed as error:
             failures += 1
-            console.print(f"[red]✗[/] {error}")
+            console.print(f"[red]✗[/] {escape(str(error))}", highlight=False)
     if failures:
         _fail(f"{failures} download(s) failed; previous files are unchanged",
               "check the URLs in the downloads config, then run `vru ingest reference`")

@@ -444,7 +444,6 @@ def test_messages_quote_file_text_literally_with_control_characters_escaped(tmp_
     assert str(rejection).startswith("2025-01-thames\\x1b[2J-street.csv: rule 'file_name' failed")
 
 
-@pytest.mark.xfail(reason="ingestion/cli.py must print messages with markup=False (its owner applies it)", strict=False)
 def test_cli_prints_a_rejection_with_brackets_literally(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 

@@ -11,13 +11,9 @@ with periods as (
 ),
 
 other_grain as (
-    select * from (values
-    {%- for ind in other_grain_indicators() %}
-        ('{{ ind.id }}', '{{ numerator_grain(ind)[1] }}', [{{ sql_list(indicator_raw_tables(ind)) }}]::varchar[]),
-    {%- endfor %}
-        (null, null, []::varchar[])
-    ) as c (indicator_id, period_type, raw_tables)
-    where indicator_id is not null
+    -- indicators arriving by a period other than the month (by month they take the path above)
+    select * from {{ ref('int_refresh__indicator_source') }}
+    where period_type <> 'month'
 )
 
 select distinct r.indicator_id, p.period_type, p.period_start, p.is_complete
