@@ -18,7 +18,7 @@ import duckdb
 from ingestion.errors import VruError
 from ingestion.load import MANIFEST_DDL
 from ingestion.settings import Settings, get_settings
-from ingestion.warehouse import writer
+from ingestion.warehouse import remove_partial_publications, writer
 
 PUBLISHED_STORAGE_VERSION = "v1.4.0"
 # Pipeline metadata published beside the marts so `vru status` and analysts can see provenance:
@@ -86,17 +86,13 @@ def _assert_checks_passed(con) -> None:
         raise PublishRefused(f"the marts have not passed their checks (last result: {last})")
 
 
-def _remove_partial_copies(folder: Path, name: str = ".publishing-") -> None:
-    """Temporary copies (and DuckDB's .wal beside them) whose names start with `name`."""
-    for leftover in folder.glob(f"{name}*"):
-        leftover.unlink(missing_ok=True)
-
-
 def publish(settings: Settings | None = None) -> Path:
     """Copy the checked marts, the published views and the scrubbed pipeline metadata into a new
-    file beside the published one, then rename it over it. Whatever fails (a copy, DETACH, the
-    rename), no `.publishing-*` file is left behind; copies left by a publish that was killed are
-    removed when the next one starts (under the writer lock, so never one still being written).
+    file beside the published one, then rename it over it, all under the writer lock. Whatever
+    fails (a copy, DETACH, the rename), no `.publishing-*` file is left behind; one left by a
+    publish killed with SIGKILL (which runs no clean-up) is removed by the next writer of any kind
+    as it takes the lock (never one still being written, since a publish writes it under the lock).
+    A killed publish leaves the published file as it was: it is only ever replaced by a rename.
 
     On a first day (reference data only, no police data yet) check_marts records "nothing to
     check" as a pass, and the reference marts (dim_area, fct_area_population, …) are published
@@ -105,9 +101,10 @@ def publish(settings: Settings | None = None) -> Path:
     target = settings.published_db
     target.parent.mkdir(parents=True, exist_ok=True)
     staging_file = target.parent / f".publishing-{uuid.uuid4().hex}.duckdb"
-    try:
-        with writer(settings) as con:
-            _remove_partial_copies(target.parent)       # left by a publish killed earlier
+    # writer() removes copies left by a publish killed earlier as it takes the lock; the copy is
+    # written *and renamed* under the lock, so the next writer never removes one still in use
+    with writer(settings) as con:
+        try:
             con.execute(MANIFEST_DDL)                   # the pipeline's tables, on any warehouse
             _assert_checks_passed(con)
             marts = [r[0] for r in con.execute(
@@ -123,10 +120,12 @@ def publish(settings: Settings | None = None) -> Path:
                     con.execute("DETACH published")
                 raise
             con.execute("DETACH published")
-        os.replace(staging_file, target)
-    finally:
-        # after the connection has closed, so nothing writes the copy again
-        _remove_partial_copies(target.parent, staging_file.name)
+            con.close()
+            os.replace(staging_file, target)
+        finally:
+            # once the connection has closed, so nothing writes the copy again
+            con.close()
+            remove_partial_publications(settings, staging_file.name)
     return target
 
 

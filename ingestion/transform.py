@@ -1,7 +1,15 @@
 """Run dbt against the working warehouse (the CLI and tests; the DAG runs dbt through cosmos).
 
 dbt runs in its own process: dbt-duckdb keeps its DuckDB connection open for the life of the
-process, which would block any other connection to the file from the caller afterwards.
+process, which would block any other connection to the file from the caller afterwards. That
+process writes under the caller's writer lock (`warehouse.writer_child`: it inherits the lock and
+dies with the caller), so a `vru build` killed by SIGKILL never leaves dbt writing unlocked. A dbt
+killed midway leaves the warehouse as of its last committed model: dbt-duckdb builds each model in
+one transaction (a table is created under a temporary name and swapped in, an incremental model's
+delete and insert commit together) and DuckDB's write-ahead log drops an uncommitted one; leftover
+`__dbt_tmp`/`__dbt_backup` relations are dropped by the next run, and the incremental scope is
+measured from the last *complete* build (its on-run-end hook), so running the build again redoes
+what the killed one had started.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from pathlib import Path
 
 from ingestion.errors import VruError
 from ingestion.settings import DBT_PROJECT_DIR, Settings, get_settings
-from ingestion.warehouse import writer_lock
+from ingestion.warehouse import writer_child, writer_lock
 
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 
@@ -40,12 +48,13 @@ def run_dbt(args: Sequence[str] = ("build",), settings: Settings | None = None,
                "--profiles-dir", str(project_dir),
                "--target-path", str(settings.warehouse_dir / "dbt_target"),
                "--log-path", str(settings.logs_dir)]
-    with writer_lock(settings):
-        done = subprocess.run(command, env={**os.environ, **dbt_env(settings)},
-                              capture_output=True, text=True, check=False)   # failure handled below
-    if done.returncode != 0:
+    with writer_lock(settings) as lock, writer_child(
+            command, lock, f"dbt {args[0] if args else ''}".strip(), env={**os.environ, **dbt_env(settings)},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as dbt:
+        stdout, _ = dbt.communicate()
+    if dbt.returncode != 0:     # failure handled here
         # dbt closes with a summary of each failing node and its message; keep that part
-        lines = [re.sub(r"\x1b\[[0-9;]*m", "", ln) for ln in done.stdout.splitlines()]
+        lines = [re.sub(r"\x1b\[[0-9;]*m", "", ln) for ln in stdout.splitlines()]
         start = next((i for i, ln in enumerate(lines) if "Completed with" in ln or "Encountered an error" in ln), -25)
         raise DbtFailed(f"dbt {' '.join(args)} failed:\n" + "\n".join(ln for ln in lines[start:] if ln.strip())[-4000:])
-    return done.stdout
+    return stdout

@@ -3,16 +3,26 @@ checked build-and-publish tail the DAGs share."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sys
+import tempfile
+from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
+from subprocess import PIPE, STDOUT
+from typing import Any
 
 from cosmos import ProfileConfig
 from cosmos.constants import InvocationMode
+from cosmos.hooks.subprocess import FullOutputSubprocessHook, FullOutputSubprocessResult
 from cosmos.operators.local import DbtBuildLocalOperator
 
 from ingestion.settings import DBT_PROJECT_DIR, get_settings
 from ingestion.transform import dbt_env
-from ingestion.warehouse import writer_lock
+from ingestion.warehouse import WriterLock, writer_child, writer_lock
+
+log = logging.getLogger(__name__)
 
 PROFILE = ProfileConfig(
     profile_name="vru",
@@ -21,13 +31,68 @@ PROFILE = ProfileConfig(
 )
 
 
+class LockHoldingSubprocessHook(FullOutputSubprocessHook):
+    """cosmos's subprocess hook, but dbt is started by `warehouse.writer_child` under the task's
+    writer lock: dbt inherits the lock (held until dbt has ended, even if the task process is
+    killed first) and dies with the task process. cosmos's own hook closes every descriptor in
+    dbt and puts it in a session of its own, so a task killed with SIGKILL (Airflow's heartbeat
+    timeout, an OOM kill, `kill -9` of the task or its process group) would leave dbt writing the
+    warehouse with the lock already released. The rest is as cosmos does it: output line by line
+    to the task log, dbt in its own session so `on_kill` can signal its group."""
+
+    def __init__(self, lock: Callable[[], WriterLock | None]) -> None:
+        super().__init__()
+        self._lock = lock
+
+    def run_command(self, command: list[str], env: dict[str, str] | None = None, output_encoding: str = "utf-8",
+                    cwd: str | None = None, process_log_line: Callable[[str, Any], None] | None = None,
+                    **kwargs: Any) -> FullOutputSubprocessResult:
+        lock = self._lock()
+        if lock is None:
+            raise RuntimeError("dbt runs only under the warehouse's writer lock (LockedDbtBuildOperator.execute)")
+        lines: list[str] = []
+        with contextlib.ExitStack() as stack:
+            if cwd is None:
+                cwd = stack.enter_context(tempfile.TemporaryDirectory(prefix="airflowtmp"))
+            log.info("Running command: %s", command)
+            dbt = stack.enter_context(writer_child(
+                command, lock, f"dbt {command[1] if len(command) > 1 else ''}".strip(), new_session=True,
+                stdout=PIPE, stderr=STDOUT, cwd=cwd, env=env if env or env == {} else None, bufsize=1,
+                text=True, encoding=output_encoding, errors="backslashreplace"))
+            self.sub_process = dbt
+            kwargs.setdefault("project_dir", cwd)
+            for line in dbt.stdout:
+                line = line.rstrip("\n")
+                lines.append(line)
+                if process_log_line:
+                    process_log_line(line, kwargs)
+                else:
+                    log.info("%s", line)
+            code = dbt.wait()
+            log.info("Command exited with return code %s", code)
+        return FullOutputSubprocessResult(exit_code=code, output=lines[-1] if lines else "", full_output=lines)
+
+
 class LockedDbtBuildOperator(DbtBuildLocalOperator):
     """`dbt build` (models, seeds, contracts and data tests in DAG order) holding the warehouse's
-    single-writer lock, so a loader or CLI command waits instead of meeting DuckDB's lock error."""
+    single-writer lock, so a loader or CLI command waits instead of meeting DuckDB's lock error.
+    dbt runs as a subprocess (InvocationMode.SUBPROCESS, not cosmos's in-process DBT_RUNNER:
+    dbt-duckdb keeps its connection open until the process ends, which would outlive the lock)
+    that holds the task's lock and dies with the task (LockHoldingSubprocessHook)."""
+
+    _writer_lock: WriterLock | None = None
 
     def execute(self, context, **kwargs):
-        with writer_lock():
-            return super().execute(context, **kwargs)
+        with writer_lock() as lock:
+            self._writer_lock = lock
+            try:
+                return super().execute(context, **kwargs)
+            finally:
+                self._writer_lock = None
+
+    @cached_property
+    def subprocess_hook(self) -> LockHoldingSubprocessHook:
+        return LockHoldingSubprocessHook(lambda: self._writer_lock)
 
 
 def dbt_build_task(task_id: str = "dbt_build") -> LockedDbtBuildOperator:

@@ -2,6 +2,8 @@
 
 Used by `vru demo` and the DAG tests, so the demo exercises the real scheduler code path for
 task ordering, params and failure handling rather than calling the step functions directly.
+Airflow dies with the process that started it (`vru demo` killed with SIGKILL does not leave a DAG
+run going on unseen); its tasks take the writer lock themselves, and dbt dies with its task.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from ingestion.errors import VruError
 from ingestion.settings import DAGS_DIR, Settings, get_settings
+from ingestion.warehouse import dies_with_parent
 
 AIRFLOW = Path(sys.executable).with_name("airflow")
 
@@ -76,14 +79,16 @@ def run_dag_test(dag_id: str, conf: dict, settings: Settings | None = None,
     log_file = settings.logs_dir / f"airflow-{dag_id}.log"
     with tempfile.TemporaryDirectory(prefix="vru-airflow-") as home, open(log_file, "w") as log:
         env = airflow_env(Path(home), settings)
-        migrate = subprocess.run([str(AIRFLOW), "db", "migrate"], env=env, capture_output=True, text=True, check=False)
+        migrate = subprocess.run([str(AIRFLOW), "db", "migrate"], env=env, capture_output=True, text=True, check=False,
+                                 preexec_fn=dies_with_parent())
         log.write(migrate.stdout + migrate.stderr)
         if migrate.returncode != 0:
             return DagRunOutcome(dag_id, False, {}, log_file, migrate.stderr.splitlines()[-10:])
         process = subprocess.Popen(
             [str(AIRFLOW), "dags", "test", dag_id, *([logical_date] if logical_date else []),
              "--conf", json.dumps(conf)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+            preexec_fn=dies_with_parent())
         states: dict[str, str] = {}
         errors: list[str] = []
         current, run_state, in_exception = None, None, False
