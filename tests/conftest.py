@@ -104,6 +104,16 @@ def warehouse_env(tmp_path, monkeypatch):
     return get_settings()
 
 
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """`vru demo` into a private warehouse, once per test session (it takes about two minutes):
+    test_demo_pipeline.py checks the run, test_disclosure_attack.py attacks its published file."""
+    from test_demo_pipeline import run_vru
+
+    warehouse = tmp_path_factory.mktemp("demo") / "warehouse"
+    return warehouse, run_vru(["demo"], warehouse)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _quiet_env():
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")

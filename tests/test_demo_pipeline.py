@@ -31,11 +31,7 @@ def published_digest(path: Path) -> dict[str, tuple[int, str]]:
         return out
 
 
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    warehouse = tmp_path_factory.mktemp("demo") / "warehouse"
-    first = run_vru(["demo"], warehouse)
-    return warehouse, first
+# demo_run: the demo run once per session (conftest.py), shared with test_disclosure_attack.py
 
 
 def test_demo_runs_through_airflow_and_prints_the_lad_table_and_paths(demo_run):
@@ -105,7 +101,9 @@ def test_knife_serious_violence_from_the_demo_force_extract(demo_run):
     for indicator, events in zip(["knife_serious_violence_rate", "knife_serious_violence_u25_rate"], counted, strict=True):
         numerator, denominator, value = got[indicator]
         assert numerator == round(events / 5) * 5             # published counts are rounded to 5
-        assert value == pytest.approx(events / denominator * 100_000)
+        # the value is the published count's: the true count's, times the published
+        # denominator, would give the true count back (test_disclosure_attack.py)
+        assert value == pytest.approx(numerator / denominator * 100_000)
     assert 30 < got["knife_serious_violence_rate"][2] < 100   # per 100,000 a year: England's range
     assert "Knife-enabled serious violence, under 25, Thames Valley" in run.stdout
 

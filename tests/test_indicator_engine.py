@@ -66,14 +66,17 @@ def rows(settings, sql, params=()):
 
 
 def test_small_counts_hidden_others_rounded_and_no_subtraction_reveals_them(built):
-    jan = {a: (n, r) for a, n, r in rows(built, """
-        SELECT area_code, numerator, suppression_reason FROM marts.fct_indicator_value
-        WHERE indicator_id = 'test_small_numbers_rate' AND period_type = 'month' AND period_start = '2025-01-01'
-          AND area_type IN ('lsoa', 'msoa', 'pfa')""")}
+    jan = {a: (n, r, c) for a, n, r, c in rows(built, """
+        SELECT v.area_code, v.numerator, v.suppression_reason, d.suppression_cause FROM marts.fct_indicator_value AS v
+        JOIN intermediate.int_indicator__disclosed AS d USING (indicator_id, area_code, area_type, period_type, period_start)
+        WHERE v.indicator_id = 'test_small_numbers_rate' AND v.period_type = 'month' AND v.period_start = '2025-01-01'
+          AND v.area_type IN ('lsoa', 'msoa', 'pfa')""")}
     # B has 3 (hidden: 1–7); A (12) is the only other LSOA in MSOA Reading 001, whose total (15) is
-    # published, so A is hidden too (secondary); D's 21 rounds to 20; the PFA's 36 to 35.
-    assert jan[B[0]][0] is None and jan[B[0]][1].startswith("count between 1 and 7")
-    assert jan[A[0]][0] is None and jan[A[0]][1].startswith("secondary suppression")
+    # published, so A is hidden too (secondary); D's 21 rounds to 20; the PFA's 36 to 35. The
+    # published reason is the same for both, so the file does not say which is the small count.
+    assert jan[B[0]][0] is None and jan[B[0]][2] == "small count"
+    assert jan[A[0]][0] is None and jan[A[0]][2] == "secondary"
+    assert jan[A[0]][1] == jan[B[0]][1] and jan[A[0]][1].startswith("hidden: a count from 1 to 7, or")
     assert (jan[C[0]][0], jan[D[0]][0]) == (0, 20)
     assert (jan["E02090001"][0], jan["E23000029"][0]) == (15, 35)
 

@@ -2,8 +2,9 @@
 -- chi-squared test for trend (Cochran–Armitage) on counts and denominators, with the direction in
 -- words through the indicator's polarity. Rolling periods overlap and are not tested.
 -- Computed from the published cells only (int_indicator__disclosed: counts as published, rounded
--- to 5 under the NHS rule), and not at all where any period of the window is suppressed, so the
--- statistic can never give back a count that disclosure control hid.
+-- to 5 under the NHS rule), and not at all where any period of the window is suppressed (hidden,
+-- or with no value), so the statistic can never give back a count that disclosure control hid
+-- (tests/test_disclosure_attack.py recomputes every published statistic from published cells).
 {%- set k = var('trend_periods') %}
 with value as (
     select * from {{ ref('int_indicator__disclosed') }}

@@ -1,0 +1,141 @@
+"""Disclosure without leaks (NHS small-number rule): an attacker with the whole published file
+tries to recover every hidden count by brute force (tests/disclosure_attack.py), on the demo's
+published file and on a case small enough to work out by hand."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import duckdb
+import pytest
+
+from conftest import MINI_LSOAS, write_mini_reference
+from disclosure_attack import attack
+from test_police_street_load import VIOLENCE, write_street
+
+A = MINI_LSOAS[0][:2]
+# one area with counts in a quarter: January 3, February 20, March 25; every other LSOA has none
+QUARTER = {"2025-01": 3, "2025-02": 20, "2025-03": 25}
+NHS_RULE = {
+    "id": "test_small_numbers_rate", "name": "Test indicator under the NHS small-number rule",
+    "definition": "Police violence counted as if it were hospital data, to exercise disclosure control.",
+    "numerator": {"model": "int_police__crime_lsoa_month", "measure": "crime_count",
+                  "where": "crime_type = 'Violence and sexual offences'", "description": "violence"},
+    "denominator": {"population": "population_all_ages", "description": "all ages"},
+    "multiplier": 100000, "method": "crude_rate", "polarity": "lower_is_better",
+    "disclosure": "nhs_small_numbers", "source": "test",
+    "area_types": ["lsoa", "msoa", "lad", "utla", "csp", "pfa"], "period_types": ["month", "quarter"],
+}
+# the areas holding LSOA A (Reading 001A), each of which counts exactly A's crimes
+A_AND_PARENTS = [("lsoa", A[0]), ("msoa", "E02090001"), ("lad", "E06000038"), ("utla", "E06000038"),
+                 ("csp", "E22000309"), ("pfa", "E23000029")]
+POPULATION = {"lsoa": 1500, "msoa": 3500, "lad": 3500, "utla": 3500, "csp": 3500, "pfa": 7500}
+
+
+@pytest.fixture(scope="module")
+def quarter(tmp_path_factory):
+    root = tmp_path_factory.mktemp("disclosure")
+    previous = os.environ.get("VRU_WAREHOUSE_DIR")
+    os.environ["VRU_WAREHOUSE_DIR"] = str(root / "warehouse")
+    try:
+        from ingestion import pipeline
+        from ingestion.settings import get_settings
+        from ingestion.transform import run_dbt
+
+        landing = write_mini_reference(root / "landing")
+        for month, count in QUARTER.items():
+            write_street(landing / "police", month, [(A, VIOLENCE, count)])
+        pipeline.load_reference(landing)
+        pipeline.ingest_police_street(landing / "police")
+        pipeline.check_raw()
+        run_dbt(["build", "--vars", json.dumps({"indicators": [NHS_RULE]})])
+        yield get_settings()
+    finally:
+        if previous is None:
+            os.environ.pop("VRU_WAREHOUSE_DIR", None)
+        else:
+            os.environ["VRU_WAREHOUSE_DIR"] = previous
+
+
+def test_a_quarter_of_3_20_25_hides_january_and_february_by_hand(quarter):
+    """Worked out by hand. January's 3 is a small count (1–7): hidden at every level, as A is the
+    only LSOA with crimes. The quarter's 48 is published (rounded, 50), so with January alone
+    hidden, January = quarter − February − March (48 − 20 − 25 = 3, or with the rounding
+    50 ± 2 − 20 ± 2 − 25 ± 2, 1..7 less what other cells pin): the smallest non-zero other month,
+    February's 20, is hidden too (time-wise secondary suppression). February is then the one
+    hidden cell in each parent's February (the parent counts exactly A's 20, its other children 0),
+    so February is hidden at every level; a zero is never chosen, as a published zero total would
+    give it back. March's 25 and the quarter stay published, the quarter's value and CI computed
+    from its published count, 50."""
+    with duckdb.connect(str(quarter.working_db), read_only=True) as con:
+        got = {(t, c, m): (n, s) for t, c, m, n, s in con.execute("""
+            SELECT v.area_type, v.area_code, strftime(v.period_start, '%Y-%m') || ' ' || v.period_type,
+                   v.numerator, d.suppression_cause
+            FROM marts.fct_indicator_value AS v
+            JOIN intermediate.int_indicator__disclosed AS d USING (indicator_id, area_code, area_type, period_type,
+                                                                   period_start)""").fetchall()}
+        values = {(t, c): (v, lo, hi) for t, c, v, lo, hi in con.execute("""
+            SELECT area_type, area_code, value, lower_ci_95, upper_ci_95 FROM marts.fct_indicator_value
+            WHERE period_type = 'quarter'""").fetchall()}
+        reasons = {r for (r,) in con.execute(
+            "SELECT DISTINCT suppression_reason FROM marts.fct_indicator_value WHERE numerator IS NULL").fetchall()}
+    for key in A_AND_PARENTS:
+        assert got[(*key, "2025-01 month")] == (None, "small count"), key
+        assert got[(*key, "2025-02 month")] == (None, "secondary"), key
+        assert got[(*key, "2025-03 month")] == (25, None), key
+        assert got[(*key, "2025-01 quarter")] == (50, None), key
+        value, lower, upper = values[key]
+        byar_lower = 50 * (1 - 1 / (9 * 50) - 1.959963984540054 / (3 * 50 ** 0.5)) ** 3
+        assert value == pytest.approx(50 / POPULATION[key[0]] * 100_000, rel=1e-12)
+        assert lower == pytest.approx(byar_lower / POPULATION[key[0]] * 100_000, rel=1e-12)
+        assert upper > value
+    # nothing else hidden: the other LSOAs, Slough's areas, count 0 and are published as 0
+    hidden = {k for k, (n, _) in got.items() if n is None}
+    assert hidden == {(*key, m) for key in A_AND_PARENTS for m in ["2025-01 month", "2025-02 month"]}
+    # the published file does not say which hidden count is the small one
+    assert len(reasons) == 1 and next(iter(reasons)).startswith("hidden: a count from 1 to 7, or")
+
+
+def test_the_hand_worked_case_gives_nothing_back(quarter):
+    found = attack(quarter.working_db, schema="marts")
+    assert found["hidden"] == 12 and found["inconsistent"] == 0
+    assert not found["values_exact"] and not found["reasons_distinct"]
+    assert found["recovered"] == []
+    # January: 1..7 are all still possible
+    january = next(c for c in found["cells"] if c[1:4] == ("lsoa", A[0], "month") and c[4].month == 1)
+    assert set(range(1, 8)) <= set(january[-1])
+
+
+@pytest.fixture(scope="module")
+def demo_attack(demo_run):
+    warehouse, run = demo_run
+    assert run.returncode == 0, run.stdout[-2000:]
+    return attack(warehouse / "published" / "vru.duckdb")
+
+
+def test_published_statistics_are_computed_from_published_cells_only(demo_attack):
+    # values and CIs are those of the published (rounded) count, so value × denominator /
+    # multiplier gives back the rounded count, not the true one
+    assert not demo_attack["values_exact"] and demo_attack["ci_leaks"] == 0
+    # every trend statistic's window is published and the statistic is that of the published
+    # counts (recomputed here)
+    assert demo_attack["trend_leaks"] == []
+    assert not demo_attack["reasons_distinct"]
+    # the attacker's reading of the file is consistent (every bound holds a value)
+    assert demo_attack["hidden"] > 1000 and demo_attack["inconsistent"] == 0
+
+
+def test_far_fewer_hidden_counts_recoverable_than_without_time_wise_suppression(demo_attack):
+    # before time-wise secondary suppression, values from rounded counts and one published
+    # reason, 6,685 of the demo's 9,771 hidden counts (68%) had a single candidate
+    assert len(demo_attack["recovered"]) < demo_attack["hidden"] * 0.3
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "cell suppression with rounding to 5 is not yet enough at LSOA/MSOA × month: interval "
+    "propagation through geography, quarters, years and rolling years still pins about a quarter "
+    "of the demo's hidden counts (2,576 of 9,828); needs an audit-driven suppression pass"))
+def test_no_hidden_count_can_be_recovered_from_the_published_demo(demo_attack):
+    recovered = demo_attack["recovered"]
+    assert not recovered, f"{len(recovered)} of {demo_attack['hidden']} hidden counts recovered, e.g. {recovered[:3]}"
