@@ -3,7 +3,7 @@ Expectations, so Python never restates one.
 
 - area levels and period types: dbt vars in `dbt_project/dbt_project.yml` (dbt's Jinja loops
   over them when it writes SQL, so they cannot be seeds);
-- police.uk crime types and outcome groups: dbt seeds (`dbt_project/seeds/*.csv`, joined in SQL).
+- police.uk crime types, outcome groups and forces: dbt seeds (`dbt_project/seeds/*.csv`, joined in SQL).
 """
 
 from __future__ import annotations
@@ -62,6 +62,26 @@ PERIOD_TYPES: dict[str, PeriodType] = {
     for p in dbt_vars()["period_types"]
 }
 CRIME_TYPES: tuple[str, ...] = tuple(r["crime_type"] for r in seed_rows("police_crime_type"))
+
+
+@dataclass(frozen=True)
+class PoliceForce:
+    force_id: str              # police.uk's id, the force part of its file names
+    name: str
+    pfa_code: str | None       # the police force area it reports for (none for BTP)
+    jurisdiction: str
+
+    @property
+    def in_england_wales(self) -> bool:
+        return self.jurisdiction.startswith(("England", "Wales"))
+
+
+POLICE_FORCES: dict[str, PoliceForce] = {
+    r["force_id"]: PoliceForce(r["force_id"], r["force_name"], r["pfa_code"] or None, r["jurisdiction"])
+    for r in seed_rows("police_force")
+}
+# the forces whose files the platform loads: every mart is of England and Wales
+ENGLAND_WALES_FORCES: tuple[str, ...] = tuple(f for f, force in POLICE_FORCES.items() if force.in_england_wales)
 COMPARISONS: tuple[str, ...] = tuple(dbt_vars()["comparisons"])
 
 

@@ -176,6 +176,18 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class ReportingUnit:
+    """Who a delivery reports for: coverage (which unit delivered which period) is recorded per
+    delivery in raw.load_period, so a unit that sent nothing for a period is "not delivered",
+    never zero. `kind` names the lookup that places a unit in areas (police_force: the seed
+    police_force, force id → police force area); `sql` gives the unit's id over the typed raw row
+    ({attr} binds a file-name attribute, e.g. {force})."""
+
+    kind: Literal["police_force"]
+    sql: str
+
+
+@dataclass(frozen=True)
 class SourceSpec:
     """One delivered source, declared once. Everything else about it is derived from this: the raw
     table (`raw_ddl`), its Great Expectations suite (expectations/raw_delivery.py), the raw tables
@@ -212,8 +224,11 @@ class SourceSpec:
     # the grain it arrives at: area level × period type (None: not by period)
     area_level: str = "lsoa"
     period_type: str | None = None
-    # SQL over the typed raw row giving the start of the period it belongs to (by_period sources)
+    # SQL over the typed raw row giving the start of the period it belongs to (by_period sources,
+    # and any source whose coverage is recorded)
     period_sql: str | None = None
+    # who each delivery reports for (coverage as data: raw.load_period); None: not by reporting unit
+    reporting_unit: ReportingUnit | None = None
     # the file layouts this source accepts beyond its own columns (e.g. an older header), each a
     # SourceSpec of the same name and raw table; `layout_for` picks one by a file's header
     layouts: tuple[SourceSpec, ...] = ()
@@ -240,6 +255,8 @@ class SourceSpec:
             raise ValueError(f"source {self.name}: period type {self.period_type!r} is not one of {list(codes.PERIOD_TYPES)}")
         if self.refresh == "by_period" and not (self.period_type and self.period_sql):
             raise ValueError(f"source {self.name}: a by_period source declares its period_type and period_sql")
+        if self.reporting_unit and not self.period_sql:
+            raise ValueError(f"source {self.name}: coverage by reporting unit is recorded per period: declare period_sql")
 
     @property
     def cli_name(self) -> str:
@@ -258,6 +275,11 @@ class SourceSpec:
     def raw_columns(self) -> list[str]:
         """The raw table's columns, load metadata included, in order."""
         return [c.name for c in self.stored_columns] + [name for name, _ in LOAD_METADATA]
+
+    @property
+    def area_column(self) -> Column | None:
+        """The column that places a record in an area of the source's level (None: none does)."""
+        return next((c for c in self.columns if c.area_level == self.area_level), None)
 
     @property
     def raw_ddl(self) -> str:
@@ -317,10 +339,15 @@ CREATE TABLE IF NOT EXISTS raw.load_manifest (
     rows_duplicate BIGINT              -- identical repeated records (collapsed in staging)
 );
 ALTER TABLE raw.load_manifest ADD COLUMN IF NOT EXISTS rows_duplicate BIGINT;
--- the periods each delivery holds (by_period sources), so a build redoes only those
+-- the periods each delivery holds, so a build redoes only those, and (sources declaring a
+-- reporting unit) who it reports for and how many of its records could be placed in an area:
+-- coverage as data, read by dbt (int_coverage__delivery)
 CREATE TABLE IF NOT EXISTS raw.load_period (
     load_id VARCHAR NOT NULL, period_type VARCHAR NOT NULL, period_start DATE NOT NULL
 );
+ALTER TABLE raw.load_period ADD COLUMN IF NOT EXISTS reporting_unit VARCHAR;
+ALTER TABLE raw.load_period ADD COLUMN IF NOT EXISTS records BIGINT;
+ALTER TABLE raw.load_period ADD COLUMN IF NOT EXISTS records_located BIGINT;
 -- which deliveries count, written once: loaded, and not failed by their checks (dbt reads it
 -- as a source; publish, checks and status use it too)
 CREATE OR REPLACE VIEW raw.accepted_load AS
@@ -434,6 +461,9 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, spec: SourceSpec | None = None
     con.execute(MANIFEST_DDL)
     if spec is not None:
         con.execute(spec.raw_ddl)
+        # a column declared since the table was made (its earlier rows hold null there)
+        for c in spec.stored_columns:
+            con.execute(f"ALTER TABLE {spec.raw_table} ADD COLUMN IF NOT EXISTS {c.name} {c.sql_type}")
 
 
 @dataclass
@@ -552,6 +582,18 @@ def _check_rules(con, spec: SourceSpec, deliveries: list[_Delivery], attrs: dict
     for i, d in enumerate(deliveries):
         if not rows.get(i):
             refuse(i, -1, FileRejected(d.path, "has_rows", "the file has a header but no data rows"))
+    area = spec.area_column
+    if area is not None and area.header is not None:
+        # every mart is of England and Wales: a file none of whose rows is placed there (Northern
+        # Ireland, Scotland) would load, pass and then vanish from every table
+        level = codes.AREA_LEVELS[area.area_level]
+        for (index,) in con.execute(
+                f"SELECT _file_index FROM _staged GROUP BY _file_index "
+                f"HAVING NOT coalesce(bool_or({level.code_rule_sql(area.name)}), false)").fetchall():
+            refuse(index, len(rules) + 1, FileRejected(      # a rule naming the cause goes first
+                deliveries[index].path, "england_wales_geography",
+                f"no row has an England or Wales {level.name} code in {area.name}: the platform's areas "
+                "are England and Wales, so nothing in this file could reach a published table"))
     for order, rule in enumerate(rules):
         if rule.action != "reject_file":
             continue
@@ -781,12 +823,18 @@ def _write_batch(con, spec: SourceSpec, accepted: list[_Delivery], names: list[s
                 {f'ANTI JOIN ({quarantined}) AS q USING (_file_index, _row_number)' if quarantined else ''}
                 WHERE d._accepted)""")
         if spec.period_sql:
+            unit = _bind(spec.reporting_unit.sql, attrs) if spec.reporting_unit else "NULL"
+            located = f"count(t.{spec.area_column.name})" if spec.area_column else "count(*)"
             con.execute(f"""
-                INSERT INTO raw.load_period
-                SELECT DISTINCT d._load_id, {_sql_str(spec.period_type)}, CAST(({spec.period_sql}) AS DATE)
+                INSERT INTO raw.load_period BY NAME
+                SELECT d._load_id AS load_id, {_sql_str(spec.period_type)} AS period_type,
+                       CAST(({spec.period_sql}) AS DATE) AS period_start,
+                       CAST(({unit}) AS VARCHAR) AS reporting_unit,
+                       count(*) AS records, {located} AS records_located
                 FROM ({select}) AS t JOIN _delivery AS d USING (_file_index)
                 {f'ANTI JOIN ({quarantined}) AS q USING (_file_index, _row_number)' if quarantined else ''}
-                WHERE d._accepted""")
+                WHERE d._accepted
+                GROUP BY ALL""")
         record = ", ".join(f"{c} := s.{c}" for c in _record_columns(con).split(", ")) if quarantine else ""
         for i, rule in quarantine:
             con.execute(

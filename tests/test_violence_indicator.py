@@ -3,7 +3,8 @@
 Fixture (tests/conftest.py): Reading LSOAs A (pop 1,500) and B (2,000), Slough LSOAs C (1,800)
 and D (2,200), all in Thames Valley PFA (7,500).
   2025-01  A: 12 violence, 2 ASB, 1 robbery   B: 3 violence   C: 4 robbery   D: 21 violence
-           plus 1 violence record with no location (cannot be placed in an LSOA)
+           plus 1 violence record with no location: counted in the force area's total (37),
+           in no smaller area
   2025-02  A: 10 violence (and nothing elsewhere: every other LSOA counts 0)
   2025-03  a file with LSOA 2011 codes: 7 violence in E01190001 (split into A, population 1,500,
            and B, 2,000) and 2 in E01090004 (= D, unchanged), one of them repeated identically
@@ -150,14 +151,16 @@ def test_counts_below_ten_are_published_without_rate_or_ci(db):
 
 
 def test_lad_and_pfa_values_sum_lsoas_not_average_rates(db):
-    # Reading = A + B: 15 / 3,500; Slough = C + D: 21 / 4,000; PFA: 36 / 7,500 = 4.8 per 1,000,
+    # Reading = A + B: 15 / 3,500; Slough = C + D: 21 / 4,000; PFA: the 36 located records plus
+    # the one with no location (force totals count every record): 37 / 7,500 = 4.9333 per 1,000,
+    # Byar 37: (1 − 1/333 − 1.959964/(3·√37))³ · 37 / 7.5 = 3.4731, upper (38 …) = 6.8001;
     # whereas the mean of the four LSOA rates would be (8 + 1.5 + 0 + 9.5455) / 4 = 4.7614.
     assert value_row(db, "E06000038")[:3] == (15, 3500, pytest.approx(4.285714, abs=1e-6))
     numerator, denominator, value, low, high = value_row(db, "E06000039")
     assert (numerator, denominator, round(value, 4), round(low, 4), round(high, 4)) == (21, 4000, 5.25, 3.2486, 8.0256)
     numerator, denominator, value, low, high = value_row(db, "E23000029")
-    assert (numerator, denominator, value) == (36, 7500, pytest.approx(4.8))
-    assert (round(low, 4), round(high, 4)) == (3.3614, 6.6454)
+    assert (numerator, denominator, value) == (37, 7500, pytest.approx(37 / 7.5))
+    assert (round(low, 4), round(high, 4)) == (3.4731, 6.8001)
     assert value != pytest.approx((8.0 + 1.5 + 0.0 + 21 / 2.2) / 4, abs=1e-3)
     # the CSP of each LAD here is coterminous with it
     assert value_row(db, "E22000309")[:2] == (15, 3500)
@@ -178,8 +181,8 @@ def test_months_with_no_crimes_count_zero_for_every_lsoa(db):
 
 
 def test_comparison_with_the_force_area_by_confidence_interval(db):
-    # D: 21 / 2,200 = 9.5455, CI 5.9065–14.5919 lies wholly above the PFA's 4.8 → worse
-    # (lower is better); A: CI 4.1290–13.9752 contains 4.8 → similar.
+    # D: 21 / 2,200 = 9.5455, CI 5.9065–14.5919 lies wholly above the PFA's 4.9333 → worse
+    # (lower is better); A: CI 4.1290–13.9752 contains 4.9333 → similar.
     rows = dict(db.execute("""SELECT area_code, comparison FROM marts.fct_indicator_value
                               WHERE period_start = ? AND comparator_area_code = 'E23000029' AND period_type = 'month'
                               AND indicator_id = 'violence_offences_rate'""", [JAN]).fetchall())
@@ -244,7 +247,7 @@ def test_published_file_opens_in_duckdb_1_4(warehouse, duckdb_14_python):
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     version, pfa_total, reading_total = done.stdout.split()
-    assert version.startswith("1.4.") and pfa_total == "55"   # 36 in January, 10 in February, 9 in March
+    assert version.startswith("1.4.") and pfa_total == "56"   # 37 in January (one unlocated), 10 in February, 9 in March
     # the view over the published tables works in 1.4 too, and counts unitary Reading (a district
     # and an upper tier under one code) once: January A 12 + B 3, February A 10, March 7 in the
     # split 2011 LSOA, all of it in A and B (64 if both area types were summed)

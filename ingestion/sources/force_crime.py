@@ -19,9 +19,9 @@ from pathlib import Path
 
 import duckdb
 
-from ingestion.codes import AREA_LEVELS
+from ingestion.codes import AREA_LEVELS, ENGLAND_WALES_FORCES, sql_list
 from ingestion.errors import VruError
-from ingestion.load import Column, FileRejected, LoadResult, Rule, SourceSpec, load_file, match_names
+from ingestion.load import Column, FileRejected, LoadResult, ReportingUnit, Rule, SourceSpec, load_file, match_names
 
 SOURCE_NAME = "force_recorded_crime"
 RAW_TABLE = "raw.force_recorded_crime"
@@ -176,6 +176,9 @@ def spec_for(mapping: ForceMapping) -> SourceSpec:
     # the mapping's force, else the one in each file's name ({force} is bound per file)
     has_force = "force" in re.compile(mapping.file_pattern).groupindex
     force = _sql_str(mapping.force) if mapping.force else ("{force}" if has_force else "''")
+    rules.insert(0, Rule("force_in_england_wales", f"({force}) IN ({sql_list(ENGLAND_WALES_FORCES)})",
+                         "the force (the mapping's, or the file name's) must be a police.uk force id of England "
+                         "and Wales (seed police_force)"))
 
     def select(spec, attrs, staged):
         return f"""
@@ -198,7 +201,7 @@ def spec_for(mapping: ForceMapping) -> SourceSpec:
         extra_expectations=(_knife_share_expectation,),
         # a force may restate any earlier month in a later extract: rebuilt in full when one comes
         refresh="revises_history", area_level="lsoa", period_type="month",
-        period_sql="date_trunc('month', recorded_date)",
+        period_sql="date_trunc('month', recorded_date)", reporting_unit=ReportingUnit("police_force", "force"),
         file_pattern=mapping.file_pattern,
         columns=(
             Column(None, "force", not_null=True, description="police.uk force id: the mapping's, or the file name's"),

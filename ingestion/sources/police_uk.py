@@ -18,11 +18,12 @@ from pathlib import Path, PurePosixPath
 
 import duckdb
 
-from ingestion.codes import AREA_LEVELS, CRIME_TYPES, sql_list
+from ingestion.codes import AREA_LEVELS, CRIME_TYPES, ENGLAND_WALES_FORCES, sql_list
 from ingestion.load import (
     Column,
     FileRejected,
     LoadResult,
+    ReportingUnit,
     ResourceExhausted,
     Rule,
     SourceSpec,
@@ -50,6 +51,14 @@ _MONTH_RULES = (
     Rule("month_format", r"regexp_full_match(month, '\d{4}-(0[1-9]|1[0-2])')", "Month must be YYYY-MM"),
     Rule("month_matches_file_name", "month = {month}", "Month must equal the month in the file name"),
 )
+# Northern Ireland's files share the archive; no mart is of Northern Ireland, so they are refused
+# by name rather than loaded, "passed" and then lost
+FORCE_IN_ENGLAND_WALES = Rule(
+    "force_in_england_wales", f"{{force}} IN ({sql_list(ENGLAND_WALES_FORCES)})",
+    "the force in the file name must be a police.uk force of England and Wales (seed police_force): "
+    "the platform's areas are England and Wales")
+# each file reports for the force in its name (coverage: seed police_force places it in its area)
+REPORTED_BY_FORCE = ReportingUnit("police_force", "{force}")
 _COORDINATES_NUMERIC = Rule(
     "coordinates_numeric",
     "(longitude IS NULL OR TRY_CAST(longitude AS DOUBLE) IS NOT NULL) AND "
@@ -69,7 +78,9 @@ POLICE_STREET = SourceSpec(
     file_pattern=r"(?P<month>\d{4}-\d{2})-(?P<force>[a-z-]+)-street\.csv",
     refresh="by_period", area_level="lsoa", period_type="month", period_sql="month",
     landing="police", delivered_with=("police_outcomes", "police_stop_search"),
+    reporting_unit=REPORTED_BY_FORCE,
     columns=(
+        Column(None, "force", description="police.uk force id, from the file name (the force reporting the record)"),
         Column("Crime ID", "crime_id"),
         Column("Month", "month", "DATE", not_null=True),
         Column("Reported by", "reported_by"),
@@ -84,6 +95,7 @@ POLICE_STREET = SourceSpec(
         Column("Context", "context", required=False),
     ),
     rules=(
+        FORCE_IN_ENGLAND_WALES,
         *_MONTH_RULES,
         _COORDINATES_NUMERIC,
         Rule("crime_type_present", "crime_type IS NOT NULL", "Crime type must not be blank"),
@@ -92,7 +104,7 @@ POLICE_STREET = SourceSpec(
         _LSOA_CODE_FORMAT,
     ),
     select_sql=lambda spec, attrs, staged: """
-        SELECT NULLIF(TRIM(crime_id), '') AS crime_id,
+        SELECT {force} AS force, NULLIF(TRIM(crime_id), '') AS crime_id,
                CAST(month || '-01' AS DATE) AS month,
                reported_by, falls_within,
                TRY_CAST(longitude AS DOUBLE) AS longitude,
@@ -273,7 +285,8 @@ POLICE_OUTCOMES = SourceSpec(
     description="data.police.uk outcomes: each outcome recorded for a crime, joined to crimes by Crime ID",
     file_pattern=r"(?P<month>\d{4}-\d{2})-(?P<force>[a-z-]+)-outcomes\.csv",
     # an outcome belongs to a crime of any earlier month: what is counted from outcomes is rebuilt in full
-    refresh="revises_history", area_level="lsoa", period_type="month",
+    refresh="revises_history", area_level="lsoa", period_type="month", period_sql="month",
+    reporting_unit=REPORTED_BY_FORCE,
     columns=(
         Column("Crime ID", "crime_id"), Column("Month", "month", "DATE"),
         Column("Reported by", "reported_by"), Column("Falls within", "falls_within"),
@@ -282,6 +295,7 @@ POLICE_OUTCOMES = SourceSpec(
         Column("Outcome type", "outcome_type"),
     ),
     rules=(
+        FORCE_IN_ENGLAND_WALES,
         *_MONTH_RULES,
         Rule("crime_id_present", "crime_id IS NOT NULL", "every outcome names the Crime ID it belongs to",
              action="quarantine_row"),
@@ -312,7 +326,7 @@ POLICE_STOP_SEARCH = SourceSpec(
     description="data.police.uk stop and search records, one file per force-month",
     file_pattern=r"(?P<month>\d{4}-\d{2})-(?P<force>[a-z-]+)-stop-and-search\.csv",
     refresh="by_period", area_level="pfa", period_type="month",
-    period_sql="date_trunc('month', searched_at)",
+    period_sql="date_trunc('month', searched_at)", reporting_unit=ReportingUnit("police_force", "force"),
     columns=(
         Column(None, "force", description="police.uk force id, from the file name"),
         Column("Type", "search_type"), Column("Date", "searched_at", "TIMESTAMP"),
@@ -328,6 +342,7 @@ POLICE_STOP_SEARCH = SourceSpec(
         Column("Removal of more than just outer clothing", "removal_of_more_than_outer_clothing", "BOOLEAN"),
     ),
     rules=(
+        FORCE_IN_ENGLAND_WALES,
         Rule("date_is_a_timestamp", "TRY_CAST(searched_at AS TIMESTAMPTZ) IS NOT NULL",
              "Date must be an ISO timestamp such as 2016-11-01T00:10:00+00:00"),
         Rule("date_in_file_month", "strftime(TRY_CAST(searched_at AS TIMESTAMPTZ) AT TIME ZONE 'UTC', '%Y-%m') = {month}",

@@ -1,11 +1,16 @@
 -- Numerator and denominator per indicator × LSOA × month (× ESP2013 age band for age-standardised
 -- indicators; band 0 otherwise), generated from the catalogue (vars.indicators), zero-filled:
--- every LSOA of a police force area gets a row for every month its source delivered for that
--- force, so areas with no events count 0 (not missing). The denominator is the mid-year estimate
--- for the month's year, or the nearest earlier one (the earliest when the month precedes every
--- estimate). Numerator models of age-standardised indicators carry an `age` column.
+-- every LSOA of a police force area gets a row for every month the indicator's data was delivered
+-- for that area (int_coverage__indicator_month), so areas with no events count 0 (not missing),
+-- and an area whose force did not deliver gets no row at all (never a zero).
+-- Records no LSOA holds (no map point) are rows with lsoa21_code null and unlocated_pfa_code the
+-- reporting force's area, zero-filled per covered force area × month too: int_indicator__value
+-- counts them at that area and above (macros/coverage.sql).
+-- The denominator is the mid-year estimate for the month's year, or the nearest earlier one (the
+-- earliest when the month precedes every estimate). Numerator models of age-standardised
+-- indicators carry an `age` column.
 -- Incremental: by-month indicators redo only changed months, the rest in full (refresh_scope.sql).
--- depends_on: {{ ref('int_refresh__indicator_month') }} {{ ref('int_refresh__indicator') }}
+-- depends_on: {{ ref('int_refresh__indicator_month') }} {{ ref('int_refresh__indicator') }} {{ ref('police_force') }}
 {{ config(materialized='incremental', incremental_strategy='append',
           pre_hook="{{ refresh_delete_months('indicator_id') }}") }}
 {%- set catalogue = lsoa_month_indicators() %}
@@ -21,31 +26,41 @@ esp as (
 numerators as (
     {%- for ind in catalogue %}
     {%- if ind.method == 'dsr' %}
-    select '{{ ind.id }}' as indicator_id, s.lsoa21_code, s.month_start, esp.esp_band,
-           sum(s.{{ ind.numerator.measure }}) as numerator
-    from {{ ref(ind.numerator.model) }} as s
+    select '{{ ind.id }}' as indicator_id, s.lsoa21_code, s.unlocated_pfa_code, s.month_start, esp.esp_band,
+           sum(s.measure) as numerator
+    from ({{ placed_counts(ind.numerator.model, ind.numerator.measure, ind.numerator.get('where', 'true'), ['age']) }}) as s
     join esp on s.age >= esp.age_from and (esp.age_to is null or s.age <= esp.age_to)
     {%- else %}
-    select '{{ ind.id }}' as indicator_id, s.lsoa21_code, s.month_start, 0 as esp_band,
-           sum(s.{{ ind.numerator.measure }}) as numerator
-    from {{ ref(ind.numerator.model) }} as s
+    select '{{ ind.id }}' as indicator_id, s.lsoa21_code, s.unlocated_pfa_code, s.month_start, 0 as esp_band,
+           sum(s.measure) as numerator
+    from ({{ placed_counts(ind.numerator.model, ind.numerator.measure, ind.numerator.get('where', 'true')) }}) as s
     {%- endif %}
-    where {{ ind.numerator.get('where', 'true') }}
-      and {{ refresh_month_filter('s.month_start', indicator=ind.id) }}
+    where {{ refresh_month_filter('s.month_start', indicator=ind.id) }}
     group by all
     {{ 'union all' if not loop.last }}
     {%- endfor %}
 ),
 
-coverage as (
+standardised as (
+    select * from (values
     {%- for ind in catalogue %}
-    select distinct '{{ ind.id }}' as indicator_id, h.pfa_code, s.month_start,
-           {{ 'true' if ind.method == 'dsr' else 'false' }} as is_age_standardised
-    from {{ ref(ind.numerator.model) }} as s
-    join hierarchy as h using (lsoa21_code)
-    where {{ refresh_month_filter('s.month_start', indicator=ind.id) }}
-    {{ 'union all' if not loop.last }}
+        ('{{ ind.id }}', {{ 'true' if ind.method == 'dsr' else 'false' }}){{ ',' if not loop.last }}
     {%- endfor %}
+    ) as s (indicator_id, is_age_standardised)
+),
+
+coverage as (
+    select c.indicator_id, c.pfa_code, c.month_start, s.is_age_standardised
+    from {{ ref('int_coverage__indicator_month') }} as c
+    join standardised as s using (indicator_id)
+    where c.is_delivered
+      and {{ refresh_month_filter('c.month_start', indicator_column='c.indicator_id') }}
+),
+
+bands as (
+    select esp_band, true as is_age_standardised from esp
+    union all
+    select 0 as esp_band, false as is_age_standardised
 ),
 
 population as (
@@ -61,9 +76,7 @@ lsoa_months as (
     select c.indicator_id, h.lsoa21_code, c.month_start, b.esp_band
     from coverage as c
     join hierarchy as h using (pfa_code)
-    join (select esp_band, true as is_age_standardised from esp
-          union all
-          select 0 as esp_band, false as is_age_standardised) as b using (is_age_standardised)
+    join bands as b using (is_age_standardised)
 ),
 
 population_denominators as (
@@ -92,16 +105,15 @@ population_denominators as (
 -- denominators that are themselves counts (e.g. crimes, for the share of them charged)
 model_denominators as (
     {%- for ind in catalogue if ind.denominator.get('model') %}
-    select '{{ ind.id }}' as indicator_id, lsoa21_code, month_start, 0 as esp_band,
-           null::integer as population_year, sum({{ ind.denominator.measure }}) as denominator
-    from {{ ref(ind.denominator.model) }}
-    where {{ ind.denominator.get('where', 'true') }}
-      and {{ refresh_month_filter('month_start', indicator=ind.id) }}
+    select '{{ ind.id }}' as indicator_id, s.lsoa21_code, s.unlocated_pfa_code, s.month_start, 0 as esp_band,
+           sum(s.measure) as denominator
+    from ({{ placed_counts(ind.denominator.model, ind.denominator.measure, ind.denominator.get('where', 'true')) }}) as s
+    where {{ refresh_month_filter('s.month_start', indicator=ind.id) }}
     group by all
     {{ 'union all' if not loop.last }}
     {%- else %}
-    select null::varchar as indicator_id, null::varchar as lsoa21_code, null::date as month_start,
-           0 as esp_band, null::integer as population_year, null::double as denominator
+    select null::varchar as indicator_id, null::varchar as lsoa21_code, null::varchar as unlocated_pfa_code,
+           null::date as month_start, 0 as esp_band, null::double as denominator
     where false
     {%- endfor %}
 ),
@@ -110,14 +122,31 @@ denominators as (
     select indicator_id, lsoa21_code, month_start, esp_band, population_year, denominator
     from population_denominators
     union all
-    select m.indicator_id, m.lsoa21_code, m.month_start, m.esp_band, m.population_year, m.denominator
+    select m.indicator_id, m.lsoa21_code, m.month_start, m.esp_band, null::integer as population_year, m.denominator
     from model_denominators as m
     join lsoa_months as lm using (indicator_id, lsoa21_code, month_start, esp_band)
+),
+
+-- one row per covered force area × month × band for the records no LSOA holds (0 when none)
+unlocated as (
+    select
+        c.indicator_id, c.pfa_code as unlocated_pfa_code, c.month_start, b.esp_band,
+        coalesce(n.numerator, 0)                                             as numerator,
+        coalesce(d.denominator, 0)                                           as denominator
+    from coverage as c
+    join bands as b using (is_age_standardised)
+    left join numerators as n
+        on n.lsoa21_code is null and n.indicator_id = c.indicator_id and n.unlocated_pfa_code = c.pfa_code
+       and n.month_start = c.month_start and n.esp_band = b.esp_band
+    left join model_denominators as d
+        on d.lsoa21_code is null and d.indicator_id = c.indicator_id and d.unlocated_pfa_code = c.pfa_code
+       and d.month_start = c.month_start and d.esp_band = b.esp_band
 )
 
 select
     d.indicator_id,
     d.lsoa21_code,
+    null::varchar                      as unlocated_pfa_code,
     d.month_start,
     d.esp_band,
     coalesce(n.numerator, 0)::double   as numerator,
@@ -125,3 +154,14 @@ select
     d.population_year
 from denominators as d
 left join numerators as n using (indicator_id, lsoa21_code, month_start, esp_band)
+union all
+select
+    indicator_id,
+    null::varchar                      as lsoa21_code,
+    unlocated_pfa_code,
+    month_start,
+    esp_band,
+    numerator::double                  as numerator,
+    denominator::double                as denominator,
+    null::integer                      as population_year
+from unlocated

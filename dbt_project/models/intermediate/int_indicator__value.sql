@@ -2,7 +2,12 @@
 -- month (numerators added; population denominators averaged over the period's months, count
 -- denominators added; both then added over areas: never an average of rates), with its value and
 -- 95% and 99.8% confidence limits by the declared method, before disclosure control. Only
--- complete periods (every month delivered) are kept.
+-- complete periods (every month delivered) are kept, and an area only when every police force
+-- area it touches delivered (int_coverage__indicator_month): int_indicator__not_delivered says
+-- which area-periods are missing.
+-- Records no LSOA holds count at the reporting force's area and the levels above it (force
+-- totals, as forces publish them), never below; numerator_located and located_share say how many
+-- of an area's records could be placed (below force level: its force's share).
 -- Age-standardised indicators are summed by ESP2013 band first, then standardised per area.
 -- Incremental: by-month indicators redo only the periods containing changed months, the rest in
 -- full (macros/refresh_scope.sql).
@@ -16,11 +21,40 @@
           pre_hook="{{ refresh_delete_periods() }}") }}
 {%- set levels = [] %}
 {%- for type in levels_published() %}{% do levels.append((type, area_levels()[type].code_column)) %}{% endfor %}
+{#- the levels a force's unlocated records count at: the force area and every level above it -#}
+{%- set force_levels = ['pfa'] + area_levels()['pfa'].ancestors %}
+{%- set all_columns = [] %}
+{%- for level in var('area_levels') %}{% do all_columns.append(level.code_column) %}{% endfor %}
 
-with lsoa_month as (
-    select l.*, h.msoa21_code, h.lad_code, h.utla_code, h.csp_code, h.pfa_code, h.region_code, h.country_code
+with hierarchy as (
+    select * from {{ ref('int_area_hierarchy') }}
+),
+
+lsoa_month as (
+    select
+        l.indicator_id, l.lsoa21_code, l.month_start, l.esp_band, l.numerator, l.denominator, l.population_year,
+        {%- for column in all_columns if column != 'lsoa21_code' %}
+        h.{{ column }},
+        {%- endfor %}
+        true as is_located
     from {{ ref('int_indicator__lsoa_month') }} as l
-    join {{ ref('int_area_hierarchy') }} as h using (lsoa21_code)
+    join hierarchy as h using (lsoa21_code)
+    union all by name
+    select
+        l.indicator_id, l.month_start, l.esp_band, l.numerator, l.denominator, l.population_year,
+        {%- for level in var('area_levels') if level.type in force_levels %}
+        f.{{ level.code_column }},
+        {%- endfor %}
+        false as is_located
+    from {{ ref('int_indicator__lsoa_month') }} as l
+    join (
+        select distinct
+            {%- for level in var('area_levels') if level.type in force_levels %}
+            {{ level.code_column }}{{ ',' if not loop.last }}
+            {%- endfor %}
+        from hierarchy
+    ) as f on l.unlocated_pfa_code = f.pfa_code
+    where l.lsoa21_code is null
 ),
 
 declared as (
@@ -39,7 +73,7 @@ declared as (
 
 lsoa_period as (
     select
-        l.indicator_id, m.period_type, m.period_start, m.period_end, l.esp_band,
+        l.indicator_id, m.period_type, m.period_start, m.period_end, l.esp_band, l.is_located,
         {%- for level, column in levels %}
         l.{{ column }},
         {%- endfor %}
@@ -63,7 +97,9 @@ rolled_up_bands as (
         end                                                  as area_type,
         coalesce({{ levels | map(attribute=1) | join(', ') }}) as area_code,
         sum(numerator)                                       as numerator,
-        sum(denominator)                                     as denominator
+        sum(numerator) filter (where is_located)             as numerator_located,
+        sum(denominator)                                     as denominator,
+        count(distinct pfa_code)                             as pfas_delivered
     from lsoa_period
     -- sqlfluff's DuckDB dialect (4.4) cannot parse GROUPING SETS yet; DuckDB itself can
     group by grouping sets (  -- noqa: PRS
@@ -153,7 +189,9 @@ rolled_up as (
     select
         b.indicator_id, b.period_type, b.period_start, b.period_end, b.area_type, b.area_code,
         sum(b.numerator)                                                                   as numerator,
+        sum(b.numerator_located)                                                           as numerator_located,
         sum(b.denominator)                                                                 as denominator,
+        min(b.pfas_delivered)                                                              as pfas_delivered,
         {{ dsr_value('b.numerator', 'b.denominator', 'esp.standard_population', 1) }}     as dsr,
         {{ dsr_variance('b.numerator', 'b.denominator', 'esp.standard_population', 1) }}  as dsr_variance
     from rolled_up_bands as b
@@ -162,6 +200,43 @@ rolled_up as (
     group by all
     union all by name
     select * from other_rolled_up
+),
+
+-- the force areas each area touches: an area is valued only when all of them delivered
+area_pfas as (
+    {%- for level, column in levels %}
+    select '{{ level }}' as area_type, {{ column }} as area_code, count(distinct pfa_code) as pfas
+    from hierarchy group by all
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
+),
+
+complete as (
+    select r.*
+    from rolled_up as r
+    left join area_pfas as a using (area_type, area_code)
+    where r.pfas_delivered is null or r.pfas_delivered = a.pfas
+),
+
+area_force as (
+    {%- for level, column in levels if level not in force_levels %}
+    select distinct '{{ level }}' as area_type, {{ column }} as area_code, pfa_code from hierarchy
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
+),
+
+-- the share of records that could be placed: an area's own at force level and above, its
+-- force's below (the records no LSOA holds belong to no smaller area)
+located as (
+    select
+        c.* exclude (pfas_delivered),  -- noqa: RF02
+        coalesce(f.numerator_located / nullif(f.numerator, 0),
+                 c.numerator_located / nullif(c.numerator, 0))  as located_share
+    from complete as c
+    left join area_force as p using (area_type, area_code)
+    left join rolled_up as f
+        on f.area_type = 'pfa' and f.area_code = p.pfa_code and f.indicator_id = c.indicator_id
+       and f.period_type = c.period_type and f.period_start = c.period_start
 ),
 
 catalogue as (
@@ -184,6 +259,8 @@ select
     r.period_start,
     r.period_end,
     r.numerator,
+    r.numerator_located,
+    r.located_share,
     r.denominator,
     c.multiplier,
     c.method,
@@ -213,7 +290,7 @@ select
         when 'proportion' then {{ wilson_limit('upper', 'r.numerator', 'r.denominator', 'c.multiplier', 0.998) }}
         else {{ crude_rate_limit('upper', 'r.numerator', 'r.denominator', 'c.multiplier', 'e998.upper_events', 0.998) }}
     end as upper_ci_998
-from rolled_up as r
+from located as r
 join catalogue as c using (indicator_id)
 left join exact as e95 on e95.events = r.numerator and e95.confidence = 0.95
 left join exact as e998 on e998.events = r.numerator and e998.confidence = 0.998

@@ -1,4 +1,4 @@
--- Which reporting periods each month with data belongs to (var period_types): the month itself,
+-- Which reporting periods each month with data (or expected data) belongs to (var period_types): the month itself,
 -- its calendar quarter, calendar year, financial year (April–March), academic year
 -- (September–August) and the twelve rolling 12-month periods that contain it. months_in_period
 -- says how many months a complete period has, so incomplete periods can be held back.
@@ -10,8 +10,10 @@
 with months as (
     {%- for model in models %}
     select distinct month_start from {{ ref(model) }}
-    {{ 'union' if not loop.last }}
+    union
     {%- endfor %}
+    -- and months a source was expected and did not deliver (published as not delivered)
+    select distinct month_start from {{ ref('int_coverage__indicator_month') }}
 ),
 
 periods as (

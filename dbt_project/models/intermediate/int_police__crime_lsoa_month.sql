@@ -1,6 +1,7 @@
--- Police recorded crime counted at its finest grain: LSOA 2021 × month × crime type (a count may
--- hold fractions where a 2011 LSOA was split). Records with no LSOA (no map point within 20 km)
--- cannot be placed in an area and are left out here; they remain in staging and the manifest.
+-- Police recorded crime counted at its finest grain: LSOA 2021 × month × crime type × the force
+-- that reported it (a count may hold fractions where a 2011 LSOA was split). Records with no
+-- LSOA (no map point within 20 km) are kept with lsoa21_code null: indicators count them in the
+-- reporting force's area and above, never below (int_indicator__lsoa_month).
 -- Incremental by month, like int_police__street_lsoa21.
 -- depends_on: {{ ref('int_refresh__scope') }} {{ ref('int_refresh__changed_load') }} {{ ref('int_refresh__source_period') }}
 {{ config(materialized='incremental', incremental_strategy='append',
@@ -10,8 +11,8 @@ select
     lsoa21_code,
     month_start,
     crime_type,
+    reporting_force_id,
     sum(record_weight) as crime_count
 from {{ ref('int_police__street_lsoa21') }}
-where lsoa21_code is not null
-  and {{ refresh_month_filter('month_start') }}
+where {{ refresh_month_filter('month_start') }}
 group by all

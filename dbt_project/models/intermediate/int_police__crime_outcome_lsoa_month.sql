@@ -1,7 +1,8 @@
 -- Crimes by LSOA 2021 × month of the crime × crime type, with how many have been charged or
 -- summonsed: a crime counts as charged when any outcome recorded for its Crime ID (outcomes
 -- files, joined by Crime ID, from any later month), or its last outcome category in the street
--- file, is in the charged_or_summonsed group (seeds/police_outcome_group.csv).
+-- file, is in the charged_or_summonsed group (seeds/police_outcome_group.csv). Crimes with no
+-- LSOA are kept (lsoa21_code null), by the force that reported them.
 with groups as (
     select outcome, outcome_group from {{ ref('police_outcome_group') }}
 ),
@@ -17,11 +18,12 @@ select
     s.lsoa21_code,
     s.month_start,
     s.crime_type,
+    s.reporting_force_id,
     sum(s.record_weight)                                          as crimes,
     sum(s.record_weight) filter (where c.crime_id is not null
                                     or g.outcome_group = 'charged_or_summonsed') as crimes_charged
 from {{ ref('int_police__street_lsoa21') }} as s
 left join charged_ids as c on c.crime_id = s.crime_id
 left join groups as g on g.outcome = s.last_outcome_category
-where s.crime_id is not null and s.lsoa21_code is not null
+where s.crime_id is not null
 group by all

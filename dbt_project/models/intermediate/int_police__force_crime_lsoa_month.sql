@@ -3,7 +3,8 @@
 -- the force flags a knife or sharp instrument and its offence code is one of the Home Office's
 -- selected offences (seed ho_knife_serious_violence_offence; homicide comes from the Homicide
 -- Index, not here). Victim ages are reduced to the bands indicators use; no record-level field
--- leaves this model. Crimes not geocoded to an LSOA cannot be placed and are left out.
+-- leaves this model. Crimes not geocoded to an LSOA are kept with lsoa21_code null: indicators
+-- count them in the force's area and above.
 with crimes as (
     {{ lsoa21_translated(ref('stg_police__force_recorded_crime')) }}
 ),
@@ -15,7 +16,7 @@ selected_offences as (
 select
     c.lsoa21_code,
     c.month_start,
-    c.force,
+    c.force                                                              as reporting_force_id,
     c.offence_code,
     c.is_knife_or_sharp_instrument,
     (c.is_knife_or_sharp_instrument and s.offence_code is not null)    as is_knife_serious_violence,
@@ -25,5 +26,4 @@ select
     sum(c.record_weight)                                                 as crime_count
 from crimes as c
 left join selected_offences as s using (offence_code)
-where c.lsoa21_code is not null
 group by all

@@ -6,13 +6,21 @@
 --   comparison_with_england  with England, when an England value exists
 -- better / worse when the area's interval lies wholly on one side of the comparator's value,
 -- similar when it spans it; higher / lower for indicators with no polarity.
+-- located_percent: the share of the value's records that could be placed in an area (below force
+-- level, its force's share), in whole percent. Area-periods the indicator expected and did not
+-- get whole (int_indicator__not_delivered) are rows with no value and value_note "not delivered".
 -- Incremental by indicator × period (comparators are of the same indicator and period), like
--- int_indicator__value (macros/refresh_scope.sql).
+-- int_indicator__value (macros/refresh_scope.sql); the not-delivered rows are redone every build
+-- (a later delivery can fill or open a gap in any period).
 -- depends_on: {{ ref('int_refresh__period') }} {{ ref('int_refresh__indicator') }}
 {{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail',
-          pre_hook="{{ refresh_delete_periods() }}") }}
+          pre_hook=["{{ refresh_delete_periods() }}",
+                    "{% if is_incremental() %}delete from {{ this }} where value_note is not null{% endif %}"]) }}
 with disclosed as (
-    select * from {{ ref('int_indicator__disclosed') }} as d
+    select d.*, v.located_share
+    from {{ ref('int_indicator__disclosed') }} as d
+    left join {{ ref('int_indicator__value') }} as v
+        using (indicator_id, area_code, area_type, period_type, period_start)
     where {{ refresh_period_filter('d.indicator_id', 'd.period_type', 'd.period_start') }}
 ),
 
@@ -72,5 +80,32 @@ select
     {{ compare_by_ci('england_value', 'is_suppressed', 'lower_ci_95', 'upper_ci_95',
                      'polarity') }}::varchar                                     as comparison_with_england,
     is_suppressed::boolean                                           as is_suppressed,
-    suppression_reason::varchar                                      as suppression_reason
+    suppression_reason::varchar                                      as suppression_reason,
+    -- not on a hidden count: at force level the share would narrow it down
+    (case when numerator is null then null else round(100 * located_share) end)::double as located_percent,
+    null::varchar                                                    as value_note
 from with_comparators
+union all
+select
+    n.indicator_id::varchar                 as indicator_id,
+    n.area_code::varchar                    as area_code,
+    n.area_type::varchar                    as area_type,
+    n.period_type::varchar                  as period_type,
+    n.period_start::date                    as period_start,
+    n.period_end::date                      as period_end,
+    null::double                            as numerator,
+    null::double                            as denominator,
+    null::double                            as value,
+    null::double                            as lower_ci_95,
+    null::double                            as upper_ci_95,
+    null::double                            as lower_ci_998,
+    null::double                            as upper_ci_998,
+    par.comparator_area_code::varchar       as comparator_area_code,
+    'not compared'                          as comparison,
+    'not compared'                          as comparison_with_england,
+    false                                   as is_suppressed,
+    null::varchar                           as suppression_reason,
+    null::double                            as located_percent,
+    n.value_note::varchar                   as value_note
+from {{ ref('int_indicator__not_delivered') }} as n
+left join parents as par using (area_code, area_type)

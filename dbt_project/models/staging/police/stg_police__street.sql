@@ -15,6 +15,7 @@ with street as (
 select
     crime_id,
     month                   as month_start,
+    force                   as reporting_force_id,
     reported_by             as reporting_force,
     falls_within            as force_area_name,
     longitude,

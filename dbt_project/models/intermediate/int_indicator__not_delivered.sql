@@ -1,0 +1,64 @@
+-- The area-periods an indicator expected and did not get whole: some month of the period, for
+-- some police force area the area touches, was not delivered by every source deciding the
+-- indicator's coverage (int_coverage__indicator_month), or (areas spanning forces) some force
+-- area in it never delivered. Such an area-period has no value in int_indicator__value; the mart
+-- publishes it with no value and the note "not delivered", never as a low rate. Periods reaching
+-- before the indicator's first delivered month or after its last are not yet periods, as there.
+{%- set levels = [] %}
+{%- for type in levels_published() %}{% do levels.append((type, area_levels()[type].code_column)) %}{% endfor %}
+
+with hierarchy as (
+    select * from {{ ref('int_area_hierarchy') }}
+),
+
+declared as (
+    select * from (values
+    {%- for ind in lsoa_month_indicators() %}
+        {%- set outer = loop %}
+        {%- for period_type in ind.period_types %}
+        ('{{ ind.id }}', '{{ period_type }}', '{{ ind.area_types | join(",") }}')
+        {{- ',' if not (outer.last and loop.last) }}
+        {%- endfor %}
+    {%- endfor %}
+    ) as d (indicator_id, period_type, area_types)
+),
+
+pfa_period as (
+    select
+        c.indicator_id, m.period_type, m.period_start, m.period_end, c.pfa_code,
+        bool_and(c.is_delivered) as is_delivered
+    from {{ ref('int_coverage__indicator_month') }} as c
+    join {{ ref('int_period__month_map') }} as m using (month_start)
+    join declared as d on d.indicator_id = c.indicator_id and d.period_type = m.period_type
+    group by all
+    having count(*) = any_value(m.months_in_period)
+),
+
+area_period as (
+    {%- for level, column in levels %}
+    select
+        p.indicator_id, p.period_type, p.period_start, p.period_end,
+        '{{ level }}' as area_type, a.area_code,
+        count(distinct p.pfa_code) filter (where p.is_delivered) as pfas_delivered,
+        any_value(a.pfas) as pfas
+    from pfa_period as p
+    join (
+        select area_code, pfa_code, count(*) over (partition by area_code) as pfas
+        from (select distinct {{ column }} as area_code, pfa_code from hierarchy)
+    ) as a using (pfa_code)
+    group by all
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
+)
+
+select
+    a.indicator_id, a.area_code, a.area_type, a.period_type, a.period_start, a.period_end,
+    'not delivered' as value_note
+from area_period as a
+join declared as d using (indicator_id, period_type)
+where a.pfas_delivered < a.pfas
+  and list_contains(string_split(d.area_types, ','), a.area_type)
+  and not exists (
+      select 1 from {{ ref('int_indicator__value') }} as v
+      where v.indicator_id = a.indicator_id and v.area_code = a.area_code and v.area_type = a.area_type
+        and v.period_type = a.period_type and v.period_start = a.period_start)
