@@ -13,10 +13,18 @@ Thames Valley's export ("TVP layout": its own headers, dd/mm/yyyy dates, Yes/No 
   2025-02  A: 5 knife serious violence, ages 18, 24, 25, 30, 50 (2 under 25: 25 is not)
            B: 1 unflagged 8N
   2025-03  C: 9 knife serious violence, 5 under 25
-Expected, per 100,000 (Byar's limits, as in test_violence_indicator.py, × 100 for the multiplier):
-  Jan A all ages 12/1,500 = 800.0 (412.90–1397.52); published count 10 (rounded to 5)
-  Jan PFA all ages 16/7,500 = 213.333; under 25 11/3,300 = 333.333
-  Q1 PFA all ages 30/7,500 = 400.0; under 25 18/3,300 = 545.4545
+Expected, per 100,000, under the NHS small-number rule: counts 1–7 hidden, the rest published
+rounded to 5, and the value and CI (Byar's limits, as in test_violence_indicator.py, × 100 for
+the multiplier) those of the published count, never of the true one:
+  Jan PFA all ages 16 → 15: 15/7,500 = 200.0; under 25 11 → 10: 10/3,300 = 303.03
+  Q1 PFA all ages 30 → 30: 400.0; under 25 18 → 20: 20/3,300 = 606.06
+  Q1 A all ages 12 + 5 + 0 = 17 → 15: 15/1,500 = 1,000.0
+Secondary suppression (geography and time):
+  A, January, all ages (12) is hidden: in A's quarter (17 = 12 + 5 + 0) February's 5 is hidden,
+  and the smallest non-zero published cell of that relation is January's 12.
+  Under 25, January: Slough (C's 3) hidden, so Reading (8) is hidden (PFA = Reading + Slough);
+  Reading's only MSOA is then the one published cell of Reading = MSOA, so hidden (8); and A,
+  that MSOA's only non-zero LSOA (B has 0), hidden too.
 """
 
 from __future__ import annotations
@@ -183,11 +191,15 @@ def test_the_forces_own_export_loads_through_its_mapping_file(warehouse, db):
 
 
 def test_knife_serious_violence_lsoa_rate_and_ci_by_hand(db):
-    numerator, denominator, value, lower, upper = knife(db, "knife_serious_violence_rate", A, area_type="lsoa")
-    assert (numerator, denominator) == (10, 1500)          # 12 offences, published rounded to 5
-    assert value == pytest.approx(800.0)
-    assert (lower, upper) == pytest.approx(byar(12, 1500), rel=1e-7)
-    assert (lower, upper) == pytest.approx((412.90, 1397.52), abs=0.01)
+    # the quarter: 17 offences, published as 15, with the value and CI of 15
+    numerator, denominator, value, lower, upper = knife(db, "knife_serious_violence_rate", A, "quarter",
+                                                        area_type="lsoa")
+    assert (numerator, denominator) == (15, 1500)
+    assert value == pytest.approx(1000.0)
+    assert (lower, upper) == pytest.approx(byar(15, 1500), rel=1e-7)
+    # January's 12 is hidden: with February's 5 hidden, quarter − March − January would give it back
+    assert knife(db, "knife_serious_violence_rate", A, area_type="lsoa")[0:3:2] == (None, None)
+    assert knife(db, "knife_serious_violence_rate", A, "month", "2025-02-01", "lsoa")[0:3:2] == (None, None)
 
 
 def test_selection_counts_only_flagged_home_office_offences(db):
@@ -198,19 +210,20 @@ def test_selection_counts_only_flagged_home_office_offences(db):
 
 def test_pfa_month_and_quarter_all_ages_and_under_25(db):
     tv = "E23000029"
-    for indicator, period, start, observed, population in [
-        ("knife_serious_violence_rate", "month", "2025-01-01", 16, 7500),
-        ("knife_serious_violence_u25_rate", "month", "2025-01-01", 11, 3300),
-        ("knife_serious_violence_rate", "quarter", "2025-01-01", 30, 7500),
-        ("knife_serious_violence_u25_rate", "quarter", "2025-01-01", 18, 3300),
+    for indicator, period, start, published, population in [
+        ("knife_serious_violence_rate", "month", "2025-01-01", 15, 7500),       # 16
+        ("knife_serious_violence_u25_rate", "month", "2025-01-01", 10, 3300),   # 11
+        ("knife_serious_violence_rate", "quarter", "2025-01-01", 30, 7500),     # 30
+        ("knife_serious_violence_u25_rate", "quarter", "2025-01-01", 20, 3300),  # 18
     ]:
         numerator, denominator, value, lower, upper = knife(db, indicator, tv, period, start, "pfa")
         assert denominator == population, (indicator, period)
-        assert numerator == round(observed / 5) * 5, (indicator, period)
-        assert value == pytest.approx(observed / population * 100_000), (indicator, period)
-        assert (lower, upper) == pytest.approx(byar(observed, population), rel=1e-7), (indicator, period)
+        assert numerator == published, (indicator, period)
+        assert value == pytest.approx(published / population * 100_000), (indicator, period)
+        assert (lower, upper) == pytest.approx(byar(published, population), rel=1e-7), (indicator, period)
+    assert knife(db, "knife_serious_violence_rate", tv, "month", "2025-01-01", "pfa")[2] == pytest.approx(200.0)
     assert knife(db, "knife_serious_violence_rate", tv, "quarter", "2025-01-01", "pfa")[2] == pytest.approx(400.0)
-    assert knife(db, "knife_serious_violence_u25_rate", tv, "quarter", "2025-01-01", "pfa")[2] == pytest.approx(545.454545)
+    assert knife(db, "knife_serious_violence_u25_rate", tv, "quarter", "2025-01-01", "pfa")[2] == pytest.approx(606.060606)
 
 
 def test_small_counts_hidden_with_secondary_suppression(db):
@@ -218,8 +231,9 @@ def test_small_counts_hidden_with_secondary_suppression(db):
     # so it is hidden too or Slough's 3 = 11 − 8 could be recovered
     assert knife(db, "knife_serious_violence_u25_rate", "E06000039", area_type="lad")[0] is None
     assert knife(db, "knife_serious_violence_u25_rate", "E06000038", area_type="lad")[0] is None
-    # 8 under-25s in A: published as 10 but no rate below 10 events
-    assert knife(db, "knife_serious_violence_u25_rate", A, area_type="lsoa")[0:3:2] == (10, None)
+    # and so Reading's only MSOA (8), and A in it (8; B has none): either would give Reading back
+    assert knife(db, "knife_serious_violence_u25_rate", "E02090001", area_type="msoa")[0] is None
+    assert knife(db, "knife_serious_violence_u25_rate", A, area_type="lsoa")[0:3:2] == (None, None)
     published = db.execute("""SELECT count(*) FROM marts.fct_indicator_value
                               WHERE indicator_id LIKE 'knife%' AND numerator BETWEEN 1 AND 7""").fetchone()[0]
     assert published == 0

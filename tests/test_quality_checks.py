@@ -14,6 +14,7 @@ from ingestion.quality import data_docs_index, validate_frames
 def police_batch(rows: int = 20) -> pd.DataFrame:
     types = ["Violence and sexual offences", "Anti-social behaviour", "Burglary", "Robbery"]
     return pd.DataFrame({
+        "force": ["thames-valley"] * rows,
         "crime_id": [None if i % 4 == 1 else f"{i:064x}" for i in range(rows)],
         "month": [dt.date(2025, 1, 1)] * rows,
         "reported_by": ["Thames Valley Police"] * rows,
@@ -50,6 +51,7 @@ def indicator_batch() -> pd.DataFrame:
         "comparator_area_code": None if t == "pfa" else "E23000029", "comparison": c,
         "comparison_with_england": "not compared",
         "is_suppressed": s, "suppression_reason": "numerator below 10" if s else None,
+        "located_percent": 97.0, "value_note": None,
     } for a, t, n, d, v, lo, hi, c, s in rows])
 
 
