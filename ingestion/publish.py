@@ -79,11 +79,19 @@ def _assert_checks_passed(con) -> None:
     if unchecked:
         raise PublishRefused(f"deliveries not passed by the data checks: {unchecked}")
     last = con.execute(
-        "SELECT success, failures FROM raw.check_result WHERE suite = 'fct_indicator_value' "
+        "SELECT success, failures, checked_at FROM raw.check_result WHERE suite = 'fct_indicator_value' "
         "ORDER BY checked_at DESC LIMIT 1"
     ).fetchone()
     if last is None or not last[0]:
-        raise PublishRefused(f"the marts have not passed their checks (last result: {last})")
+        raise PublishRefused(f"the marts have not passed their checks (last result: {last and last[:2]})")
+    # a dbt command that writes models records when it started (on-run-start): marts built, or
+    # half-built by a killed run, after their last check have not been checked
+    built = con.execute("SELECT max(started_at) FROM raw.dbt_build_started").fetchone()[0] \
+        if con.execute("SELECT 1 FROM duckdb_tables() WHERE schema_name = 'raw' "
+                       "AND table_name = 'dbt_build_started'").fetchone() else None
+    if built is not None and built > last[2]:
+        raise PublishRefused(f"the marts were built at {built:%Y-%m-%d %H:%M:%S} UTC, after their last check "
+                             f"({last[2]:%Y-%m-%d %H:%M:%S}): run `vru check` first")
 
 
 def publish(settings: Settings | None = None) -> Path:

@@ -85,6 +85,19 @@ def test_lower_limit_above_value_fails_the_ci_ordering_expectation(tmp_path):
         ("expect_column_pair_values_a_to_be_greater_than_b", "value,lower_ci_95", 1)]
 
 
+def test_a_not_delivered_row_may_lack_a_population_but_never_shows_a_value(tmp_path):
+    batch = indicator_batch()
+    batch.loc[1, ["numerator", "denominator", "value_note"]] = [None, None, "not delivered"]
+    assert validate_frames(tmp_path / "gx", {"fct_indicator_value": batch}).success
+    batch.loc[0, ["denominator", "value_note"]] = [None, "not delivered"]     # still has its value 8.0
+    batch.loc[2, "denominator"] = None                                       # delivered, no population
+    report = validate_frames(tmp_path / "gx", {"fct_indicator_value": batch})
+    failed = [o for o in report.outcomes if not o.success]
+    assert sorted((o.expectation_type, o.columns, o.unexpected_count) for o in failed) == [
+        ("expect_column_values_to_be_null", "value", 1),
+        ("expect_column_values_to_not_be_null", "denominator", 1)]
+
+
 def test_repeated_runs_on_the_same_context_work(tmp_path):
     for _ in range(2):
         assert validate_frames(tmp_path / "gx", {"raw_police_street": police_batch(5)}).success

@@ -306,3 +306,20 @@ def test_stop_and_search_placed_by_map_point_else_nearest_centroid(db):
     placed = dict(db.execute("""SELECT latitude, centroid_distance_km FROM intermediate.int_police__stop_search_lsoa21
                                 WHERE lsoa_placement = 'nearest_centroid' AND latitude > 51.5""").fetchall())
     assert placed == {51.60: pytest.approx(nearest["14 km out"][0], rel=2e-3)}
+
+
+def test_marts_built_after_their_last_check_are_not_published(warehouse):
+    """A build (or a build killed midway) after the last marts check leaves marts nobody checked:
+    publish refuses them until `vru check` has run again."""
+    from ingestion import pipeline
+    from ingestion.publish import PublishRefused, publish
+    from ingestion.transform import run_dbt
+
+    working, published = warehouse
+    before = published.read_bytes()
+    run_dbt(["run", "--select", "dim_period"])
+    with pytest.raises(PublishRefused, match=r"after their last check .*run `vru check` first"):
+        publish()
+    assert published.read_bytes() == before
+    pipeline.check_marts()
+    assert publish() == published

@@ -108,10 +108,17 @@
     {%- endif -%}
 {% endmacro %}
 
+{#- on-run-start: the build-state tables, and (for a command that writes models) when it started,
+    so publishing refuses marts changed since their last Great Expectations check (ingestion/publish.py) -#}
 {% macro create_build_state() %}
     create schema if not exists raw;
     create table if not exists raw.dbt_built_load (
         load_id varchar, source varchar, source_file varchar, recorded_at timestamp);
+    create table if not exists raw.dbt_build_started (started_at timestamp);
+    {%- if flags.WHICH in ['build', 'run', 'seed', 'snapshot'] %}
+    delete from raw.dbt_build_started;
+    insert into raw.dbt_build_started values ((now() at time zone 'UTC')::timestamp);
+    {%- endif %}
 {% endmacro %}
 
 {#- on-run-end: after a build that ran every incremental model with no error, failure or skip,
