@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import duckdb
 import pytest
@@ -139,3 +140,37 @@ def test_far_fewer_hidden_counts_recoverable_than_without_time_wise_suppression(
 def test_no_hidden_count_can_be_recovered_from_the_published_demo(demo_attack):
     recovered = demo_attack["recovered"]
     assert not recovered, f"{len(recovered)} of {demo_attack['hidden']} hidden counts recovered, e.g. {recovered[:3]}"
+
+
+def test_a_changed_month_redecides_what_is_hidden_in_every_period_of_the_area(quarter, tmp_path):
+    """February replaced, 20 → 30 crimes: March's 25 is now the smallest non-zero month beside the
+    hidden January (3), so March is hidden and February published (30). March is not a changed
+    month, so an incremental build must rebuild the whole NHS-rule indicator to get this right
+    (int_refresh__indicator): it matches a full rebuild of the same deliveries."""
+    from ingestion import pipeline
+    from ingestion.settings import Settings
+    from ingestion.transform import run_dbt
+
+    built = {}
+    for how in ("incremental", "full"):
+        settings = Settings(warehouse_dir=tmp_path / how)
+        settings.warehouse_dir.mkdir()
+        shutil.copy(quarter.working_db, settings.working_db)
+        february = write_street(tmp_path / f"{how}-landing", "2025-02", [(A, VIOLENCE, 30)])
+        pipeline.ingest_police_street(february, settings=settings)
+        pipeline.check_raw(settings)
+        run_dbt(["build", "--vars", json.dumps({"indicators": [NHS_RULE]})]
+                + (["--full-refresh"] if how == "full" else []), settings=settings)
+        built[how] = settings.working_db
+    with duckdb.connect(str(built["incremental"]), read_only=True) as con:
+        months = dict(con.execute("""SELECT strftime(period_start, '%m'), numerator FROM marts.fct_indicator_value
+                                     WHERE area_code = ? AND period_type = 'month'""", [A[0]]).fetchall())
+    assert months == {"01": None, "02": 30, "03": None}
+    with duckdb.connect() as con:
+        con.execute(f"ATTACH '{built['incremental']}' AS i (READ_ONLY)")
+        con.execute(f"ATTACH '{built['full']}' AS f (READ_ONLY)")
+        differ = con.execute("""SELECT count(*) FROM ((SELECT * FROM i.marts.fct_indicator_value
+                                                       EXCEPT ALL SELECT * FROM f.marts.fct_indicator_value)
+                                                      UNION ALL (SELECT * FROM f.marts.fct_indicator_value
+                                                       EXCEPT ALL SELECT * FROM i.marts.fct_indicator_value))""").fetchone()
+    assert differ == (0,)
