@@ -98,6 +98,17 @@ def test_a_quarter_of_3_20_25_hides_january_and_february_by_hand(quarter):
     assert len(reasons) == 1 and next(iter(reasons)).startswith("hidden: a count from 1 to 7, or")
 
 
+def test_the_located_share_is_never_that_of_a_hidden_count(quarter):
+    """Every record here has a location (100%). In January the force's count (3) is hidden, so no
+    area shows a share (below force level the share is the force's: it would narrow the hidden
+    count down); in March (25, published) every area shows 100."""
+    with duckdb.connect(str(quarter.working_db), read_only=True) as con:
+        shares = con.execute("""SELECT strftime(period_start, '%m'), list(DISTINCT located_percent)
+                                FROM marts.fct_indicator_value WHERE period_type = 'month'
+                                GROUP BY 1 ORDER BY 1""").fetchall()
+    assert shares == [("01", [None]), ("02", [None]), ("03", [100.0])]
+
+
 def test_the_hand_worked_case_gives_nothing_back(quarter):
     found = attack(quarter.working_db, schema="marts")
     assert found["hidden"] == 12 and found["inconsistent"] == 0

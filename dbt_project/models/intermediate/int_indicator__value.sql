@@ -231,7 +231,8 @@ located as (
     select
         c.* exclude (pfas_delivered),  -- noqa: RF02
         coalesce(f.numerator_located / nullif(f.numerator, 0),
-                 c.numerator_located / nullif(c.numerator, 0))  as located_share
+                 c.numerator_located / nullif(c.numerator, 0))  as located_share,
+        p.pfa_code                                              as located_share_pfa_code
     from complete as c
     left join area_force as p using (area_type, area_code)
     left join rolled_up as f
@@ -261,6 +262,7 @@ select
     r.numerator,
     r.numerator_located,
     r.located_share,
+    r.located_share_pfa_code,
     r.denominator,
     c.multiplier,
     c.method,

@@ -17,7 +17,7 @@
           pre_hook=["{{ refresh_delete_periods() }}",
                     "{% if is_incremental() %}delete from {{ this }} where value_note is not null{% endif %}"]) }}
 with disclosed as (
-    select d.*, v.located_share
+    select d.*, v.located_share, v.located_share_pfa_code
     from {{ ref('int_indicator__disclosed') }} as d
     left join {{ ref('int_indicator__value') }} as v
         using (indicator_id, area_code, area_type, period_type, period_start)
@@ -48,7 +48,9 @@ with_comparators as (
         pol.polarity,
         par.comparator_area_code,
         cmp.value  as comparator_value,
-        eng.value  as england_value
+        eng.value  as england_value,
+        -- below force level the share is the force's: not shown where the force's count is hidden
+        (d.located_share_pfa_code is not null and frc.numerator is null) as force_count_hidden
     from disclosed as d
     join polarity as pol using (indicator_id)
     left join parents as par using (area_code, area_type)
@@ -59,6 +61,9 @@ with_comparators as (
         on eng.indicator_id = d.indicator_id and eng.area_code = 'E92000001' and eng.area_type = 'country'
        and eng.period_type = d.period_type and eng.period_start = d.period_start and not eng.is_suppressed
        and d.area_code <> 'E92000001'
+    left join disclosed as frc
+        on frc.indicator_id = d.indicator_id and frc.area_type = 'pfa' and frc.area_code = d.located_share_pfa_code
+       and frc.period_type = d.period_type and frc.period_start = d.period_start
 )
 
 select
@@ -81,8 +86,9 @@ select
                      'polarity') }}::varchar                                     as comparison_with_england,
     is_suppressed::boolean                                           as is_suppressed,
     suppression_reason::varchar                                      as suppression_reason,
-    -- not on a hidden count: at force level the share would narrow it down
-    (case when numerator is null then null else round(100 * located_share) end)::double as located_percent,
+    -- never of a hidden count: the share would narrow it down
+    (case when numerator is null or force_count_hidden then null
+          else round(100 * located_share) end)::double               as located_percent,
     null::varchar                                                    as value_note
 from with_comparators
 union all
