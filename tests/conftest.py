@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -93,6 +94,20 @@ def street_row(n: int, month: str, lsoa: tuple[str, str] | None, crime_type: str
     outcome = "" if crime_type == "Anti-social behaviour" else "Under investigation"
     return (f'{crime_id_},{month},Thames Valley Police,Thames Valley Police,-0.971000,51.455000,'
             f'"On or near Parking Area, Broad Street",{lsoa[0]},{lsoa[1]},{crime_type},{outcome},\n')
+
+
+@contextlib.contextmanager
+def private_warehouse(root: Path):
+    """A module fixture's own warehouse under `root` (VRU_WAREHOUSE_DIR), restored afterwards."""
+    previous = os.environ.get("VRU_WAREHOUSE_DIR")
+    os.environ["VRU_WAREHOUSE_DIR"] = str(root / "warehouse")
+    try:
+        yield root / "warehouse"
+    finally:
+        if previous is None:
+            os.environ.pop("VRU_WAREHOUSE_DIR", None)
+        else:
+            os.environ["VRU_WAREHOUSE_DIR"] = previous
 
 
 @pytest.fixture

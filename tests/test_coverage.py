@@ -21,13 +21,12 @@ Worked by hand (catalogue choice: BTP records do not count in territorial areas)
 
 from __future__ import annotations
 
-import os
 import shutil
 
 import duckdb
 import pytest
 
-from conftest import MINI_LSOAS, STREET_HEADER, crime_id, street_row, write_mini_reference
+from conftest import MINI_LSOAS, STREET_HEADER, crime_id, private_warehouse, street_row, write_mini_reference
 from test_police_street_load import VIOLENCE, write_street
 
 A, B, C, D = (lsoa[:2] for lsoa in MINI_LSOAS)
@@ -44,9 +43,7 @@ def _btp_rows(n: int) -> str:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("coverage")
-    previous = os.environ.get("VRU_WAREHOUSE_DIR")
-    os.environ["VRU_WAREHOUSE_DIR"] = str(root / "warehouse")
-    try:
+    with private_warehouse(root):
         from ingestion import pipeline
         from ingestion.publish import publish
         from ingestion.settings import get_settings
@@ -80,11 +77,6 @@ def built(tmp_path_factory):
         published = publish()
         yield {"working": get_settings().working_db, "published": published, "refused": refused,
                "root": root}
-    finally:
-        if previous is None:
-            os.environ.pop("VRU_WAREHOUSE_DIR", None)
-        else:
-            os.environ["VRU_WAREHOUSE_DIR"] = previous
 
 
 @pytest.fixture

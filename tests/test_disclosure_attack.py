@@ -5,13 +5,12 @@ published file and on a case small enough to work out by hand."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 
 import duckdb
 import pytest
 
-from conftest import MINI_LSOAS, write_mini_reference
+from conftest import MINI_LSOAS, private_warehouse, write_mini_reference
 from disclosure_attack import attack
 from test_police_street_load import VIOLENCE, write_street
 
@@ -37,9 +36,7 @@ POPULATION = {"lsoa": 1500, "msoa": 3500, "lad": 3500, "utla": 3500, "csp": 3500
 @pytest.fixture(scope="module")
 def quarter(tmp_path_factory):
     root = tmp_path_factory.mktemp("disclosure")
-    previous = os.environ.get("VRU_WAREHOUSE_DIR")
-    os.environ["VRU_WAREHOUSE_DIR"] = str(root / "warehouse")
-    try:
+    with private_warehouse(root):
         from ingestion import pipeline
         from ingestion.settings import get_settings
         from ingestion.transform import run_dbt
@@ -52,11 +49,6 @@ def quarter(tmp_path_factory):
         pipeline.check_raw()
         run_dbt(["build", "--vars", json.dumps({"indicators": [NHS_RULE]})])
         yield get_settings()
-    finally:
-        if previous is None:
-            os.environ.pop("VRU_WAREHOUSE_DIR", None)
-        else:
-            os.environ["VRU_WAREHOUSE_DIR"] = previous
 
 
 def test_a_quarter_of_3_20_25_hides_january_and_february_by_hand(quarter):

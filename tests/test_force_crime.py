@@ -30,13 +30,12 @@ Secondary suppression (geography and time):
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from conftest import MINI_LSOAS, write_mini_reference
+from conftest import MINI_LSOAS, private_warehouse, write_mini_reference
 from ingestion.load import FileRejected
 from ingestion.sources.force_crime import MappingInvalid, extract_files, load_extract_file, read_mapping
 
@@ -133,9 +132,7 @@ def byar(observed: int, population: int, multiplier: float = 100_000) -> tuple[f
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
     root = tmp_path_factory.mktemp("knife")
-    previous = os.environ.get("VRU_WAREHOUSE_DIR")
-    os.environ["VRU_WAREHOUSE_DIR"] = str(root / "warehouse")
-    try:
+    with private_warehouse(root):
         from ingestion import pipeline
         from ingestion.settings import get_settings
         from ingestion.transform import run_dbt
@@ -153,11 +150,6 @@ def warehouse(tmp_path_factory):
         run_dbt(["build"])
         pipeline.check_marts()
         yield get_settings().working_db, report
-    finally:
-        if previous is None:
-            os.environ.pop("VRU_WAREHOUSE_DIR", None)
-        else:
-            os.environ["VRU_WAREHOUSE_DIR"] = previous
 
 
 @pytest.fixture

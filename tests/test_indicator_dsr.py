@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 
 import duckdb
 import numpy as np
 import pytest
 from scipy.stats import norm
 
-from conftest import MINI_LSOAS, write_mini_reference
+from conftest import MINI_LSOAS, private_warehouse, write_mini_reference
 
 ESP2013 = np.array([5000, 5500, 5500, 5500, 6000, 6000, 6500, 7000, 7000, 7000, 7000, 6500, 6000, 5500,
                     5000, 4000, 2500, 1500, 1000], dtype=float)
@@ -46,9 +45,7 @@ def built(tmp_path_factory):
     events_csv.write_text("lsoa21_code,month_start,age,events\n" + "".join(
         f"{lsoa},2025-01-01,{age},{n}\n" for lsoa, by_age in EVENTS.items() for age, n in by_age.items()))
 
-    previous = os.environ.get("VRU_WAREHOUSE_DIR")
-    os.environ["VRU_WAREHOUSE_DIR"] = str(root / "warehouse")
-    try:
+    with private_warehouse(root):
         from ingestion import pipeline
         from ingestion.settings import get_settings
         from ingestion.transform import run_dbt
@@ -58,11 +55,6 @@ def built(tmp_path_factory):
         run_dbt(["build", "--select", "+fct_indicator_value", "--indirect-selection", "cautious",
                  "--vars", json.dumps(variables)])
         yield get_settings().working_db
-    finally:
-        if previous is None:
-            os.environ.pop("VRU_WAREHOUSE_DIR", None)
-        else:
-            os.environ["VRU_WAREHOUSE_DIR"] = previous
 
 
 def expected_dsr(lsoas: list[str]) -> tuple[float, float, float]:

@@ -4,13 +4,12 @@ under the NHS small-number rule, periods, trend, and the docs site."""
 from __future__ import annotations
 
 import json
-import os
 from collections import defaultdict
 
 import duckdb
 import pytest
 
-from conftest import MINI_LSOAS, write_mini_reference
+from conftest import MINI_LSOAS, private_warehouse, write_mini_reference
 from test_police_street_load import VIOLENCE, write_street
 
 A, B, C, D = (lsoa[:2] for lsoa in MINI_LSOAS)
@@ -34,9 +33,7 @@ NO_POLARITY = {**HEALTH_STYLE, "id": "test_no_polarity", "polarity": "no_judgeme
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("engine")
-    previous = os.environ.get("VRU_WAREHOUSE_DIR")
-    os.environ["VRU_WAREHOUSE_DIR"] = str(root / "warehouse")
-    try:
+    with private_warehouse(root):
         from ingestion import pipeline
         from ingestion.settings import get_settings
         from ingestion.transform import run_dbt
@@ -53,11 +50,6 @@ def built(tmp_path_factory):
         run_dbt(["build", "--vars", json.dumps({"indicators": [HEALTH_STYLE, NO_POLARITY]})])
         run_dbt(["docs", "generate", "--vars", json.dumps({"indicators": [HEALTH_STYLE, NO_POLARITY]})])
         yield get_settings()
-    finally:
-        if previous is None:
-            os.environ.pop("VRU_WAREHOUSE_DIR", None)
-        else:
-            os.environ["VRU_WAREHOUSE_DIR"] = previous
 
 
 def rows(settings, sql, params=()):

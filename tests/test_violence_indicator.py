@@ -22,12 +22,10 @@ Expected values were worked out by hand from the published methods (PHEindicator
 
 from __future__ import annotations
 
-import os
-
 import duckdb
 import pytest
 
-from conftest import MINI_LSOAS, crime_id, write_mini_reference
+from conftest import MINI_LSOAS, crime_id, private_warehouse, write_mini_reference
 from test_police_street_load import ASB, ROBBERY, VIOLENCE, write_street
 
 A, B, C, D = (lsoa[:2] for lsoa in MINI_LSOAS)
@@ -44,9 +42,7 @@ SEARCH_POINTS = {"map point": MAP_POINT_D, "14 km out": (51.60, -0.75), "32 km o
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
     root = tmp_path_factory.mktemp("indicator")
-    previous = os.environ.get("VRU_WAREHOUSE_DIR")
-    os.environ["VRU_WAREHOUSE_DIR"] = str(root / "warehouse")
-    try:
+    with private_warehouse(root):
         from ingestion import pipeline
         from ingestion.publish import publish
         from ingestion.settings import get_settings
@@ -90,11 +86,6 @@ def warehouse(tmp_path_factory):
         pipeline.check_marts()
         published = publish()
         yield get_settings().working_db, published
-    finally:
-        if previous is None:
-            os.environ.pop("VRU_WAREHOUSE_DIR", None)
-        else:
-            os.environ["VRU_WAREHOUSE_DIR"] = previous
 
 
 @pytest.fixture
