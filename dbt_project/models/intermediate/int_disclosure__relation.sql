@@ -1,0 +1,162 @@
+-- Every linear relation between the NHS-rule cells (int_disclosure__cell) that anyone can read
+-- off the published file, as Σ coefficient × count = 0 over its cells:
+--   geo      a parent and its children, for each nesting of vars.area_levels (LSOA in MSOA, MSOA
+--            in LAD, ...): parent − Σ children = 0. At a force's area and above the parent also
+--            holds records no LSOA holds (has_remainder below).
+--   time     a period and the shorter periods of one type that tile it (months in a quarter, year
+--            or rolling 12 months; quarters in a calendar or financial year).
+--   overlap  two overlapping periods of more than a month and the months only one of them has
+--            (consecutive rolling 12 months, calendar and financial years, a quarter in a year):
+--            P1 − P2 − Σ months of P1 only + Σ months of P2 only = 0.
+-- is_parent marks a relation's totals (the parent, the tiled period, the two overlapping periods),
+-- which secondary suppression hides last. A nested pair (a quarter in a year) repeats what the
+-- tiles say, but bounds worked out relation by relation go further with it, as an attacker's do.
+{%- set groupings = [] %}
+{%- set level_of = area_levels() %}
+{%- for level in var('area_levels') %}
+    {%- for parent in level.parents %}
+        {%- do groupings.append((level.type, level.code_column, parent, level_of[parent].code_column)) %}
+    {%- endfor %}
+{%- endfor %}
+{#- the levels a force's records with no LSOA count at: the force area and every level above it -#}
+{%- set force_levels = ['pfa'] + level_of['pfa'].ancestors %}
+
+with cell as (
+    select * from {{ ref('int_disclosure__cell') }}
+),
+
+hierarchy as (
+    select * from {{ ref('int_area_hierarchy') }}
+),
+
+periods as (
+    select distinct period_type, period_start, period_end, months_in_period
+    from {{ ref('int_period__month_map') }}
+),
+
+-- a period and the shorter periods of one type lying inside it, where they tile it
+period_tiles as (
+    select
+        p.period_type as parent_type, p.period_start as parent_start,
+        c.period_type as child_type, c.period_start as child_start,
+        count(*) over (partition by p.period_type, p.period_start, c.period_type) as children
+    from periods as p
+    join periods as c
+        on c.months_in_period < p.months_in_period
+       and c.period_start >= p.period_start and c.period_end <= p.period_end
+    qualify sum(c.months_in_period) over (partition by p.period_type, p.period_start, c.period_type)
+        = p.months_in_period
+),
+
+-- two overlapping periods of more than a month, and the months only one of them has
+period_pairs as (
+    select
+        a.period_type as a_type, a.period_start as a_start, b.period_type as b_type, b.period_start as b_start,
+        a.period_end as a_end, b.period_end as b_end
+    from periods as a
+    join periods as b
+        on (a.period_type, a.period_start) < (b.period_type, b.period_start)
+       and a.months_in_period > 1 and b.months_in_period > 1
+       and a.period_start <= b.period_end and b.period_start <= a.period_end
+),
+
+period_pair_months as (
+    select p.a_type, p.a_start, p.b_type, p.b_start, m.period_start as month_start,
+        case when m.period_start between p.a_start and p.a_end then -1 else 1 end as coefficient,
+        count(*) over (partition by p.a_type, p.a_start, p.b_type, p.b_start) as months
+    from period_pairs as p
+    join periods as m
+        on m.months_in_period = 1
+       and ((m.period_start between p.a_start and p.a_end) <> (m.period_start between p.b_start and p.b_end))
+),
+
+overlap as (
+    select
+        a.cell_id as a_id, b.cell_id as b_id, a.indicator_id, a.area_type, a.area_code,
+        p.a_type, p.a_start, p.b_type, p.b_start
+    from period_pairs as p
+    join cell as a on a.period_type = p.a_type and a.period_start = p.a_start
+    join cell as b
+        on b.period_type = p.b_type and b.period_start = p.b_start and b.indicator_id = a.indicator_id
+       and b.area_type = a.area_type and b.area_code = a.area_code
+),
+
+geo as (
+{%- for child, child_col, parent, parent_col in groupings %}
+    select
+        'geo:{{ child }}:' || p.cell_id as relation_id, c.cell_id, -1 as coefficient, false as is_parent,
+        {{ parent in force_levels }} as has_unplaced, l.children
+    from cell as c
+    join (select child_code, parent_code, count(*) over (partition by parent_code) as children
+          from (select distinct {{ child_col }} as child_code, {{ parent_col }} as parent_code from hierarchy
+                where {{ child_col }} is not null and {{ parent_col }} is not null)) as l
+        on l.child_code = c.area_code
+    join cell as p
+        on p.area_code = l.parent_code and p.area_type = '{{ parent }}' and p.indicator_id = c.indicator_id
+       and p.period_type = c.period_type and p.period_start = c.period_start
+    where c.area_type = '{{ child }}'
+    union all
+    select
+        'geo:{{ child }}:' || p.cell_id as relation_id, p.cell_id, 1 as coefficient, true as is_parent,
+        {{ parent in force_levels }} as has_unplaced, null as children
+    from cell as p
+    where p.area_type = '{{ parent }}'
+    {{- '\n    union all' if not loop.last }}
+{%- endfor %}
+),
+
+time as (
+    select
+        'time:' || c.period_type || ':' || p.cell_id as relation_id, c.cell_id, -1 as coefficient,
+        false as is_parent, t.children
+    from period_tiles as t
+    join cell as p on p.period_type = t.parent_type and p.period_start = t.parent_start
+    join cell as c
+        on c.period_type = t.child_type and c.period_start = t.child_start and c.indicator_id = p.indicator_id
+       and c.area_type = p.area_type and c.area_code = p.area_code
+    union all
+    select
+        'time:' || t.child_type || ':' || p.cell_id as relation_id, p.cell_id, 1 as coefficient, true as is_parent,
+        null as children
+    from (select distinct parent_type, parent_start, child_type from period_tiles) as t
+    join cell as p on p.period_type = t.parent_type and p.period_start = t.parent_start
+),
+
+overlap_cells as (
+    select 'overlap:' || a_id || ':' || b_id as relation_id, a_id as cell_id, 1 as coefficient, true as is_parent,
+        null::bigint as months
+    from overlap
+    union all
+    select
+        'overlap:' || a_id || ':' || b_id as relation_id, b_id as cell_id, -1 as coefficient, true as is_parent,
+        null as months
+    from overlap
+    union all
+    select
+        'overlap:' || o.a_id || ':' || o.b_id as relation_id, m.cell_id, pm.coefficient, false as is_parent,
+        pm.months
+    from overlap as o
+    join period_pair_months as pm using (a_type, a_start, b_type, b_start)
+    join cell as m
+        on m.period_type = 'month' and m.period_start = pm.month_start and m.indicator_id = o.indicator_id
+       and m.area_type = o.area_type and m.area_code = o.area_code
+)
+
+-- A parent with children that have no cell (not valued), or with records no LSOA holds, may
+-- exceed what its cells add up to: has_remainder (parent − Σ children ≥ 0). A pair of overlapping
+-- periods needs every month it names.
+select relation_id, cell_id, coefficient, is_parent,
+    bool_or(has_unplaced) over r or count(*) filter (where not is_parent) over r < max(children) over r
+        as has_remainder
+from geo
+window r as (partition by relation_id)
+union all
+select relation_id, cell_id, coefficient, is_parent,
+    count(*) filter (where not is_parent) over r < max(children) over r as has_remainder
+from time
+window r as (partition by relation_id)
+union all
+select relation_id, cell_id, coefficient, is_parent, false as has_remainder
+from overlap_cells
+qualify count(*) filter (where not is_parent) over (partition by relation_id)
+    = max(months) over (partition by relation_id)
