@@ -5,7 +5,8 @@ Every published cell of an NHS-rule indicator (indicator × area × period) is a
 with what the file says about it:
   hidden, reason "1 to 7"          1..7
   hidden, reason "secondary"       0 or 8 and more (a secondary cell is not a small count)
-  hidden, one reason for both      1 and more (zeros are published, secondary cells are not 0)
+  hidden, one reason for both      1 and more (zeros are published, secondary cells are not 0),
+                                   or 0 and more where the reason says zeros are hidden too
   published 0                      exactly 0 (counts 1–7 are never published)
   published r > 0                  r − 2 .. r + 2 (rounded to 5), at least 8; when values are
                                    withheld below 10 true events, below 10 exactly when no value
@@ -17,8 +18,8 @@ and every linear relation between published cells the attacker can read off dim_
 periods' dates:
   geography   parent = Σ children, for every pair of levels whose children tile the parent
               (checked by LSOA counts from dim_area), for every indicator and period (a force
-              and above: Σ children plus records placed in no LSOA, when the file has
-              located_percent)
+              and above over areas below force level: Σ children plus the records placed in no
+              LSOA, when the file has located_percent, within what the published share allows)
   time        period = Σ sub-periods that tile it (months in a quarter or a year, quarters in a
               year, months in a rolling 12 months), and for every two overlapping periods of one
               area the difference P1 − P2 = Σ months of P1 not in P2 − Σ months of P2 not in P1
@@ -47,7 +48,7 @@ def _setup(con: duckdb.DuckDBPyConnection) -> dict:
         FROM (SELECT v.indicator_id, v.area_type, v.area_code, v.period_type, v.period_start, v.period_end,
                      date_diff('month', v.period_start, v.period_end + 1) AS months,
                      v.numerator, v.denominator, v.value, v.lower_ci_95, v.upper_ci_95, i.multiplier,
-                     v.suppression_reason
+                     v.suppression_reason, v.located_percent
               FROM p.fct_indicator_value AS v JOIN p.dim_indicator AS i USING (indicator_id)
               WHERE i.disclosure_rule = 'nhs_small_numbers' AND (v.numerator IS NOT NULL OR v.is_suppressed))""")
     # are values computed from true counts? then value × denominator / multiplier is the count
@@ -65,6 +66,7 @@ def _setup(con: duckdb.DuckDBPyConnection) -> dict:
         SELECT id,
                CASE WHEN numerator IS NULL AND suppression_reason ILIKE '%between 1 and 7%' THEN 1
                     WHEN numerator IS NULL AND suppression_reason ILIKE 'secondary%' THEN 0
+                    WHEN numerator IS NULL AND suppression_reason ILIKE '%from 0 to 7%' THEN 0
                     WHEN numerator IS NULL THEN 1   -- a hidden count is never 0 (zeros are published)
                     WHEN numerator = 0 THEN 0
                     WHEN {values_exact} AND value IS NOT NULL THEN round(value * denominator / multiplier)
@@ -79,7 +81,29 @@ def _setup(con: duckdb.DuckDBPyConnection) -> dict:
                -- known not to lie in 1..7: published counts, and secondary cells when the reason says so
                numerator IS NOT NULL OR suppression_reason ILIKE 'secondary%' AS not_small
         FROM cell""")
-    return {"values_exact": values_exact, "reasons_distinct": reasons_distinct,
+    # a force's (or region's) own located share p% of a shown count n needs some whole number of
+    # placed records k ≤ n with p − ½ ≤ 100k/n < p + ½, or, where the file gives shares in bands
+    # of 10 (every share a multiple of 10), p ≤ 100k/n < p + 10: the counts n without one are out
+    banded = con.execute("""
+        SELECT coalesce(bool_and(located_percent % 10 = 0), false) FROM cell WHERE located_percent IS NOT NULL""").fetchone()[0]
+    low, width = (0, 10) if banded else (0.5, 1)
+    con.execute(f"""
+        CREATE OR REPLACE TABLE bound AS
+        WITH fits AS (
+            SELECT b.id, min(n.n) AS lo, max(n.n) AS hi
+            FROM bound AS b JOIN cell AS c USING (id), range(b.lo, b.hi + 1) AS n (n)
+            WHERE c.located_percent IS NOT NULL AND c.numerator > 0 AND c.area_type IN ('pfa', 'region', 'country')
+              AND ceil((c.located_percent - {low}) * n.n / 100) <= n.n
+              AND ceil((c.located_percent - {low}) * n.n / 100) < (c.located_percent - {low} + {width}) * n.n / 100
+            GROUP BY b.id
+        )
+        SELECT b.id, coalesce(f.lo, b.lo) AS lo, coalesce(f.hi, b.hi) AS hi, b.not_small,
+               f.lo > b.lo OR f.hi < b.hi AS narrowed_by_share
+        FROM bound AS b LEFT JOIN fits AS f USING (id)""")
+    narrowed_by_share = con.execute("SELECT count(*) FILTER (WHERE narrowed_by_share) FROM bound").fetchone()[0]
+    con.execute("ALTER TABLE bound DROP COLUMN narrowed_by_share")
+    return {"values_exact": values_exact, "reasons_distinct": reasons_distinct, "narrowed_by_share": narrowed_by_share,
+            "shares_banded": banded,
             "threshold_on_true_count": threshold_on_true_count}
 
 
@@ -162,15 +186,33 @@ def _relations(con: duckdb.DuckDBPyConnection) -> None:
         )
         SELECT rid, cell_id, sum(coef)::INTEGER AS coef FROM relation GROUP BY ALL HAVING sum(coef) <> 0""")
     # where records no LSOA holds count at the force's area and above (the file says how many
-    # could be placed: located_percent), a force is its children plus an unknown count
+    # could be placed: located_percent), a force (or region, country) over areas below force level
+    # is its children plus the records it could not place: one unknown per force cell, bounded by
+    # the share published beside it (p% of n records placed leaves n × (99.5 − p)% to
+    # n × (100.5 − p)% unplaced; a band p to p + 10, n × (90 − p)% to n × (100 − p)%)
     if "located_percent" in {c for (c,) in con.execute("SELECT column_name FROM (DESCRIBE p.fct_indicator_value)").fetchall()}:
-        con.execute("""
+        force_levels = "('pfa', 'region', 'country')"
+        con.execute(f"""
             CREATE OR REPLACE TABLE slack AS
-            SELECT rid, -row_number() OVER (ORDER BY rid) AS id
-            FROM (SELECT DISTINCT m.rid FROM member AS m JOIN cell AS c ON c.id = m.cell_id
-                  WHERE m.rid LIKE 'geo:%' AND m.coef = 1 AND c.area_type IN ('pfa', 'region', 'country'))""")
+            SELECT DISTINCT m.rid, -c.id AS id, c.id AS parent_id
+            FROM member AS m JOIN cell AS c ON c.id = m.cell_id
+            WHERE m.rid LIKE 'geo:%' AND m.coef = 1 AND c.area_type IN {force_levels}
+              AND split_part(m.rid, ':', 3) NOT IN {force_levels}""")
         con.execute("INSERT INTO member SELECT rid, id, -1 FROM slack")
-        con.execute(f"INSERT INTO bound SELECT id, 0, {BIG}, false FROM slack")
+        banded = con.execute("""SELECT coalesce(bool_and(located_percent % 10 = 0), false) FROM cell
+                                WHERE located_percent IS NOT NULL""").fetchone()[0]
+        low, width = (0, 10) if banded else (0.5, 1)
+        con.execute(f"""
+            INSERT INTO bound
+            SELECT DISTINCT s.id,
+                   CASE WHEN c.located_percent = 100 AND {banded} THEN 0
+                        WHEN c.located_percent IS NOT NULL
+                        THEN greatest(ceil(b.lo * (100 - c.located_percent + {low} - {width}) / 100), 0) ELSE 0 END,
+                   CASE WHEN c.located_percent = 100 AND {banded} THEN 0
+                        WHEN c.located_percent IS NOT NULL
+                        THEN floor(b.hi * (100 - c.located_percent + {low}) / 100) ELSE {BIG} END,
+                   false
+            FROM slack AS s JOIN cell AS c ON c.id = s.parent_id JOIN bound AS b ON b.id = s.parent_id""")
 
 
 _DERIVE = """

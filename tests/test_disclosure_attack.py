@@ -51,16 +51,13 @@ def quarter(tmp_path_factory):
         yield get_settings()
 
 
-def test_a_quarter_of_3_20_25_hides_january_and_february_by_hand(quarter):
-    """Worked out by hand. January's 3 is a small count (1–7): hidden at every level, as A is the
-    only LSOA with crimes. The quarter's 48 is published (rounded, 50), so with January alone
-    hidden, January = quarter − February − March (48 − 20 − 25 = 3, or with the rounding
-    50 ± 2 − 20 ± 2 − 25 ± 2, 1..7 less what other cells pin): the smallest non-zero other month,
-    February's 20, is hidden too (time-wise secondary suppression). February is then the one
-    hidden cell in each parent's February (the parent counts exactly A's 20, its other children 0),
-    so February is hidden at every level; a zero is never chosen, as a published zero total would
-    give it back. March's 25 and the quarter stay published, the quarter's value and CI computed
-    from its published count, 50."""
+def test_a_quarter_of_3_20_25_hides_january_and_the_zeros_by_hand(quarter):
+    """Worked out by hand. January's 3 is a small count: hidden at every level, as A is the only
+    LSOA with crimes, and so is every zero (the other LSOAs, Slough's areas). The quarter's 48 is
+    shown rounded, 50, so January = quarter − February − March is only known to lie in
+    50 ± 2 − (20 ± 2) − (25 ± 2), 0 to 11 (a hidden count may be 0): no secondary suppression is
+    needed, and February's 20, March's 25 and the quarter stay published, the quarter's value and
+    CI computed from its published count, 50."""
     with duckdb.connect(str(quarter.working_db), read_only=True) as con:
         got = {(t, c, m): (n, s) for t, c, m, n, s in con.execute("""
             SELECT v.area_type, v.area_code, strftime(v.period_start, '%Y-%m') || ' ' || v.period_type,
@@ -75,7 +72,7 @@ def test_a_quarter_of_3_20_25_hides_january_and_february_by_hand(quarter):
             "SELECT DISTINCT suppression_reason FROM marts.fct_indicator_value WHERE numerator IS NULL").fetchall()}
     for key in A_AND_PARENTS:
         assert got[(*key, "2025-01 month")] == (None, "small count"), key
-        assert got[(*key, "2025-02 month")] == (None, "secondary"), key
+        assert got[(*key, "2025-02 month")] == (20, None), key
         assert got[(*key, "2025-03 month")] == (25, None), key
         assert got[(*key, "2025-01 quarter")] == (50, None), key
         value, lower, upper = values[key]
@@ -83,32 +80,39 @@ def test_a_quarter_of_3_20_25_hides_january_and_february_by_hand(quarter):
         assert value == pytest.approx(50 / POPULATION[key[0]] * 100_000, rel=1e-12)
         assert lower == pytest.approx(byar_lower / POPULATION[key[0]] * 100_000, rel=1e-12)
         assert upper > value
-    # nothing else hidden: the other LSOAs, Slough's areas, count 0 and are published as 0
+    # nothing else hidden but the zeros, as counts 0 to 7 (a shown zero would tell that every
+    # hidden count is at least 1)
     hidden = {k for k, (n, _) in got.items() if n is None}
-    assert hidden == {(*key, m) for key in A_AND_PARENTS for m in ["2025-01 month", "2025-02 month"]}
+    zeros = {k for k, (_, cause) in got.items() if k[:2] not in A_AND_PARENTS}
+    assert all(got[k] == (None, "small count") for k in zeros)
+    assert hidden == zeros | {(*key, "2025-01 month") for key in A_AND_PARENTS}
     # the published file does not say which hidden count is the small one
-    assert len(reasons) == 1 and next(iter(reasons)).startswith("hidden: a count from 1 to 7, or")
+    assert len(reasons) == 1 and next(iter(reasons)).startswith("hidden: a count from 0 to 7, or")
 
 
 def test_the_located_share_is_never_that_of_a_hidden_count(quarter):
     """Every record here has a location (100%). In January the force's count (3) is hidden, so no
     area shows a share (below force level the share is the force's: it would narrow the hidden
-    count down); in March (25, published) every area shows 100."""
+    count down); in February and March (shown) every area with a shown count shows 100 (the NHS
+    rule's band: 100 only when every record was placed), the hidden zeros none."""
     with duckdb.connect(str(quarter.working_db), read_only=True) as con:
         shares = con.execute("""SELECT strftime(period_start, '%m'), list(DISTINCT located_percent)
                                 FROM marts.fct_indicator_value WHERE period_type = 'month'
                                 GROUP BY 1 ORDER BY 1""").fetchall()
-    assert shares == [("01", [None]), ("02", [None]), ("03", [100.0])]
+    assert [(m, set(v)) for m, v in shares] == [("01", {None}), ("02", {None, 100.0}), ("03", {None, 100.0})]
 
 
 def test_the_hand_worked_case_gives_nothing_back(quarter):
     found = attack(quarter.working_db, schema="marts")
-    assert found["hidden"] == 12 and found["inconsistent"] == 0
+    with duckdb.connect(str(quarter.working_db), read_only=True) as con:
+        cells = con.execute("SELECT count(*) FROM marts.fct_indicator_value").fetchone()[0]
+    # all but A's February, March and quarter at its six levels
+    assert found["hidden"] == cells - 18 and found["inconsistent"] == 0
     assert not found["values_exact"] and not found["reasons_distinct"]
     assert found["recovered"] == []
-    # January: 1..7 are all still possible
+    # January: 0..7 are all still possible
     january = next(c for c in found["cells"] if c[1:4] == ("lsoa", A[0], "month") and c[4].month == 1)
-    assert set(range(1, 8)) <= set(january[-1])
+    assert set(range(8)) <= set(january[-1])
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +130,9 @@ def test_published_statistics_are_computed_from_published_cells_only(demo_attack
     # counts (recomputed here)
     assert demo_attack["trend_leaks"] == []
     assert not demo_attack["reasons_distinct"]
+    # a located share is published beside a shown count only where it fits every count the rounded
+    # one can stand for (the demo's force-level shares once narrowed one count to a single value)
+    assert demo_attack["narrowed_by_share"] == 0
     # the attacker's reading of the file is consistent (every bound holds a value)
     assert demo_attack["hidden"] > 1000 and demo_attack["inconsistent"] == 0
 
@@ -137,36 +144,79 @@ def test_no_hidden_count_can_be_recovered_from_the_published_demo(demo_attack):
     assert all(len(c[-1]) > 1 for c in demo_attack["cells"])
 
 
-def test_without_the_audit_pass_hidden_counts_could_be_recovered(demo_run, tmp_path):
-    """The audit pass is what protects them: the same file with the counts it hid shown (rounded,
-    as any shown count) gives hidden counts back. With one hidden cell per relation as the only
-    secondary rule, 2,396 of the demo's 9,828 hidden counts had a single candidate."""
-    warehouse, _ = demo_run
+# one crime a month for a year in LSOA A, none anywhere else
+TWELVE_ONES = {f"2025-{m:02d}": 1 for m in range(1, 13)}
+YEARLY = {**NHS_RULE, "id": "test_small_numbers_yearly", "period_types": ["month", "quarter", "calendar_year"]}
+
+
+@pytest.fixture(scope="module", params=[True, False], ids=["zeros hidden", "zeros shown"])
+def twelve_ones(request, tmp_path_factory):
+    root = tmp_path_factory.mktemp("twelve-ones")
+    with private_warehouse(root):
+        from ingestion import pipeline
+        from ingestion.settings import get_settings
+        from ingestion.transform import run_dbt
+
+        landing = write_mini_reference(root / "landing")
+        for month, count in TWELVE_ONES.items():
+            write_street(landing / "police", month, [(A, VIOLENCE, count)])
+        pipeline.load_reference(landing)
+        pipeline.ingest_police_street(landing / "police")
+        pipeline.check_raw()
+        run_dbt(["build", "--vars", json.dumps({"indicators": [YEARLY], "nhs_small_numbers_hide_zeros": request.param})])
+        yield request.param, get_settings()
+
+
+def _published(settings, period_type: str) -> dict:
+    with duckdb.connect(str(settings.working_db), read_only=True) as con:
+        return {(t, c): (n, cause) for t, c, n, cause in con.execute("""
+            SELECT v.area_type, v.area_code, v.numerator, d.suppression_cause
+            FROM marts.fct_indicator_value AS v
+            JOIN intermediate.int_indicator__disclosed AS d USING (indicator_id, area_code, area_type, period_type,
+                                                                   period_start)
+            WHERE v.period_type = ?""", [period_type]).fetchall()}
+
+
+def test_twelve_hidden_ones_are_not_given_back_by_their_year(twelve_ones, tmp_path):
+    """Worked out by hand. A's twelve months are 1 each, hidden; its quarters (3) too. The year, 12,
+    would be shown as 10, that is 8 to 12. Where zeros are shown, every hidden count is at least 1,
+    so twelve hidden months adding up to at most 12 are each exactly 1: the audit hides the year at
+    every level that counts only A's crimes (its quarters, 3 each, are hidden already). Shown that
+    year (as the file would have it without the audit), the attack gives every month back. Where
+    zeros are hidden too, a hidden month is 0 to 12 and the year is shown at every level."""
+    zeros_hidden, settings = twelve_ones
+    found = attack(settings.working_db, schema="marts")
+    assert found["recovered"] == [] and found["inconsistent"] == 0
+    year = _published(settings, "calendar_year")
+    for key in A_AND_PARENTS:
+        assert year[key] == ((10, None) if zeros_hidden else (None, "secondary")), key
+    if zeros_hidden:
+        return
+    # the same file with the audit's year shown as the rule alone would show it: 12 → 10
     exposed = tmp_path / "exposed.duckdb"
     with duckdb.connect(str(exposed)) as con:
-        con.execute(f"ATTACH '{warehouse / 'vru.duckdb'}' AS w (READ_ONLY)")
+        con.execute(f"ATTACH '{settings.working_db}' AS w (READ_ONLY)")
         for table in ["fct_indicator_value", "fct_indicator_trend", "dim_area", "dim_indicator"]:
             con.execute(f"CREATE TABLE {table} AS SELECT * FROM w.marts.{table}")
-        audited = con.execute("""
-            UPDATE fct_indicator_value AS v
-            SET numerator = round(d.numerator_unrounded / 5) * 5, is_suppressed = false, suppression_reason = null,
-                value = round(d.numerator_unrounded / 5) * 5 / v.denominator * i.multiplier
-            FROM w.intermediate.int_indicator__disclosed AS d, w.intermediate.int_disclosure__hidden AS h,
-                 dim_indicator AS i
-            WHERE h.suppression_cause = 'audit' AND i.indicator_id = v.indicator_id
-              AND (d.indicator_id, d.area_type, d.area_code, d.period_type, d.period_start)
-                  = (v.indicator_id, v.area_type, v.area_code, v.period_type, v.period_start)
-              AND (h.indicator_id, h.area_type, h.area_code, h.period_type, h.period_start)
-                  = (v.indicator_id, v.area_type, v.area_code, v.period_type, v.period_start)""").fetchone()[0]
-    assert audited > 0
-    assert len(attack(exposed)["recovered"]) > 0
+        shown = con.execute("""
+            UPDATE fct_indicator_value SET numerator = 10, is_suppressed = false, suppression_reason = null,
+                                           value = 10 / denominator * 100000
+            WHERE period_type = 'calendar_year' AND numerator IS NULL""").fetchone()[0]
+    assert shown == len(A_AND_PARENTS)
+    recovered = attack(exposed)["recovered"]
+    assert {(c[1], c[2], c[4].month) for c in recovered if c[3] == "month"} == {
+        (*key, m) for key in A_AND_PARENTS for m in range(1, 13)}
+    assert all(c[-1] == [1] for c in recovered if c[3] == "month")
 
 
-def test_a_changed_month_redecides_what_is_hidden_in_every_period_of_the_area(quarter, tmp_path):
-    """February replaced, 20 → 30 crimes: March's 25 is now the smallest non-zero month beside the
-    hidden January (3), so March is hidden and February published (30). March is not a changed
-    month, so an incremental build must rebuild the whole NHS-rule indicator to get this right
-    (int_refresh__indicator): it matches a full rebuild of the same deliveries."""
+def test_a_changed_month_redecides_what_is_hidden_and_matches_a_full_rebuild(twelve_ones, tmp_path):
+    """Zeros shown, June replaced, 1 → 2 crimes: the year is 13, shown as 15 (13 to 17), and the
+    twelve hidden months (each at least 1) can now each be 1 to 6, so the audit no longer hides the
+    year. An incremental build rebuilds the whole NHS-rule indicator (int_refresh__indicator:
+    the audit needs every cell of it) and matches a full rebuild of the same deliveries."""
+    zeros_hidden, built_settings = twelve_ones
+    if zeros_hidden:
+        pytest.skip("the audit hides nothing here when zeros are hidden")
     from ingestion import pipeline
     from ingestion.settings import Settings
     from ingestion.transform import run_dbt
@@ -175,20 +225,18 @@ def test_a_changed_month_redecides_what_is_hidden_in_every_period_of_the_area(qu
     for how in ("incremental", "full"):
         settings = Settings(warehouse_dir=tmp_path / how)
         settings.warehouse_dir.mkdir()
-        shutil.copy(quarter.working_db, settings.working_db)
-        february = write_street(tmp_path / f"{how}-landing", "2025-02", [(A, VIOLENCE, 30)])
-        pipeline.ingest_police_street(february, settings=settings)
+        shutil.copy(built_settings.working_db, settings.working_db)
+        june = write_street(tmp_path / f"{how}-landing", "2025-06", [(A, VIOLENCE, 2)])
+        pipeline.ingest_police_street(june, settings=settings)
         pipeline.check_raw(settings)
-        run_dbt(["build", "--vars", json.dumps({"indicators": [NHS_RULE]})]
+        run_dbt(["build", "--vars", json.dumps({"indicators": [YEARLY], "nhs_small_numbers_hide_zeros": False})]
                 + (["--full-refresh"] if how == "full" else []), settings=settings)
-        built[how] = settings.working_db
-    with duckdb.connect(str(built["incremental"]), read_only=True) as con:
-        months = dict(con.execute("""SELECT strftime(period_start, '%m'), numerator FROM marts.fct_indicator_value
-                                     WHERE area_code = ? AND period_type = 'month'""", [A[0]]).fetchall())
-    assert months == {"01": None, "02": 30, "03": None}
+        built[how] = settings
+    year = _published(built["incremental"], "calendar_year")
+    assert all(year[key] == (15, None) for key in A_AND_PARENTS)
     with duckdb.connect() as con:
-        con.execute(f"ATTACH '{built['incremental']}' AS i (READ_ONLY)")
-        con.execute(f"ATTACH '{built['full']}' AS f (READ_ONLY)")
+        con.execute(f"ATTACH '{built['incremental'].working_db}' AS i (READ_ONLY)")
+        con.execute(f"ATTACH '{built['full'].working_db}' AS f (READ_ONLY)")
         differ = con.execute("""SELECT count(*) FROM ((SELECT * FROM i.marts.fct_indicator_value
                                                        EXCEPT ALL SELECT * FROM f.marts.fct_indicator_value)
                                                       UNION ALL (SELECT * FROM f.marts.fct_indicator_value

@@ -36,6 +36,7 @@ import duckdb
 import pytest
 
 from conftest import MINI_LSOAS, private_warehouse, write_mini_reference
+from disclosure_attack import attack
 from ingestion.load import FileRejected
 from ingestion.sources.force_crime import MappingInvalid, extract_files, load_extract_file, read_mapping
 
@@ -189,9 +190,11 @@ def test_knife_serious_violence_lsoa_rate_and_ci_by_hand(db):
     assert (numerator, denominator) == (15, 1500)
     assert value == pytest.approx(1000.0)
     assert (lower, upper) == pytest.approx(byar(15, 1500), rel=1e-7)
-    # January's 12 is hidden: with February's 5 hidden, quarter − March − January would give it back
-    assert knife(db, "knife_serious_violence_rate", A, area_type="lsoa")[0:3:2] == (None, None)
+    # January's 12 is published as 10; February's 5 and March's 0 are hidden (0–7), and the
+    # quarter less January leaves February anywhere from 0 to 7 (15 ± 2 − (10 ± 2), less March)
+    assert knife(db, "knife_serious_violence_rate", A, area_type="lsoa")[0:3:2] == (10, pytest.approx(10 / 1500 * 100_000))
     assert knife(db, "knife_serious_violence_rate", A, "month", "2025-02-01", "lsoa")[0:3:2] == (None, None)
+    assert knife(db, "knife_serious_violence_rate", A, "month", "2025-03-01", "lsoa")[0:3:2] == (None, None)
 
 
 def test_selection_counts_only_flagged_home_office_offences(db):
@@ -218,17 +221,20 @@ def test_pfa_month_and_quarter_all_ages_and_under_25(db):
     assert knife(db, "knife_serious_violence_u25_rate", tv, "quarter", "2025-01-01", "pfa")[2] == pytest.approx(606.060606)
 
 
-def test_small_counts_hidden_with_secondary_suppression(db):
-    # Slough under 25 in January: 3 → hidden; Reading (8) is then the only other LAD in the PFA,
-    # so it is hidden too or Slough's 3 = 11 − 8 could be recovered
+def test_small_counts_hidden_and_none_can_be_worked_out(db, warehouse):
+    # Slough under 25 in January: 3 → hidden. Reading (8) is the only other LAD in the PFA (11),
+    # but both are shown rounded (10 and 10, each 8 to 12), so Slough = PFA − Reading is only known
+    # to lie in 0 to 4: Reading, its only MSOA and A in it (8 each; B has none) stay published
     assert knife(db, "knife_serious_violence_u25_rate", "E06000039", area_type="lad")[0] is None
-    assert knife(db, "knife_serious_violence_u25_rate", "E06000038", area_type="lad")[0] is None
-    # and so Reading's only MSOA (8), and A in it (8; B has none): either would give Reading back
-    assert knife(db, "knife_serious_violence_u25_rate", "E02090001", area_type="msoa")[0] is None
-    assert knife(db, "knife_serious_violence_u25_rate", A, area_type="lsoa")[0:3:2] == (None, None)
+    assert knife(db, "knife_serious_violence_u25_rate", "E06000038", area_type="lad")[0] == 10
+    assert knife(db, "knife_serious_violence_u25_rate", "E02090001", area_type="msoa")[0] == 10
+    assert knife(db, "knife_serious_violence_u25_rate", A, area_type="lsoa")[0] == 10
     published = db.execute("""SELECT count(*) FROM marts.fct_indicator_value
-                              WHERE indicator_id LIKE 'knife%' AND numerator BETWEEN 1 AND 7""").fetchone()[0]
+                              WHERE indicator_id LIKE 'knife%' AND numerator BETWEEN 0 AND 7""").fetchone()[0]
     assert published == 0
+    # an attacker with the whole file (tests/disclosure_attack.py) pins no hidden count
+    found = attack(warehouse[0], schema="marts")
+    assert found["hidden"] > 0 and found["recovered"] == []
 
 
 def test_incomplete_financial_year_is_not_published(db):

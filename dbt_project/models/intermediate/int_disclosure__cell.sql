@@ -2,7 +2,9 @@
 -- indicator × area × period of int_indicator__value), numbered for secondary suppression
 -- (int_disclosure__relation, int_disclosure__hidden), with what the published file would say of
 -- each count if it were shown: a published 0 is exactly 0, a count r rounded to 5 (8 and more)
--- is r − 2 .. r + 2 and never below 8.
+-- is r − 2 .. r + 2 and never below 8. A force's records no LSOA holds (the force's count less
+-- its children's) are bounded by the band of located share published beside a shown force count
+-- (fct_indicator_value; macros/disclosure.sql).
 -- NHS-rule indicators are rebuilt in full whenever any of their months changes
 -- (int_refresh__indicator), so every cell a relation can hold is here together.
 -- depends_on: {{ ref('int_refresh__period') }} {{ ref('int_refresh__indicator') }}
@@ -14,7 +16,9 @@ cells as (
     select
         v.indicator_id, v.area_type, v.area_code, v.period_type, v.period_start, v.period_end,
         v.numerator::bigint as numerator,
-        {{ nhs_rounded('v.numerator') }}::bigint as rounded_numerator
+        {{ nhs_rounded('v.numerator') }}::bigint as rounded_numerator,
+        -- the band of its own records' located share (force level and above), as published beside it
+        case when v.located_share_pfa_code is null then {{ nhs_share_band('v.located_share') }} end as located_band
     from {{ ref('int_indicator__value') }} as v
     join rules as r using (indicator_id)
     where r.disclosure = 'nhs_small_numbers'
@@ -24,7 +28,18 @@ cells as (
 select
     row_number() over (order by indicator_id, area_type, area_code, period_type, period_start) as cell_id,
     indicator_id, area_type, area_code, period_type, period_start, period_end, numerator,
-    numerator between 1 and 7 as is_small_count,
-    case when numerator = 0 then 0 else greatest(rounded_numerator - 2, 8) end as shown_low,
-    case when numerator = 0 then 0 else rounded_numerator + 2 end as shown_high
+    -- hidden by the rule itself: 1 to 7, and 0 too unless zeros are shown (dbt_project.yml)
+    numerator between {{ nhs_hidden_from() }} and 7 as is_small_count,
+    -- the least a hidden count can be, as far as the published file says
+    {{ nhs_hidden_from() }} as hidden_low,
+    case when numerator = 0 then 0 else {{ nhs_shown_low('rounded_numerator') }} end as shown_low,
+    case when numerator = 0 then 0 else {{ nhs_shown_high('rounded_numerator') }} end as shown_high,
+    case when numerator = 0 then 0
+         when located_band is not null and {{ share_band_fits('located_band', 'rounded_numerator') }}
+             then {{ band_unplaced_low('located_band', 'rounded_numerator') }}
+    end::bigint as unplaced_low,
+    case when numerator = 0 then 0
+         when located_band is not null and {{ share_band_fits('located_band', 'rounded_numerator') }}
+             then {{ band_unplaced_high('located_band', 'rounded_numerator') }}
+    end::bigint as unplaced_high
 from cells

@@ -1,24 +1,25 @@
-"""Which NHS-rule counts are hidden: the small counts, then secondary suppression until no hidden
-count can be worked out from everything else the published file says.
+"""Which NHS-rule counts are hidden: the small counts (1 to 7, and zeros unless they are shown),
+then secondary suppression until no hidden count can be worked out from everything else the
+published file says.
 
-Two passes, repeated until neither hides anything more:
-  one hidden cell   a relation (int_disclosure__relation) with exactly one hidden cell gives it
-                    back as the relation's other cells added or subtracted: hide its smallest
-                    non-zero shown cell (a child or a month before a total; never a zero, which a
-                    published zero total would give back).            cause: secondary
-  audit             read the file as an attacker does: every shown count within its rounding
-                    (int_disclosure__cell), every hidden one 1 or more (one published reason for
-                    all), every relation's other cells bounding each of its cells, to a fixed
-                    point. A hidden count whose bounds meet is recovered: hide the smallest
-                    non-zero shown cell of a relation it is in (or, when those are all hidden or
-                    zero, of a relation one of those hidden cells is in, and so on).  cause: audit
+The audit reads the file as an attacker does: every shown count within its rounding
+(int_disclosure__cell), every hidden one 0 or more (1 or more where zeros are shown; one published
+reason for all), and every relation (int_disclosure__relation) bounding each of its cells by its
+other cells, to a fixed point. A hidden count left with fewer than MIN_CANDIDATES possible values
+is exposed (twelve hidden 1s adding up to a year shown as 10, say): the smallest non-zero shown
+cell of the smallest relation it is in that has one is hidden too (or, when those are all hidden,
+of a relation one of those hidden cells is in, and so on), and the audit runs again.
 Hiding a shown count only widens what an attacker knows of it, so each pass can only free cells,
-and the loop ends (at worst with every non-zero cell of a tangle hidden). It is a Python model
-because the passes repeat a fixed point inside a fixed point; every step is one set-based query.
+and the loop ends (at worst with every non-zero cell of a tangle hidden). The classic rule (no
+relation with exactly one hidden cell) is not used: with counts rounded to 5 one hidden cell in a
+relation is still a range, and the rule would hide every count beside a hidden zero.
+It is a Python model because the passes repeat a fixed point inside a fixed point; every step is
+one set-based query.
 """
 
 BIG = 10**9  # no upper bound known
 MAX_PASSES = 500
+MIN_CANDIDATES = 3  # a hidden count must keep at least this many possible values
 
 # bounds on each member of each relation from the relation's other members: coefficient × x =
 # −(the rest), the rest within [s_lo − own_lo, s_hi − own_hi]
@@ -45,41 +46,28 @@ def _run(con, query: str, params=()) -> list:
     return con.execute(query, list(params)).fetchall()
 
 
-def _hide_where_one_hidden(con) -> int:
-    """One pass: in each relation with exactly one hidden cell, hide its smallest non-zero shown cell."""
-    before = _run(con, "select count(*) from disclosure_hidden")[0][0]
-    _run(con, """
-        insert into disclosure_hidden
-        select distinct cell_id, 'secondary', ?
-        from (
-            select r.cell_id
-            from disclosure_relation as r
-            join disclosure_cell as c using (cell_id)
-            where c.numerator > 0 and r.cell_id not in (select cell_id from disclosure_hidden)
-              and r.relation_id in (
-                  select relation_id from disclosure_relation
-                  where cell_id in (select cell_id from disclosure_hidden)
-                  group by relation_id having count(*) = 1)
-            qualify row_number() over (partition by r.relation_id order by r.is_parent, c.numerator, r.cell_id) = 1
-        )""", [_pass(con)])
-    return _run(con, "select count(*) from disclosure_hidden")[0][0] - before
-
-
 def _pass(con) -> int:
     return _run(con, "select coalesce(max(hidden_in_pass), 0) + 1 from disclosure_hidden")[0][0]
 
 
 def _recovered(con) -> int:
-    """The attacker's bounds to a fixed point; the hidden cells whose bounds meet (or cross)."""
+    """The attacker's bounds to a fixed point; the hidden cells left with too few possible values."""
     _run(con, f"""
         create or replace temp table disclosure_bound as
         select c.cell_id as member_id,
-               case when h.cell_id is not null then 1 else c.shown_low end as lo,
+               case when h.cell_id is not null then c.hidden_low else c.shown_low end as lo,
                case when h.cell_id is not null then {BIG} else c.shown_high end as hi
         from disclosure_cell as c left join disclosure_hidden as h using (cell_id)
         union all
-        -- what a parent holds beyond its cells: 0 or more
-        select member_id, 0, {BIG} from disclosure_member where member_id < 0""")
+        -- what a parent holds beyond its cells: 0 or more; a force's records no LSOA holds within
+        -- what the located share published beside its shown count allows
+        select distinct m.member_id,
+               case when h.cell_id is null then coalesce(c.unplaced_low, 0) else 0 end,
+               case when h.cell_id is null then coalesce(c.unplaced_high, {BIG}) else {BIG} end
+        from disclosure_member as m
+        left join disclosure_cell as c on c.cell_id = -m.member_id
+        left join disclosure_hidden as h on h.cell_id = -m.member_id
+        where m.member_id < 0""")
     while True:
         _run(con, f"""
             create or replace temp table disclosure_bound_next as
@@ -91,48 +79,56 @@ def _recovered(con) -> int:
         _run(con, "create or replace temp table disclosure_bound as select * from disclosure_bound_next")
         if not changed:
             break
-    _run(con, """
+    _run(con, f"""
         create or replace temp table disclosure_recovered as
         select member_id as cell_id from disclosure_bound
-        where member_id in (select cell_id from disclosure_hidden) and lo >= hi""")
+        where member_id in (select cell_id from disclosure_hidden) and hi - lo + 1 < {MIN_CANDIDATES}""")
     return _run(con, "select count(*) from disclosure_recovered")[0][0]
 
 
 def _hide_around_recovered(con) -> int:
     """For each recovered cell, the smallest non-zero shown cell of a relation it is in; where there
-    is none, look one relation further, through the hidden cells of those relations."""
+    is none, look one relation further, through the hidden cells of those relations, and so on."""
     pass_ = _pass(con)
+    # each relation's smallest non-zero shown cell (a part before a total), and its size: the
+    # smallest relations are the ones that pin a cell (a month in its quarter, an LSOA in its MSOA),
+    # where one more hidden cell frees it soonest
     _run(con, """
-        create or replace temp table disclosure_front as
-        select cell_id as origin, cell_id from disclosure_recovered""")
-    _run(con, "create or replace temp table disclosure_seen as select origin, cell_id from disclosure_front")
-    hidden = 0
-    while _run(con, "select count(*) from disclosure_front")[0][0]:
+        create or replace temp table disclosure_relation_min as
+        select r.relation_id, r.cell_id, r.is_parent, c.numerator, s.cells
+        from disclosure_relation as r
+        join disclosure_cell as c using (cell_id)
+        join (select relation_id, count(*) as cells from disclosure_relation group by all) as s using (relation_id)
+        anti join disclosure_hidden as h using (cell_id)
+        where c.numerator > 0
+        qualify row_number() over (partition by r.relation_id order by r.is_parent, c.numerator, r.cell_id) = 1""")
+    _run(con, "create or replace temp table disclosure_front as select cell_id as origin, cell_id from disclosure_recovered")
+    before = _run(con, "select count(*) from disclosure_hidden")[0][0]
+    for _ in range(MAX_PASSES):  # a shown cell is always some relations away (see the docstring)
+        if not _run(con, "select count(*) from disclosure_front")[0][0]:
+            break
         _run(con, """
             create or replace temp table disclosure_choice as
-            select f.origin, r2.cell_id
+            select f.origin, m.cell_id
             from disclosure_front as f
-            join disclosure_relation as r1 on r1.cell_id = f.cell_id
-            join disclosure_relation as r2 on r2.relation_id = r1.relation_id
-            join disclosure_cell as c on c.cell_id = r2.cell_id
-            where c.numerator > 0 and r2.cell_id not in (select cell_id from disclosure_hidden)
-            qualify row_number() over (partition by f.origin order by r2.is_parent, c.numerator, r2.cell_id) = 1""")
-        before = _run(con, "select count(*) from disclosure_hidden")[0][0]
-        _run(con, "insert into disclosure_hidden select distinct cell_id, 'audit', ? from disclosure_choice",
-                    [pass_])
-        hidden += _run(con, "select count(*) from disclosure_hidden")[0][0] - before
+            join disclosure_relation as r using (cell_id)
+            join disclosure_relation_min as m using (relation_id)
+            qualify row_number() over (partition by f.origin order by m.cells, m.is_parent, m.numerator, m.cell_id) = 1""")
+        _run(con, """
+            insert into disclosure_hidden
+            select distinct cell_id, 'secondary', ? from disclosure_choice anti join disclosure_hidden using (cell_id)""",
+             [pass_])
         # origins with no shown cell around them: go on through the hidden cells beside them
         _run(con, """
-            create or replace temp table disclosure_front as
+            create or replace temp table disclosure_front_next as
             select distinct f.origin, r2.cell_id
-            from disclosure_front as f
-            join disclosure_relation as r1 on r1.cell_id = f.cell_id
+            from (select * from disclosure_front anti join disclosure_choice using (origin)) as f
+            join disclosure_relation as r1 using (cell_id)
             join disclosure_relation as r2 on r2.relation_id = r1.relation_id
-            where f.origin not in (select origin from disclosure_choice)
-              and r2.cell_id in (select cell_id from disclosure_hidden)
-              and (f.origin, r2.cell_id) not in (select (origin, cell_id) from disclosure_seen)""")
-        _run(con, "insert into disclosure_seen select origin, cell_id from disclosure_front")
-    return hidden
+            semi join disclosure_hidden as h on h.cell_id = r2.cell_id
+            anti join disclosure_front as seen on seen.origin = f.origin and seen.cell_id = r2.cell_id""")
+        _run(con, "create or replace temp table disclosure_front as select * from disclosure_front_next")
+    return _run(con, "select count(*) from disclosure_hidden")[0][0] - before
 
 
 def model(dbt, session):
@@ -142,25 +138,30 @@ def model(dbt, session):
     con = session
     _run(con, """
         create or replace temp table disclosure_cell as
-        select cell_id, numerator, is_small_count, shown_low, shown_high from disclosure_cell_in""")
+        select cell_id, numerator, is_small_count, hidden_low, shown_low, shown_high, unplaced_low, unplaced_high
+        from disclosure_cell_in""")
     _run(con, """
         create or replace temp table disclosure_relation as
-        select dense_rank() over (order by relation_id) as relation_id, cell_id, coefficient, is_parent, has_remainder
+        select dense_rank() over (order by relation_id) as relation_id, cell_id, coefficient, is_parent, remainder_kind
         from disclosure_relation_in""")
-    # the members of each relation: its cells, and for a parent that may hold more than its cells,
-    # one more unknown (id −relation) with coefficient −1
+    # the members of each relation: its cells, and where a parent may hold more than its cells, one
+    # more unknown with coefficient −1: a force's records no LSOA holds (one per force cell, id
+    # −cell), or children with no cell (one per relation, below every −cell id)
     _run(con, """
         create or replace temp table disclosure_member as
         select relation_id, cell_id as member_id, coefficient from disclosure_relation
         union all
-        select distinct relation_id, -relation_id, -1 from disclosure_relation where has_remainder""")
+        select relation_id,
+               case when remainder_kind = 'unplaced' then -parent_id
+                    else -(relation_id + (select max(cell_id) from disclosure_cell)) end,
+               -1
+        from (select relation_id, any_value(remainder_kind) as remainder_kind, max(cell_id) filter (where is_parent) as parent_id
+              from disclosure_relation where remainder_kind is not null group by relation_id)""")
     _run(con, """
         create or replace temp table disclosure_hidden as
         select cell_id, 'small count' as suppression_cause, 0 as hidden_in_pass
         from disclosure_cell where is_small_count""")
     for _ in range(MAX_PASSES):
-        while _hide_where_one_hidden(con):
-            pass
         if not _recovered(con):
             break
         if not _hide_around_recovered(con):

@@ -1,8 +1,10 @@
 -- Every linear relation between the NHS-rule cells (int_disclosure__cell) that anyone can read
 -- off the published file, as Σ coefficient × count = 0 over its cells:
---   geo      a parent and its children, for each nesting of vars.area_levels (LSOA in MSOA, MSOA
---            in LAD, ...): parent − Σ children = 0. At a force's area and above the parent also
---            holds records no LSOA holds (has_remainder below).
+--   geo      a parent and its children, for each level and every level above it in
+--            vars.area_levels (LSOA in MSOA, in LAD, in PFA, ...): parent − Σ children = 0; the
+--            indirect ones repeat the direct ones, but an attacker's bounds go further with them.
+--            A force's area (or one above it) over areas below force level also holds the
+--            records no LSOA holds (remainder_kind below).
 --   time     a period and the shorter periods of one type that tile it (months in a quarter, year
 --            or rolling 12 months; quarters in a calendar or financial year).
 --   overlap  two overlapping periods of more than a month and the months only one of them has
@@ -14,7 +16,7 @@
 {%- set groupings = [] %}
 {%- set level_of = area_levels() %}
 {%- for level in var('area_levels') %}
-    {%- for parent in level.parents %}
+    {%- for parent in level_of[level.type].ancestors %}
         {%- do groupings.append((level.type, level.code_column, parent, level_of[parent].code_column)) %}
     {%- endfor %}
 {%- endfor %}
@@ -85,7 +87,7 @@ geo as (
 {%- for child, child_col, parent, parent_col in groupings %}
     select
         'geo:{{ child }}:' || p.cell_id as relation_id, c.cell_id, -1 as coefficient, false as is_parent,
-        {{ parent in force_levels }} as has_unplaced, l.children
+        {{ parent in force_levels and child not in force_levels }} as has_unplaced, l.children
     from cell as c
     join (select child_code, parent_code, count(*) over (partition by parent_code) as children
           from (select distinct {{ child_col }} as child_code, {{ parent_col }} as parent_code from hierarchy
@@ -98,7 +100,7 @@ geo as (
     union all
     select
         'geo:{{ child }}:' || p.cell_id as relation_id, p.cell_id, 1 as coefficient, true as is_parent,
-        {{ parent in force_levels }} as has_unplaced, null as children
+        {{ parent in force_levels and child not in force_levels }} as has_unplaced, null as children
     from cell as p
     where p.area_type = '{{ parent }}'
     {{- '\n    union all' if not loop.last }}
@@ -142,21 +144,22 @@ overlap_cells as (
        and m.area_type = o.area_type and m.area_code = o.area_code
 )
 
--- A parent with children that have no cell (not valued), or with records no LSOA holds, may
--- exceed what its cells add up to: has_remainder (parent − Σ children ≥ 0). A pair of overlapping
--- periods needs every month it names.
+-- remainder_kind: what a parent may hold beyond its cells (parent − Σ children ≥ 0): "unplaced", a
+-- force's records no LSOA holds (one unknown per force cell, whichever level its children are
+-- at); "missing", children with no cell (not valued). A pair of overlapping periods needs every
+-- month it names.
 select relation_id, cell_id, coefficient, is_parent,
-    bool_or(has_unplaced) over r or count(*) filter (where not is_parent) over r < max(children) over r
-        as has_remainder
+    case when count(*) filter (where not is_parent) over r < max(children) over r then 'missing'
+         when bool_or(has_unplaced) over r then 'unplaced' end as remainder_kind
 from geo
 window r as (partition by relation_id)
 union all
 select relation_id, cell_id, coefficient, is_parent,
-    count(*) filter (where not is_parent) over r < max(children) over r as has_remainder
+    case when count(*) filter (where not is_parent) over r < max(children) over r then 'missing' end as remainder_kind
 from time
 window r as (partition by relation_id)
 union all
-select relation_id, cell_id, coefficient, is_parent, false as has_remainder
+select relation_id, cell_id, coefficient, is_parent, null as remainder_kind
 from overlap_cells
 qualify count(*) filter (where not is_parent) over (partition by relation_id)
     = max(months) over (partition by relation_id)

@@ -1,7 +1,8 @@
 -- Disclosure control, in one place, from each indicator's declared rule:
 --   rate_count_below_10  (Fingertips): no value or CI where the numerator is below 10; the count
 --                        itself is public (police.uk publishes every record).
---   nhs_small_numbers    (NHS secondary care): counts 1–7 hidden, other counts rounded to the
+--   nhs_small_numbers    (NHS secondary care): counts 1–7 hidden (and zeros, unless
+--                        var nhs_small_numbers_hide_zeros is false), other counts rounded to the
 --                        nearest 5, no value or CI below 10 events, and the value and CIs
 --                        computed from the rounded count (a value from the true count times the
 --                        published denominator would give the true count back). Which counts are
@@ -55,7 +56,8 @@ select
     -- count is the small one; suppression_cause (not published) keeps the difference
     case
         when f.is_hidden
-            then 'hidden: a count from 1 to 7, or a count hidden so that none can be worked out (NHS small-number rule)'
+            then 'hidden: a count from {{ nhs_hidden_from() }} to 7, or a count hidden so that none can be worked out'
+                 || ' (NHS small-number rule)'
         when f.disclosure = 'nhs_small_numbers' and f.published_numerator < 10
             then 'published count below 10: rate and CI not published (NHS small-number rule)'
         when f.disclosure <> 'none' and f.numerator < 10 then 'numerator below 10: rate and CI not published (Fingertips rule)'

@@ -24,6 +24,10 @@ with disclosed as (
     where {{ refresh_period_filter('d.indicator_id', 'd.period_type', 'd.period_start') }}
 ),
 
+rules as (
+    {{ disclosure_rules() }}
+),
+
 polarity as (
     select * from (values
     {%- for ind in indicator_catalogue() %}
@@ -50,9 +54,13 @@ with_comparators as (
         cmp.value  as comparator_value,
         eng.value  as england_value,
         -- below force level the share is the force's: not shown where the force's count is hidden
-        (d.located_share_pfa_code is not null and frc.numerator is null) as force_count_hidden
+        (d.located_share_pfa_code is not null and frc.numerator is null) as force_count_hidden,
+        -- the shown count the share is of: the area's own, or below force level its force's
+        case when d.located_share_pfa_code is null then d.numerator else frc.numerator end as share_count,
+        r.disclosure
     from disclosed as d
     join polarity as pol using (indicator_id)
+    join rules as r using (indicator_id)
     left join parents as par using (area_code, area_type)
     left join disclosed as cmp
         on cmp.indicator_id = d.indicator_id and cmp.area_code = par.comparator_area_code
@@ -86,9 +94,13 @@ select
                      'polarity') }}::varchar                                     as comparison_with_england,
     is_suppressed::boolean                                           as is_suppressed,
     suppression_reason::varchar                                      as suppression_reason,
-    -- never of a hidden count: the share would narrow it down
+    -- never of a hidden count: the share would narrow it down; under the NHS rule in bands of 10,
+    -- and only a band that fits every count the shown (rounded) one can stand for
     (case when numerator is null or force_count_hidden then null
-          else round(100 * located_share) end)::double               as located_percent,
+          when disclosure <> 'nhs_small_numbers' then round(100 * located_share)
+          when share_count = 0 or {{ share_band_fits(nhs_share_band('located_share'), 'share_count') }}
+              then {{ nhs_share_band('located_share') }}
+          end)::double                                               as located_percent,
     null::varchar                                                    as value_note
 from with_comparators
 union all
