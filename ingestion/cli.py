@@ -281,6 +281,59 @@ def download(
               "check the URLs in the downloads config, then run `vru ingest reference`")
 
 
+@app.command(no_args_is_help=True)
+def bootstrap(
+    area: str = typer.Argument(..., help="england-wales, or a police force id (e.g. thames-valley)"),
+    config: Path = typer.Option(None, help="TOML listing datasets and URLs (default: ingestion/reference_downloads.toml)"),
+) -> None:
+    """Download the reference data an area needs (each file checked before it replaces the
+    previous one; a force area's rows only) into the landing folder, then load it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ingestion import pipeline
+    from ingestion.downloads import DownloadFailed, DownloadResult, area_scope, fetch_area, read_config
+
+    landing = get_settings().landing_dir
+    try:
+        scope, specs = area_scope(area), read_config(config)
+    except DownloadFailed as error:
+        _fail(str(error), error.hint)
+    # a dataset with no address is used as delivered by hand, when it is there
+    delivered = [s for s in specs if not s.url and (landing / s.target).exists()]
+    missing = [s for s in specs if not s.url and s not in delivered]
+    if missing:
+        _fail(f"no URL configured for {', '.join(s.name for s in missing)} and no copy in the landing folder "
+              f"({', '.join(str(landing / s.target) for s in missing)})",
+              "set its url in the downloads config, or save the file there, then run `vru bootstrap` again")
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        tasks = {}
+
+        def start(spec):
+            tasks[spec.name] = progress.add_task(f"{spec.name}", total=None)
+
+        def advance(spec, rows, total):
+            progress.update(tasks[spec.name], completed=rows, total=total)
+
+        def done(outcome):
+            if isinstance(outcome, DownloadResult):
+                state = "replaced" if outcome.replaced else "unchanged"
+                progress.console.print(f"[green]✓[/] {outcome.spec.name}: {outcome.rows:,} rows, {state} → "
+                                       f"{escape(str(outcome.path))}", highlight=False, soft_wrap=True)
+            else:
+                progress.console.print(f"[red]✗[/] {escape(str(outcome))}", highlight=False)
+
+        try:
+            fetch_area([s for s in specs if s.url], landing, scope, start, advance, done)
+        except DownloadFailed:
+            _fail(f"{area}: some downloads failed (above); previous files are unchanged and nothing was loaded",
+                  "check the addresses in the downloads config or try again later")
+    for spec in delivered:
+        console.print(f"[yellow]·[/] {spec.name}: no URL configured, using the delivered {landing / spec.target}",
+                      soft_wrap=True)
+    _run_step(f"Loading {area}'s reference data from {landing}", pipeline.load_reference, landing)
+
+
 @app.command()
 def check(
     everything: bool = typer.Option(False, "--all", help="Check the whole indicator mart, not only what the last build wrote."),

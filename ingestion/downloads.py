@@ -5,18 +5,24 @@ A download goes to a temporary file beside its target, is checked against the so
 previous version. A failed or refused download leaves the previous file exactly as it was.
 
 URLs are configuration, not code: `reference_downloads.toml` (or a file named by
-`VRU_DOWNLOADS_CONFIG`) lists each dataset; ONS moves files between releases, so each entry names
-the dataset as the ONS Open Geography Portal titles it.
+`VRU_DOWNLOADS_CONFIG`) lists each dataset once: its kind (a plain `file`, or an ArcGIS
+FeatureServer layer paged as an `arcgis_table` CSV or an `arcgis_geojson` FeatureCollection, see
+arcgis.py), its address, the fields it needs and the target file the loaders read.
+`VRU_DOWNLOAD_BASE` sends every request to a mirror instead (`https://host/path` is fetched as
+`<base>/host/path`): for networks that reach the internet only through one, and for tests.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import json
 import os
 import re
 import tomllib
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,9 +36,32 @@ def _source(name: str) -> SourceSpec | None:
     from ingestion import sources
 
     return next((s for s in sources.all_sources() if s.name == name), None)
+
+
 DEFAULT_CONFIG = PROJECT_ROOT / "ingestion" / "reference_downloads.toml"
-# data.police.uk publishes every force's files for a month range as one archive; {month} is YYYY-MM
-POLICE_ARCHIVE_URL = os.environ.get("VRU_POLICE_ARCHIVE_URL", "https://data.police.uk/data/archive/{month}.zip")
+KINDS = ("file", "arcgis_table", "arcgis_geojson")
+
+
+def _config_path(path: Path | None = None) -> Path:
+    return Path(path or os.environ.get("VRU_DOWNLOADS_CONFIG", DEFAULT_CONFIG))
+
+
+def resolved_url(url: str) -> str:
+    """The address to fetch: `url`, or its copy under the mirror VRU_DOWNLOAD_BASE names."""
+    base = os.environ.get("VRU_DOWNLOAD_BASE", "").rstrip("/")
+    if not base or not url:
+        return url
+    return f"{base}/{re.sub(r'^[a-z]+://', '', url)}"
+
+
+def _police_archive_template() -> str:
+    """data.police.uk publishes every force's files for a month range as one archive; the address
+    (with {month} as YYYY-MM) is declared in the downloads config, VRU_POLICE_ARCHIVE_URL overrides it."""
+    if os.environ.get("VRU_POLICE_ARCHIVE_URL"):
+        return os.environ["VRU_POLICE_ARCHIVE_URL"]
+    with open(_config_path(), "rb") as handle:
+        return resolved_url(tomllib.load(handle)["police"]["archive_url"])
+
 # the archive month names a folder under landing/police: nothing but YYYY-MM (ASCII digits, month 01–12)
 MONTH_PATTERN = r"[0-9]{4}-(0[1-9]|1[0-2])"
 
@@ -43,11 +72,51 @@ class DownloadFailed(VruError):
 
 @dataclass(frozen=True)
 class DownloadSpec:
-    name: str          # one of SPECS: which rules the file must pass
-    url: str
+    name: str          # a reference source's name: which rules the file must pass
+    url: str           # kind file: the file; arcgis_*: the layer's …/FeatureServer/<n>/query
     target: str        # path under the landing folder, e.g. ons/LSOA21_WD24_LAD24_EW_LU.csv
-    min_rows: int = 1
+    min_rows: int = 1  # for the whole of England and Wales (an area's download needs one row)
     title: str = ""
+    kind: str = "file"
+    source: str = ""   # where the address was found (documentation only)
+    fields: tuple[str, ...] = ()                 # arcgis_*: outFields, required in every answer
+    rename: tuple[tuple[str, str], ...] = ()     # arcgis_table: (field, CSV column the loader reads)
+    order_by: str = ""                           # arcgis_*: a unique field, for stable paging
+    where: str = "1=1"                           # arcgis_*: rows wanted for England and Wales
+    # how an area narrows the rows: "pfa:<field>" or "lad:<field>" (a where clause on the
+    # service), "lsoa:<field>" (fetched whole, kept where the LSOA is the area's)
+    area: str = ""
+    page_size: int = 1000
+    code_column: str = ""                        # arcgis_geojson: the property holding LSOA 2021 codes
+
+
+@dataclass
+class AreaScope:
+    """Which rows a download keeps: everything (England and Wales), or a police force area's,
+    learned as the downloads run: its districts from the LAD→CSP→PFA lookup, then their LSOAs
+    from the LSOA→LAD lookup."""
+    name: str
+    pfa_code: str | None = None
+    lads: set[str] | None = None
+    lsoas: set[str] | None = None
+
+    @property
+    def national(self) -> bool:
+        return self.pfa_code is None
+
+
+def area_scope(area: str) -> AreaScope:
+    """`england-wales`, or a police.uk force id (e.g. thames-valley) from the police_force seed."""
+    from ingestion.codes import POLICE_FORCES
+
+    if area == "england-wales":
+        return AreaScope(area)
+    force = POLICE_FORCES.get(area)
+    if force is None or not force.pfa_code or not force.in_england_wales:
+        known = sorted(f for f, v in POLICE_FORCES.items() if v.pfa_code and v.in_england_wales)
+        raise DownloadFailed(f"unknown area {shown(repr(area), 60)}: give england-wales or a police force id "
+                             f"({', '.join(known[:6])}, …)", hint="e.g. `vru bootstrap thames-valley`")
+    return AreaScope(area, force.pfa_code)
 
 
 @dataclass(frozen=True)
@@ -60,34 +129,121 @@ class DownloadResult:
 
 
 def read_config(path: Path | None = None) -> list[DownloadSpec]:
-    path = Path(path or os.environ.get("VRU_DOWNLOADS_CONFIG", DEFAULT_CONFIG))
+    path = _config_path(path)
     with open(path, "rb") as handle:
         entries = tomllib.load(handle).get("download", [])
-    specs = [DownloadSpec(**entry) for entry in entries]
-    unknown = [s.name for s in specs if _source(s.name) is None or _source(s.name).refresh != "reference"]
+    specs = [DownloadSpec(**entry | {"fields": tuple(entry.get("fields", ())),
+                                     "rename": tuple(entry.get("rename", {}).items())}) for entry in entries]
+    # a boundary file is for maps, not loaded: it alone may name no source
+    unknown = [s.name for s in specs if s.kind != "arcgis_geojson"
+               and (_source(s.name) is None or _source(s.name).refresh != "reference")]
     if unknown:
         raise DownloadFailed(f"{path}: unknown dataset name(s) {unknown}; each must be a reference source's name")
+    bad = [s.name for s in specs if s.kind not in KINDS
+           or (s.kind != "file" and not (s.fields and s.order_by))
+           or (s.area and not re.fullmatch(r"(pfa|lad|lsoa):\w+", s.area))]
+    if bad:
+        raise DownloadFailed(f"{path}: entries {bad} need a kind in {KINDS}; arcgis kinds need fields and "
+                             "order_by; area is pfa:FIELD, lad:FIELD or lsoa:FIELD")
     return specs
 
 
-def fetch(spec: DownloadSpec, landing_dir: Path, timeout_s: float = 120.0) -> DownloadResult:
-    """Download one file, check it, and only then replace the previous version."""
+def _codes_where(field_name: str, codes: set[str]) -> str:
+    """`FIELD IN ('E06000038', …)`; codes are checked first, so nothing else reaches the query."""
+    if not all(re.fullmatch(r"[EW]\d{8}", c) for c in codes):
+        raise DownloadFailed(f"area codes {sorted(codes)[:5]} are not ONS codes; nothing was changed")
+    return f"{field_name} IN ({', '.join(repr(c) for c in sorted(codes))})"
+
+
+def _narrowed(spec: DownloadSpec, scope: AreaScope | None) -> tuple[str, Callable[[dict], bool] | None]:
+    """The where clause and the row filter that narrow a download to the area."""
+    if scope is None or scope.national or not spec.area:
+        return spec.where, None
+    level, field_name = spec.area.split(":")
+    if level == "pfa":
+        clause = _codes_where(field_name, {scope.pfa_code})
+    elif level == "lad":
+        if not scope.lads:
+            raise DownloadFailed(f"{spec.name}: the area's districts are not known yet (download the "
+                                 "LAD→CSP→PFA lookup, area = pfa:…, first)")
+        clause = _codes_where(field_name, scope.lads)
+    else:
+        if not scope.lsoas:
+            raise DownloadFailed(f"{spec.name}: the area's LSOAs are not known yet (download the "
+                                 "LSOA→LAD lookup, area = lad:…, first)")
+        lsoas = scope.lsoas
+        return spec.where, lambda row: row.get(field_name) in lsoas
+    return clause if spec.where in ("", "1=1") else f"({spec.where}) AND ({clause})", None
+
+
+def _download_arcgis(spec: DownloadSpec, partial: Path, timeout_s: float, scope: AreaScope | None,
+                     on_progress: Callable[[int, int], None] | None) -> None:
+    import httpx
+
+    from ingestion import arcgis
+
+    where, keep = _narrowed(spec, scope)
+    query = arcgis.Query(resolved_url(spec.url), spec.fields, spec.order_by, where, spec.page_size,
+                         geojson=spec.kind == "arcgis_geojson",
+                         geometry=any(f.startswith("geometry.") for f, _ in spec.rename))
+    retry = arcgis.Retry(timeout_s=timeout_s, backoff_s=float(os.environ.get("VRU_DOWNLOAD_BACKOFF_S", 1.0)))
+    with httpx.Client(follow_redirects=True) as client, open(partial, "w", encoding="utf-8", newline="") as out:
+        if spec.kind == "arcgis_geojson":
+            arcgis.write_geojson(client, query, out, keep, retry, on_progress)
+        else:
+            arcgis.write_csv(client, query, out, dict(spec.rename), keep, retry, on_progress)
+
+
+def _check_geojson(spec: DownloadSpec, path: Path, min_rows: int) -> int:
+    """A boundary file has no loader: check it is a FeatureCollection of polygons with an LSOA
+    2021 code each, as many as expected."""
+    from ingestion.codes import AREA_LEVELS
+
+    with open(path, encoding="utf-8") as handle:
+        features = json.load(handle).get("features", [])
+    pattern = re.compile(AREA_LEVELS["lsoa"].code_pattern)
+    for n, feature in enumerate(features, 1):
+        code = str((feature.get("properties") or {}).get(spec.code_column, ""))
+        if not pattern.fullmatch(code) or not feature.get("geometry"):
+            raise FileRejected(path, "boundary_feature",
+                               f"feature {n}: needs a geometry and an LSOA 2021 code in {spec.code_column!r} "
+                               f"(got {shown(code, 40)!r})")
+    if len(features) < min_rows:
+        raise FileRejected(path, "min_rows", f"{len(features)} features, fewer than the {min_rows} expected")
+    return len(features)
+
+
+def fetch(spec: DownloadSpec, landing_dir: Path, timeout_s: float = 120.0, scope: AreaScope | None = None,
+          on_progress: Callable[[int, int], None] | None = None) -> DownloadResult:
+    """Download one dataset (for `scope`'s area, when given), check it, and only then replace the
+    previous version."""
+    from ingestion.arcgis import ArcGISFailed
+
     if not spec.url:
         raise DownloadFailed(f"{spec.name}: no URL configured (set it in {DEFAULT_CONFIG.name})")
+    min_rows = spec.min_rows if scope is None or scope.national or not spec.area else 1
     target = Path(landing_dir) / spec.target
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.part")
-    digest = hashlib.sha256()
+    url = resolved_url(spec.url)
     try:
-        with urllib.request.urlopen(spec.url, timeout=timeout_s) as response, open(partial, "wb") as out:
-            for block in iter(lambda: response.read(1 << 20), b""):
-                digest.update(block)
-                out.write(block)
-        rows = validate_file(_source(spec.name).layout_for(partial), partial, as_name=target.name,
-                             min_rows=spec.min_rows)
+        if spec.kind == "file":
+            with urllib.request.urlopen(url, timeout=timeout_s) as response, open(partial, "wb") as out:
+                for block in iter(lambda: response.read(1 << 20), b""):
+                    out.write(block)
+        else:
+            _download_arcgis(spec, partial, timeout_s, scope, on_progress)
+        if spec.kind == "arcgis_geojson":
+            rows = _check_geojson(spec, partial, min_rows)
+        else:
+            rows = validate_file(_source(spec.name).layout_for(partial), partial, as_name=target.name,
+                                 min_rows=min_rows)
     except urllib.error.URLError as error:
         partial.unlink(missing_ok=True)
-        raise DownloadFailed(f"{spec.name}: could not download {spec.url}: {error}") from None
+        raise DownloadFailed(f"{spec.name}: could not download {url}: {error}") from None
+    except ArcGISFailed as error:
+        partial.unlink(missing_ok=True)
+        raise DownloadFailed(f"{spec.name}: {error}; previous version kept", hint=error.hint) from None
     except FileRejected as rejection:
         partial.unlink(missing_ok=True)
         raise DownloadFailed(f"{spec.name}: downloaded file refused, previous version kept — "
@@ -104,13 +260,67 @@ def fetch(spec: DownloadSpec, landing_dir: Path, timeout_s: float = 120.0) -> Do
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    sha = digest.hexdigest()
-    unchanged = target.exists() and hashlib.sha256(target.read_bytes()).hexdigest() == sha
+    sha = _sha256(partial)
+    unchanged = target.exists() and _sha256(target) == sha
     if unchanged:
         partial.unlink()
     else:
         os.replace(partial, target)
+    if scope is not None and spec.kind == "arcgis_table":
+        _learn_area(scope, spec, target)
     return DownloadResult(spec, target, rows, sha, replaced=not unchanged)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _learn_area(scope: AreaScope, spec: DownloadSpec, path: Path) -> None:
+    """After the area's own lookup rows: its districts (from a pfa-narrowed table), then its
+    LSOAs (from a lad-narrowed table with LSOA 2021 codes)."""
+    if scope.national or not spec.area:
+        return
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    header = list(rows[0]) if rows else []
+    lad = next((h for h in header if re.fullmatch(r"LAD\d{2}CD", h)), None)
+    if spec.area.startswith("pfa:") and lad:
+        scope.lads = {r[lad] for r in rows if r[lad]}
+    elif spec.area.startswith("lad:") and "LSOA21CD" in header:
+        scope.lsoas = {r["LSOA21CD"] for r in rows if r["LSOA21CD"]}
+
+
+def fetch_area(specs: list[DownloadSpec], landing_dir: Path, scope: AreaScope,
+               on_start: Callable[[DownloadSpec], None] | None = None,
+               on_progress: Callable[[DownloadSpec, int, int], None] | None = None,
+               on_done: Callable[[DownloadResult | DownloadFailed], None] | None = None) -> list[DownloadResult]:
+    """Every dataset for an area, in the order the area is learned (the force's districts, then
+    their LSOAs, then the rest); each is checked and placed on its own, as `fetch` does. Raises
+    DownloadFailed naming every failure after trying them all."""
+    order = {"pfa": 0, "lad": 1}
+    failures, results = [], []
+    for spec in sorted(specs, key=lambda s: order.get(s.area.split(":")[0], 2)):
+        if on_start:
+            on_start(spec)
+        try:
+            result = fetch(spec, landing_dir, scope=scope,
+                           on_progress=(lambda n, total, s=spec: on_progress(s, n, total)) if on_progress else None)
+        except DownloadFailed as error:
+            failures.append(error)
+            if on_done:
+                on_done(error)
+            continue
+        results.append(result)
+        if on_done:
+            on_done(result)
+    if failures:
+        raise DownloadFailed(f"{len(failures)} of {len(specs)} download(s) failed; their previous files are "
+                             "unchanged:\n  " + "\n  ".join(str(f) for f in failures))
+    return results
 
 
 def fetch_police_archive(month: str, landing_dir: Path, url_template: str | None = None,
@@ -144,7 +354,7 @@ def fetch_police_archive(month: str, landing_dir: Path, url_template: str | None
         raise DownloadFailed(f"police archive {month}: {police_dir / month} resolves to {target}, outside {root} "
                              "(a link?); nothing was changed",
                              hint="remove the link under the landing folder's police/ and try again")
-    url = (url_template or POLICE_ARCHIVE_URL).format(month=month)
+    url = (url_template or _police_archive_template()).format(month=month)
     police_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root, prefix=".download-") as scratch:
         archive = Path(scratch) / f"{month}.zip"

@@ -98,7 +98,10 @@ def test_shipped_config_names_known_datasets():
     from ingestion import sources
 
     reference = {s.name for s in sources.all_sources() if s.refresh == "reference"}
-    assert {s.name for s in read_config()} == reference - {"ons_population_area"}
+    loaded = {s.name for s in read_config() if s.kind != "arcgis_geojson"}   # boundaries are for maps
+    assert loaded <= reference
+    assert loaded >= {"ons_lsoa21_lad", "ons_lad_csp_pfa", "ons_lad_hierarchy", "ons_lsoa21_msoa21",
+                      "ons_lsoa11_lsoa21", "ons_lsoa21_centroid", "mhclg_imd2019_lsoa11", "ons_population_lsoa"}
 
 
 def make_archive(path, files):
