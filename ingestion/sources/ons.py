@@ -37,15 +37,29 @@ def _sql_vintage(attrs: dict[str, str]) -> str:
     return f"'{attrs['_vintage']}'" if attrs.get("_vintage") else "CAST(NULL AS VARCHAR)"
 
 
-LSOA21_LAD = _lookup(
+_LSOA21_LAD_RULES = (_code_rule("lsoa21_code", "lsoa", "LSOA21CD"), _code_rule("lad_code", "lad", "LADyyCD"),
+                     _code_rule("utla_code", "utla", "UTLACD", allow_blank=True),
+                     _code_rule("region_code", "region", "RGNCD", allow_blank=True))
+_LSOA21_LAD_DESCRIPTION = "LSOA 2021 → (ward →) local authority district, best-fit, current vintage"
+
+# The boundary files' attribute table, one row per LSOA 2021 with its district as it is now
+# (LADCD_ACTIVE, no vintage in the name), upper tier and region (blank in Wales); no names.
+LSOA21_LAD_ACTIVE = _lookup(
+    "ons_lsoa21_lad", "raw.ons_lsoa21_lad",
+    (Column("LSOA21CD", "lsoa21_code"), Column("LSOA21NM", "lsoa21_name"),
+     Column("LADCD_ACTIVE", "lad_code"), Column("UTLACD", "utla_code", required=False),
+     Column("RGNCD", "region_code", required=False)),
+    _LSOA21_LAD_RULES, ("lsoa21_code",), _LSOA21_LAD_DESCRIPTION,
+)
+
+LSOA21_LAD = dataclasses.replace(_lookup(
     "ons_lsoa21_lad", "raw.ons_lsoa21_lad",
     (Column("LSOA21CD", "lsoa21_code"), Column("LSOA21NM", "lsoa21_name"),
      Column(rf"WD{_V}CD", "ward_code", required=False), Column(rf"WD{_V}NM", "ward_name", required=False),
-     Column(rf"LAD{_V}CD", "lad_code"), Column(rf"LAD{_V}NM", "lad_name")),
-    (_code_rule("lsoa21_code", "lsoa", "LSOA21CD"), _code_rule("lad_code", "lad", "LADyyCD")),
-    ("lsoa21_code",),
-    "LSOA 2021 → (ward →) local authority district, best-fit, current vintage",
-)
+     Column(rf"LAD{_V}CD", "lad_code"), Column(rf"LAD{_V}NM", "lad_name"),
+     Column(rf"CTYUA{_V}CD", "utla_code", required=False), Column(rf"RGN{_V}CD", "region_code", required=False)),
+    _LSOA21_LAD_RULES, ("lsoa21_code",), _LSOA21_LAD_DESCRIPTION,
+), layouts=(LSOA21_LAD_ACTIVE,))
 
 LAD_CSP_PFA = _lookup(
     "ons_lad_csp_pfa", "raw.ons_lad_csp_pfa",
@@ -74,6 +88,31 @@ LAD_HIERARCHY = _lookup(
      _code_rule("country_code", "country", "CTRYyyCD", allow_blank=True)),
     (),
     "local authority district → county / unitary authority → region → country",
+    area_level="lad",
+)
+
+# Every district code used since 2011 (England, Wales, Scotland, Northern Ireland) with the
+# district it lies in now (LADCD_ACTIVE; itself when Current) and that district's upper tier,
+# region and country: boundary changes as data (int_lad_code_map), and the current districts'
+# hierarchy (int_area_hierarchy). Wales has no region here.
+LAD_ALL_CODES = _lookup(
+    "ons_lad_all_codes", "raw.ons_lad_all_codes",
+    (Column("LADCD", "lad_code"), Column("LADNM", "lad_name"),
+     Column("LADCD_ACTIVE", "current_lad_code"), Column("LADNM_ACTIVE", "current_lad_name"),
+     Column("UTLACD", "utla_code", required=False), Column("UTLANM", "utla_name", required=False),
+     Column("RGNCD", "region_code", required=False), Column("RGNNM", "region_name", required=False),
+     Column("CTRYCD", "country_code", required=False), Column("CTRYNM", "country_name", required=False),
+     Column("Current", "is_current")),
+    (Rule("lad_code_format", r"regexp_full_match(trim(lad_code), '[EWSN]\d{8}')", "LADCD must be an ONS district code"),
+     Rule("current_lad_code_format", r"regexp_full_match(trim(current_lad_code), '[EWSN]\d{8}')",
+          "LADCD_ACTIVE must be an ONS district code"),
+     Rule("current_known", "upper(trim(is_current)) IN ('TRUE', 'FALSE')", "Current must be TRUE or FALSE"),
+     Rule("current_is_its_own_successor",
+          "upper(trim(is_current)) = 'FALSE' OR trim(lad_code) = trim(current_lad_code)",
+          "a current district (Current TRUE) must be its own LADCD_ACTIVE")),
+    ("lad_code",),
+    "every local authority district code since 2011 → the current district it lies in, with its "
+    "upper tier, region and country",
     area_level="lad",
 )
 
@@ -233,6 +272,57 @@ POPULATION_AREA = SourceSpec(
 )
 
 
+def _population_lsoa11_select(spec: SourceSpec, attrs: dict[str, str], staged: list[str]) -> str:
+    # one row per LSOA 2011 × sex × age band × year: the wide year columns (2016, 2017, …)
+    # unpivot; "0-4 years" gives ages 0 to 4, "85+ years" 85 and over (age_to null)
+    return """
+        SELECT lsoa11_code, lsoa11_name,
+               CAST(year AS SMALLINT) AS year,
+               CASE sex WHEN 'Female' THEN 'F' ELSE 'M' END AS sex,
+               CAST(regexp_extract(age_group, '^(\\d+)', 1) AS SMALLINT) AS age_from,
+               CAST(nullif(regexp_extract(age_group, '^\\d+-(\\d+) years$', 1), '') AS SMALLINT) AS age_to,
+               CAST(replace(population, ',', '') AS INTEGER) AS population,
+               _row_number, _file_index
+        FROM (UNPIVOT _staged ON COLUMNS('^[0-9]{4}$') INTO NAME year VALUE population)"""
+
+
+POPULATION_LSOA11 = SourceSpec(
+    name="ons_population_lsoa11",
+    raw_table="raw.ons_population_lsoa11",
+    description="Mid-year population estimates by LSOA 2011, sex and five-year age band, one column per "
+                "year (LSOA11CD, Age_group, Sex, 2016…2020); brought to LSOAs 2021 in dbt",
+    file_pattern=r".*\.csv",
+    columns=(
+        Column("LSOA11CD", "lsoa11_code"), Column("LSOA11NM", "lsoa11_name", required=False),
+        Column("Age_group", "age_group", stored=False), Column("Sex", "sex"),
+        # the file's own total over its years (2016_20), checked against the years
+        Column(r"\d{4}_\d{2}", "years_total", stored=False, required=False),
+        # the wide year columns (extra_columns_pattern) unpivot into these
+        Column(None, "year", "SMALLINT"), Column(None, "age_from", "SMALLINT"), Column(None, "age_to", "SMALLINT"),
+        Column(None, "population", "INTEGER"),
+    ),
+    refresh="reference", area_level="lsoa", period_type="calendar_year",
+    extra_columns_pattern=r"\d{4}",
+    rules=(
+        _code_rule("lsoa11_code", "lsoa", "LSOA11CD"),
+        Rule("sex_known", "sex IN ('Female', 'Male')", "Sex must be Female or Male"),
+        Rule("age_group_format", r"regexp_full_match(age_group, '\d+-\d+ years|\d+\+ years')",
+             "Age_group must be like '10-14 years' or '85+ years'"),
+        Rule("counts_are_whole_numbers",
+             r"list_bool_and(list_transform(list_value(*COLUMNS('^[0-9]{4}$')), "
+             r"lambda x: regexp_full_match(replace(x, ',', ''), '\d+')))",
+             "every year's count must be a whole number"),
+        Rule("years_total_equals_sum_of_years",
+             "coalesce(CAST(replace(years_total, ',', '') AS BIGINT), -1) IN (-1, list_sum(list_transform("
+             "list_value(*COLUMNS('^[0-9]{4}$')), lambda x: CAST(replace(x, ',', '') AS BIGINT))))",
+             "the total over the years (e.g. 2016_20) must equal the sum of the year columns"),
+    ),
+    unique_key=("lsoa11_code", "age_group", "sex"),
+    replace_scope="table",
+    select_sql=_population_lsoa11_select,
+)
+
+
 def spec_for_lookup(path: Path) -> SourceSpec:
     """Pick the lookup spec from the file's header (names vary by vintage, so by pattern)."""
     from ingestion.load import read_header
@@ -249,7 +339,9 @@ def spec_for_lookup(path: Path) -> SourceSpec:
     if has("MSOA21CD"):
         return LSOA21_MSOA21
     if has("LSOA21CD"):
-        return LSOA21_LAD
+        return LSOA21_LAD.layout_for(path)
+    if has("LADCD") and has("LADCD_ACTIVE"):
+        return LAD_ALL_CODES
     if has(r"CSP\d{2}CD") and has(r"PFA\d{2}CD"):
         return LAD_CSP_PFA
     if has(r"LAD\d{2}CD") and (has(r"RGN\d{2}CD") or has(r"CTYUA\d{2}CD") or has(r"CTRY\d{2}CD")):
@@ -261,16 +353,20 @@ def load_lookup(con: duckdb.DuckDBPyConnection, path: Path | str) -> LoadResult:
     return load_file(con, spec_for_lookup(Path(path)), path)
 
 
+POPULATION_LAYOUTS = (POPULATION_LSOA, POPULATION_AREA, POPULATION_LSOA11)
+
+
 def spec_for_population(path: Path) -> SourceSpec:
-    """The ONS small-area workbook layout (LSOA 2021 Code, F0…M90) or the long-by-sex layout
-    (period, area_code, sex, 0…90+): population releases differ between years."""
+    """The population layout whose required columns (as each declaration names them) the file's
+    header has: the small-area workbook (LSOA 2021 Code, F0…M90), the long-by-sex layout
+    (period, area_code, sex, 0…90+) or LSOA 2011 × age band × sex with a column per year.
+    Population releases differ between years; a layout is told by column names, never position."""
     from ingestion.load import read_header
 
-    header = set(read_header(path))
-    if "LSOA 2021 Code" in header:
-        return POPULATION_LSOA
-    if {"period", "area_code", "sex"} <= header:
-        return POPULATION_AREA
+    header = read_header(path)
+    for spec in POPULATION_LAYOUTS:
+        if all(any(re.fullmatch(c.header, h) for h in header) for c in spec.columns if c.header and c.required):
+            return spec
     raise FileRejected(path, "known_population_layout",
                        f"not a recognised population layout (columns: {', '.join(sorted(header))[:200]})")
 
@@ -283,5 +379,5 @@ def load_imd(con: duckdb.DuckDBPyConnection, path: Path | str) -> LoadResult:
     return load_file(con, IMD2019_LSOA11, path)
 
 
-SOURCES = (LSOA21_LAD, LAD_CSP_PFA, LAD_HIERARCHY, LSOA21_MSOA21, LSOA11_LSOA21, LSOA21_CENTROID,
-           POPULATION_LSOA, POPULATION_AREA, IMD2019_LSOA11)
+SOURCES = (LSOA21_LAD, LAD_CSP_PFA, LAD_HIERARCHY, LAD_ALL_CODES, LSOA21_MSOA21, LSOA11_LSOA21, LSOA21_CENTROID,
+           POPULATION_LSOA, POPULATION_AREA, POPULATION_LSOA11, IMD2019_LSOA11)

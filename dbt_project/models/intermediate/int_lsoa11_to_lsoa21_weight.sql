@@ -7,9 +7,12 @@ with pairs as (
     select * from {{ ref('stg_ons__lsoa11_lsoa21') }}
 ),
 
+-- the latest estimate of a release keyed by LSOA 2021 (releases keyed by LSOA 2011 are brought
+-- to 2021 through these weights, int_population__lsoa21, so cannot weight them)
 latest_population as (
-    select lsoa21_code, population_all_ages
-    from {{ ref('int_population__lsoa_year') }}
+    select lsoa21_code, sum(population) as population_all_ages
+    from {{ ref('stg_ons__population_lsoa') }}
+    group by lsoa21_code, population_year
     qualify population_year = max(population_year) over (partition by lsoa21_code)
 ),
 

@@ -1,0 +1,38 @@
+-- Population by LSOA 2021, estimate year, sex and age, from every delivered release: the LSOA 2021
+-- releases by single year of age (age_to = age; 90 is 90 and over, age_to null), and LSOA 2011
+-- releases by age band brought to LSOAs 2021 through int_lsoa11_to_lsoa21_weight (a best-fit,
+-- unchanged or merged LSOA 2011 goes whole; a split one is shared by the weights and rounded per
+-- LSOA 2021 × sex × band). Where both cover an LSOA 2021 and year, the LSOA 2021 release is used.
+with lsoa21_release as (
+    select
+        lsoa21_code,
+        population_year,
+        sex,
+        age,
+        case when age < 90 then age end as age_to,
+        population,
+        1 as preference
+    from {{ ref('stg_ons__population_lsoa') }}
+),
+
+lsoa11_release as (
+    select
+        w.lsoa21_code,
+        p.population_year,
+        p.sex,
+        p.age_from                                    as age,
+        p.age_to,
+        round(sum(p.population * w.weight))::integer  as population,
+        2 as preference
+    from {{ ref('stg_ons__population_lsoa11') }} as p
+    join {{ ref('int_lsoa11_to_lsoa21_weight') }} as w using (lsoa11_code)
+    group by all
+)
+
+select lsoa21_code, population_year, sex, age, age_to, population
+from (
+    select * from lsoa21_release
+    union all
+    select * from lsoa11_release
+) as releases
+qualify preference = min(preference) over (partition by lsoa21_code, population_year)
