@@ -129,6 +129,18 @@ def demo_run(tmp_path_factory):
     return warehouse, run_vru(["demo"], warehouse)
 
 
+# `make test` runs the suite on two workers (pytest-xdist, --dist loadgroup): each module's tests
+# go to one worker, so its module fixtures are built once; the two modules sharing the session's
+# demo run go together.
+SHARED_DEMO = {"test_demo_pipeline", "test_disclosure_attack"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.module.__name__
+        item.add_marker(pytest.mark.xdist_group("demo" if module in SHARED_DEMO else module))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _quiet_env():
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
