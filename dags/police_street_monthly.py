@@ -3,7 +3,8 @@
 loads each month once, and re-running a month replaces it, never doubles it.
 
 police.uk publishes a month about six weeks after it ends: the sensor waits (rescheduling, not
-holding a worker) until that month's files are in the landing folder. The dbt build is
+holding a worker) until that month's files are in the landing folder, and each look says in the
+task log which folder and file pattern it is waiting for. The dbt build is
 incremental: it redoes only that month and the reporting periods containing it (plus outcome
 shares in full when outcomes came), and the mart check covers the rows it rewrote.
 """
@@ -16,9 +17,10 @@ from pathlib import Path
 
 from airflow.sdk import dag, get_current_context, task
 
-from vru_airflow.orchestration import check_build_publish, landing_dir_param
+from vru_airflow.orchestration import check_build_publish, delivery_poke_interval, landing_dir_param
 
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
+log = logging.getLogger(__name__)
 
 
 def _month_and_folder() -> tuple[str, Path]:
@@ -39,12 +41,20 @@ def _month_and_folder() -> tuple[str, Path]:
     doc_md=__doc__,
 )
 def police_street_monthly():
-    @task.sensor(poke_interval=timedelta(hours=12), timeout=timedelta(days=90), mode="reschedule")
+    @task.sensor(poke_interval=delivery_poke_interval(), timeout=timedelta(days=90), mode="reschedule")
     def wait_for_delivery() -> bool:
         from ingestion.sources.police_uk import street_files
 
         month, folder = _month_and_folder()
-        return bool(street_files(folder, month))
+        found = street_files(folder, month)
+        # police.uk's archive layout: YYYY-MM/YYYY-MM-<force>-street.csv, any force, any depth
+        if found:
+            log.info("police.uk street files for %s in %s: found %s", month, folder,
+                     ", ".join(p.name for p in found))
+        else:
+            log.info("waiting for police.uk street files for %s: none yet matching %s/**/%s-*-street.csv",
+                     month, folder, month)
+        return bool(found)
 
     @task
     def ingest_month() -> str:

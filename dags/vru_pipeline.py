@@ -30,7 +30,7 @@ logging.getLogger("great_expectations").setLevel(logging.WARNING)
     catchup=False,
     max_active_runs=1,
     tags=["vru", "police", "reference"],
-    params={"landing_dir": landing_dir_param()},
+    params={"landing_dir": landing_dir_param(demo=True)},   # where `vru demo` writes
     doc_md=__doc__,
 )
 def vru_pipeline():

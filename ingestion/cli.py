@@ -63,7 +63,7 @@ def demo(
     from vru_airflow.runner import run_dag_test
 
     settings = get_settings()
-    landing = settings.landing_dir / "demo"
+    landing = settings.demo_landing_dir
     shutil.rmtree(landing, ignore_errors=True)
     with console.status("Generating Thames Valley demo extracts…"):
         extracts = generate_demo_extracts(landing, seed=seed)

@@ -42,8 +42,15 @@ class Settings:
 
     @property
     def landing_dir(self) -> Path:
-        """Default place where deliveries (and the demo's generated extracts) land."""
+        """Where real deliveries land (`vru download`, `vru download-police`): the default folder of
+        the scheduled DAGs."""
         return self.warehouse_dir / "landing"
+
+    @property
+    def demo_landing_dir(self) -> Path:
+        """Where `vru demo` writes its generated extracts (replaced on each demo), apart from real
+        deliveries: the default folder of the demo's DAG, vru_pipeline."""
+        return self.landing_dir / "demo"
 
     @property
     def logs_dir(self) -> Path:

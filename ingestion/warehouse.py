@@ -157,6 +157,8 @@ def writer_lock(settings: Settings | None = None, timeout_s: float = 1800.0) -> 
                     log.warning("waiting for the warehouse: %s", holder.describe())
                     announced = holder
                 time.sleep(0.5)
+        if announced is not None:   # the logger, so an Airflow task's log shows the wait too
+            log.warning("got the warehouse after waiting %.0fs", time.monotonic() - started)
         try:
             lock = WriterLock(handle, datetime.now())
             lock.record_holder()

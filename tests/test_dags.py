@@ -43,3 +43,41 @@ def test_tasks_run_in_pipeline_order(dagbag, dag_id):
     for upstream, downstream in pairwise(order):
         assert dag.get_task(downstream).upstream_task_ids == {upstream}
     assert dag.max_active_runs == 1
+
+
+def test_landing_dir_defaults_are_where_the_files_land(dagbag, monkeypatch):
+    """After `vru demo`, vru_pipeline run with its defaults (e.g. triggered from the UI) loads the
+    demo's files; the scheduled DAGs read where `vru download` and `vru download-police` write."""
+    from typer.testing import CliRunner
+
+    import ingestion.demo.generate
+    from ingestion.cli import app
+    from ingestion.settings import get_settings
+
+    written = []
+
+    def generate_only(out_dir, seed):   # stop the demo once it has said where it writes
+        written.append(out_dir)
+        raise SystemExit(3)
+
+    monkeypatch.setattr(ingestion.demo.generate, "generate_demo_extracts", generate_only)
+    CliRunner().invoke(app, ["demo"])
+    settings = get_settings()
+    assert written == [settings.demo_landing_dir]
+    assert dagbag.dags["vru_pipeline"].params["landing_dir"] == str(settings.demo_landing_dir)
+    for dag_id in ("police_street_monthly", "reference_geography"):
+        assert dagbag.dags[dag_id].params["landing_dir"] == str(settings.landing_dir)
+
+
+def test_dbt_task_emits_no_assets_and_no_telemetry(dagbag):
+    """cosmos's per-node Assets failed a real scheduler's dbt task after dbt passed (SQLite UNIQUE
+    constraint), and its telemetry calls out: both off wherever the dbt task is built."""
+    import cosmos.settings
+    from cosmos import telemetry
+
+    for dag_id in EXPECTED:
+        build = dagbag.dags[dag_id].get_task("dbt_build")
+        assert build.emit_datasets is False
+        assert build.outlets == [] and build.inlets == []
+        assert build.env["DO_NOT_TRACK"] == "1" and build.env["DBT_SEND_ANONYMOUS_USAGE_STATS"] == "False"
+    assert not cosmos.settings.enable_telemetry and not telemetry.should_emit()

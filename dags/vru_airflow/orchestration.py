@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import tempfile
 from collections.abc import Callable
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from subprocess import PIPE, STDOUT
 from typing import Any
 
+from vru_airflow import TELEMETRY_OFF
+
+# before cosmos is imported: its settings read these once, at import
+os.environ.update(TELEMETRY_OFF)
+
+import cosmos.settings
 from cosmos import ProfileConfig
 from cosmos.constants import InvocationMode
 from cosmos.hooks.subprocess import FullOutputSubprocessHook, FullOutputSubprocessResult
@@ -23,6 +31,12 @@ from ingestion.transform import dbt_env
 from ingestion.warehouse import WriterLock, writer_child, writer_lock
 
 log = logging.getLogger(__name__)
+
+# ...and if something imported cosmos first (its Airflow plugin is loaded by every component), its
+# telemetry check reads these module attributes at each call
+cosmos.settings.enable_telemetry = False
+cosmos.settings.do_not_track = True
+cosmos.settings.no_analytics = True
 
 PROFILE = ProfileConfig(
     profile_name="vru",
@@ -106,8 +120,12 @@ def dbt_build_task(task_id: str = "dbt_build") -> LockedDbtBuildOperator:
         invocation_mode=InvocationMode.SUBPROCESS,
         dbt_executable_path=str(Path(sys.executable).with_name("dbt")),
         install_deps=False,
-        env=dbt_env(get_settings()),
+        env={**dbt_env(get_settings()), **TELEMETRY_OFF},
         append_env=True,
+        # no Airflow Asset per dbt node: in a real scheduler on SQLite cosmos's asset updates failed
+        # the task after dbt had passed (UNIQUE constraint failed: asset.name, asset.uri), and
+        # nothing here is scheduled on them
+        emit_datasets=False,
     )
 
 
@@ -139,8 +157,19 @@ def check_build_publish():
     return first, last
 
 
-def landing_dir_param():
+def landing_dir_param(demo: bool = False):
+    """The DAGs' `landing_dir` param. Its default is where the files come: `vru download` and
+    `vru download-police` write to the warehouse's landing folder, `vru demo` to its demo/ folder
+    (kept apart so the demo never mixes with or deletes real deliveries), which is the default of
+    the demo's DAG, vru_pipeline."""
     from airflow.sdk import Param
 
-    return Param(str(get_settings().landing_dir), type="string",
+    settings = get_settings()
+    return Param(str(settings.demo_landing_dir if demo else settings.landing_dir), type="string",
                  description="Folder with the deliveries: ons/, population/, deprivation/, police/ and force_crime/")
+
+
+def delivery_poke_interval() -> timedelta:
+    """How often a sensor looks for a delivery: 12 hours (police.uk publishes monthly), or
+    `VRU_DELIVERY_POKE_INTERVAL_S` seconds (read when the DAG is parsed; the tests use seconds)."""
+    return timedelta(seconds=float(os.environ.get("VRU_DELIVERY_POKE_INTERVAL_S", 12 * 3600)))

@@ -22,6 +22,7 @@ from pathlib import Path
 from ingestion.errors import VruError
 from ingestion.settings import DAGS_DIR, Settings, get_settings
 from ingestion.warehouse import dies_with_parent
+from vru_airflow import TELEMETRY_OFF
 
 AIRFLOW = Path(sys.executable).with_name("airflow")
 
@@ -44,8 +45,8 @@ def airflow_env(airflow_home: Path, settings: Settings) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(airflow_home / "logs"),
         "VRU_WAREHOUSE_DIR": str(settings.warehouse_dir),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         "PYTHONWARNINGS": "ignore",
+        **TELEMETRY_OFF,    # nothing calls out (cosmos's listeners and dbt)
     }
 
 
