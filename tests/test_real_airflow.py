@@ -217,7 +217,7 @@ def real_airflow(tmp_path_factory):
                                                         stderr=subprocess.STDOUT, start_new_session=True,
                                                         preexec_fn=dies_with_parent())
             stack.callback(stop, airflow.components[name])
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 240
         while True:
             airflow.alive()
             try:
@@ -265,7 +265,7 @@ def observed(real_airflow):
     write_street(demo_landing / "police", "2024-12", [(A, VIOLENCE, 4), (B, VIOLENCE, 3)])
     airflow.api("PATCH", "/dags/vru_pipeline", {"is_paused": False})
     run = airflow.api("POST", "/dags/vru_pipeline/dagRuns", {"logical_date": None})
-    [pipeline_run] = airflow.wait_for_runs("vru_pipeline", [run["dag_run_id"]], timeout_s=300)
+    [pipeline_run] = airflow.wait_for_runs("vru_pipeline", [run["dag_run_id"]], timeout_s=600)
 
     # police_street_monthly reads the landing folder `vru download-police` writes to; February has
     # come, January will come while its sensor waits
@@ -280,14 +280,14 @@ def observed(real_airflow):
         held.enter_context(writer_lock(settings))   # another writer has the warehouse
         backfill = airflow.api("POST", "/backfills", window)
         sensor_log = airflow.wait_for_log("police_street_monthly", "wait_for_delivery",
-                                          "waiting for police.uk street files for 2025-01", timeout_s=120)
+                                          "waiting for police.uk street files for 2025-01", timeout_s=300)
         write_street(police, "2025-01", [(A, VIOLENCE, 11)])
         ingest_log = airflow.wait_for_log("police_street_monthly", "ingest_month", "waiting for the warehouse",
-                                          timeout_s=120)
+                                          timeout_s=300)
     assert backfill["max_active_runs"] == 1
     runs = airflow.api("GET", "/dags/police_street_monthly/dagRuns?run_type=backfill")["dag_runs"]
     run_ids = [r["dag_run_id"] for r in sorted(runs, key=lambda r: r["logical_date"])]
-    backfill_runs = airflow.wait_for_runs("police_street_monthly", run_ids, timeout_s=300)
+    backfill_runs = airflow.wait_for_runs("police_street_monthly", run_ids, timeout_s=900)
     sensor_log = "".join(airflow.task_logs("police_street_monthly", "wait_for_delivery").values())
     return Observed(pipeline_run, backfill_runs, sensor_log, ingest_log,
                     raw_file_counts(demo_landing / "police", police), os.getpid())
