@@ -119,7 +119,7 @@ def load_reference(folder: Path, settings: Settings | None = None) -> IngestRepo
     if not lookups or not populations:
         raise NothingDelivered(f"{folder}: expected ons/*.csv lookups and population/*.csv estimates")
     deprivation = sorted((folder / "deprivation").glob("*.csv"))
-    pairs, refused = [], []
+    pairs, refused = sources.boundaries.landed(folder)     # LSOA 2021 boundaries, when delivered
     for files, layout_for in [(lookups, ons.spec_for_lookup), (populations, ons.spec_for_population),
                               (deprivation, lambda _: ons.IMD2019_LSOA11)]:
         for path in files:

@@ -8,7 +8,8 @@ select
     coalesce(outcome, 'Not recorded')::varchar                      as outcome,
     count(*)::bigint                                                as searches,
     count(*) filter (where outcome_linked_to_object)::bigint        as searches_outcome_linked_to_object,
-    count(*) filter (where lsoa_placement = 'police_map_point')::bigint as searches_placed_by_map_point
+    count(*) filter (where lsoa_placement = 'police_map_point')::bigint as searches_placed_by_map_point,
+    count(*) filter (where lsoa_placement = 'lsoa_boundary')::bigint    as searches_placed_by_boundary
 from {{ ref('int_police__stop_search_lsoa21') }}
 where lsoa21_code is not null
 group by all
