@@ -18,10 +18,13 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import httpx
 
 from ingestion.errors import VruError
+
+T = TypeVar("T")
 
 
 class ArcGISFailed(VruError):
@@ -59,8 +62,23 @@ class Retry:
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
 
 
-class _Transient(Exception):
+class Transient(Exception):
     """A fault worth another try."""
+
+
+def with_retries(attempt_once: Callable[[], T], retry: Retry, failed: Callable[[str], Exception]) -> T:
+    """`attempt_once()` until it returns, at most retry.attempts times, waiting backoff, 2×backoff…
+    between tries; transport faults and Transient are retried, anything else is raised at once.
+    When every try failed, raises failed(<the last fault>). Shared by the ArcGIS and Nomis clients."""
+    last = ""
+    for attempt in range(retry.attempts):
+        if attempt:
+            retry.sleep(retry.backoff_s * 2 ** (attempt - 1))
+        try:
+            return attempt_once()
+        except (httpx.TransportError, Transient) as fault:
+            last = str(fault) or type(fault).__name__
+    raise failed(last)
 
 
 def _error_text(error: dict) -> str:
@@ -70,37 +88,33 @@ def _error_text(error: dict) -> str:
 
 def _request(client: httpx.Client, query: Query, params: dict, retry: Retry, what: str) -> dict:
     """One GET of the query endpoint, retried on transient faults; returns the JSON body."""
-    last = ""
-    for attempt in range(retry.attempts):
-        if attempt:
-            retry.sleep(retry.backoff_s * 2 ** (attempt - 1))
+    def once() -> dict:
+        response = client.get(query.url, params=params, timeout=retry.timeout_s)
+        if response.status_code >= 500 or response.status_code == 429:
+            raise Transient(f"HTTP {response.status_code}")
+        if response.status_code >= 400:
+            raise ArcGISFailed(f"{query.service}: {what} refused: HTTP {response.status_code} "
+                               f"{response.text[:200]}")
         try:
-            response = client.get(query.url, params=params, timeout=retry.timeout_s)
-            if response.status_code >= 500 or response.status_code == 429:
-                raise _Transient(f"HTTP {response.status_code}")
-            if response.status_code >= 400:
-                raise ArcGISFailed(f"{query.service}: {what} refused: HTTP {response.status_code} "
-                                   f"{response.text[:200]}")
-            try:
-                body = response.json()
-            except ValueError:
-                raise _Transient("a response that is not JSON") from None
-            if not isinstance(body, dict):
-                raise _Transient("a JSON response that is not an object")
-            if "error" in body:
-                error = body["error"] if isinstance(body["error"], dict) else {"message": str(body["error"])}
-                text = _error_text(error)
-                missing = [f for f in query.fields if f.lower() in text.lower() and "field" in text.lower()]
-                if missing:
-                    raise FieldMissing(f"{query.service}: the service has no field {missing[0]!r} any more "
-                                       f"(it answered: {text[:200]})")
-                if isinstance(error.get("code"), int) and 400 <= error["code"] < 500 and error["code"] != 429:
-                    raise ArcGISFailed(f"{query.service}: {what} refused: {text[:300]}")
-                raise _Transient(f"an error body: {text[:200]}")
-            return body
-        except (httpx.TransportError, _Transient) as fault:
-            last = str(fault) or type(fault).__name__
-    raise ArcGISFailed(f"{query.service}: {what} failed {retry.attempts} times (last: {last})")
+            body = response.json()
+        except ValueError:
+            raise Transient("a response that is not JSON") from None
+        if not isinstance(body, dict):
+            raise Transient("a JSON response that is not an object")
+        if "error" in body:
+            error = body["error"] if isinstance(body["error"], dict) else {"message": str(body["error"])}
+            text = _error_text(error)
+            missing = [f for f in query.fields if f.lower() in text.lower() and "field" in text.lower()]
+            if missing:
+                raise FieldMissing(f"{query.service}: the service has no field {missing[0]!r} any more "
+                                   f"(it answered: {text[:200]})")
+            if isinstance(error.get("code"), int) and 400 <= error["code"] < 500 and error["code"] != 429:
+                raise ArcGISFailed(f"{query.service}: {what} refused: {text[:300]}")
+            raise Transient(f"an error body: {text[:200]}")
+        return body
+
+    return with_retries(once, retry, lambda last: ArcGISFailed(
+        f"{query.service}: {what} failed {retry.attempts} times (last: {last})"))
 
 
 def count(client: httpx.Client, query: Query, retry: Retry) -> int:

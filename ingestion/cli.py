@@ -285,15 +285,21 @@ def download(
 def bootstrap(
     area: str = typer.Argument(..., help="england-wales, or a police force id (e.g. thames-valley)"),
     config: Path = typer.Option(None, help="TOML listing datasets and URLs (default: ingestion/reference_downloads.toml)"),
+    police_months: str = typer.Option(None, help="Also download and load police.uk street crime for these months, "
+                                      "FIRST:LAST as YYYY-MM:YYYY-MM (from LAST's archive, which holds 36 months)"),
+    police_archive: str = typer.Option(None, help="Also download police.uk's archive of this month (YYYY-MM) and "
+                                       "load every month in it"),
 ) -> None:
     """Download the reference data an area needs (each file checked before it replaces the
-    previous one; a force area's rows only) into the landing folder, then load it."""
+    previous one; a force area's rows only) into the landing folder, then load it; with
+    --police-months or --police-archive, police.uk street crime too (a force area's files only)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ingestion import pipeline
     from ingestion.downloads import DownloadFailed, DownloadResult, area_scope, fetch_area, read_config
 
     landing = get_settings().landing_dir
+    police = _police_plan(police_months, police_archive) if police_months or police_archive else None
     try:
         scope, specs = area_scope(area), read_config(config)
     except DownloadFailed as error:
@@ -332,6 +338,57 @@ def bootstrap(
         console.print(f"[yellow]·[/] {spec.name}: no URL configured, using the delivered {landing / spec.target}",
                       soft_wrap=True)
     _run_step(f"Loading {area}'s reference data from {landing}", pipeline.load_reference, landing)
+    if police:
+        _bootstrap_police(area, scope, *police, landing)
+
+
+def _police_plan(months: str | None, archive: str | None) -> tuple[str, list[str] | None]:
+    """The archive month to download and the months to load (None: every month in it), checked
+    before anything is downloaded."""
+    import re
+
+    from ingestion.downloads import MONTH_PATTERN
+
+    if archive and not re.fullmatch(MONTH_PATTERN, archive):
+        _fail(f"--police-archive {archive!r}: give the month as YYYY-MM", "e.g. --police-archive 2025-03")
+    wanted: list[str] | None = None
+    if months:
+        found = re.fullmatch(rf"({MONTH_PATTERN}):({MONTH_PATTERN})", months)
+        if not found or found.group(1) > found.group(3):
+            _fail(f"--police-months {months!r}: give FIRST:LAST as YYYY-MM:YYYY-MM, FIRST not after LAST",
+                  "e.g. --police-months 2025-01:2025-03")
+        first, last = found.group(1), found.group(3)
+        span = (int(last[:4]) - int(first[:4])) * 12 + int(last[5:]) - int(first[5:])
+        if span >= 36:
+            _fail(f"--police-months {months}: {span + 1} months; one archive holds 36",
+                  "ask for at most 36 months, or run bootstrap again for the earlier ones")
+        if archive and archive < last:
+            _fail(f"--police-archive {archive} does not hold {last}", "give an archive month at or after LAST")
+        archive = archive or last
+        wanted = [f"{(int(first[:4]) * 12 + int(first[5:]) - 1 + k) // 12}-"
+                  f"{(int(first[:4]) * 12 + int(first[5:]) - 1 + k) % 12 + 1:02d}" for k in range(span + 1)]
+    return archive, wanted
+
+
+def _bootstrap_police(area: str, scope, archive: str, wanted: list[str] | None, landing: Path) -> None:
+    """`vru download-police` for the area (its force's files only, when it is a force), then
+    `vru ingest police-street` for the months asked for."""
+    from ingestion import pipeline
+    from ingestion.downloads import DownloadFailed, fetch_police_archive
+    from ingestion.sources import police_uk
+
+    force = None if scope.national else area
+    try:
+        with console.status(f"Downloading the police.uk archive for {archive}…"):
+            folder, files = fetch_police_archive(archive, landing, force=force)
+    except DownloadFailed as error:
+        _fail(str(error), error.hint)
+    console.print(f"[green]✓[/] {files} {force + ' ' if force else ''}street files checked and unpacked to {folder}",
+                  soft_wrap=True)
+    for month in wanted or [None]:
+        which = f" for {month}" if month else ""
+        _run_step(f"Loading police.uk street crime{which} from {folder}", pipeline.ingest,
+                  police_uk.POLICE_STREET, folder, None, month)
 
 
 @app.command()

@@ -5,9 +5,10 @@ A download goes to a temporary file beside its target, is checked against the so
 previous version. A failed or refused download leaves the previous file exactly as it was.
 
 URLs are configuration, not code: `reference_downloads.toml` (or a file named by
-`VRU_DOWNLOADS_CONFIG`) lists each dataset once: its kind (a plain `file`, or an ArcGIS
+`VRU_DOWNLOADS_CONFIG`) lists each dataset once: its kind (a plain `file`, an ArcGIS
 FeatureServer layer paged as an `arcgis_table` CSV or an `arcgis_geojson` FeatureCollection, see
-arcgis.py), its address, the fields it needs and the target file the loaders read.
+arcgis.py, or a Nomis API query paged into a declared population layout, `nomis_csv`, see
+nomis.py), its address, the fields it needs and the target file the loaders read.
 `VRU_DOWNLOAD_BASE` sends every request to a mirror instead (`https://host/path` is fetched as
 `<base>/host/path`): for networks that reach the internet only through one, and for tests.
 """
@@ -39,7 +40,7 @@ def _source(name: str) -> SourceSpec | None:
 
 
 DEFAULT_CONFIG = PROJECT_ROOT / "ingestion" / "reference_downloads.toml"
-KINDS = ("file", "arcgis_table", "arcgis_geojson")
+KINDS = ("file", "arcgis_table", "arcgis_geojson", "nomis_csv")
 
 
 def _config_path(path: Path | None = None) -> Path:
@@ -88,6 +89,8 @@ class DownloadSpec:
     area: str = ""
     page_size: int = 1000
     code_column: str = ""                        # arcgis_geojson: the property holding LSOA 2021 codes
+    query: tuple[tuple[str, str], ...] = ()      # nomis_csv: the API's parameters (geography, date, …)
+    layout: tuple[tuple[str, object], ...] = ()  # nomis_csv: how the long answer becomes the loader's layout
 
 
 @dataclass
@@ -133,18 +136,23 @@ def read_config(path: Path | None = None) -> list[DownloadSpec]:
     with open(path, "rb") as handle:
         entries = tomllib.load(handle).get("download", [])
     specs = [DownloadSpec(**entry | {"fields": tuple(entry.get("fields", ())),
-                                     "rename": tuple(entry.get("rename", {}).items())}) for entry in entries]
-    # a boundary file is for maps, not loaded: it alone may name no source
+                                     "rename": tuple(entry.get("rename", {}).items()),
+                                     "query": tuple((k, str(v)) for k, v in entry.get("query", {}).items()),
+                                     "layout": tuple((k, tuple(v.items()) if isinstance(v, dict) else v)
+                                                     for k, v in entry.get("layout", {}).items())})
+             for entry in entries]
+    # boundaries are checked and loaded by their own reader (sources/boundaries.py), not a SourceSpec
     unknown = [s.name for s in specs if s.kind != "arcgis_geojson"
                and (_source(s.name) is None or _source(s.name).refresh != "reference")]
     if unknown:
         raise DownloadFailed(f"{path}: unknown dataset name(s) {unknown}; each must be a reference source's name")
     bad = [s.name for s in specs if s.kind not in KINDS
-           or (s.kind != "file" and not (s.fields and s.order_by))
+           or (s.kind.startswith("arcgis") and not (s.fields and s.order_by))
+           or (s.kind == "nomis_csv" and not (s.fields and s.layout))
            or (s.area and not re.fullmatch(r"(pfa|lad|lsoa):\w+", s.area))]
     if bad:
         raise DownloadFailed(f"{path}: entries {bad} need a kind in {KINDS}; arcgis kinds need fields and "
-                             "order_by; area is pfa:FIELD, lad:FIELD or lsoa:FIELD")
+                             "order_by, nomis_csv fields and layout; area is pfa:FIELD, lad:FIELD or lsoa:FIELD")
     return specs
 
 
@@ -194,9 +202,25 @@ def _download_arcgis(spec: DownloadSpec, partial: Path, timeout_s: float, scope:
             arcgis.write_csv(client, query, out, dict(spec.rename), keep, retry, on_progress)
 
 
+def _download_nomis(spec: DownloadSpec, partial: Path, timeout_s: float, scope: AreaScope | None,
+                    on_progress: Callable[[int, int], None] | None) -> None:
+    import httpx
+
+    from ingestion import arcgis, nomis
+
+    if spec.area and not spec.area.startswith("lsoa:"):
+        raise DownloadFailed(f"{spec.name}: a Nomis download is narrowed after it is read: area must be lsoa:FIELD")
+    _, keep = _narrowed(spec, scope)
+    query = nomis.Query(resolved_url(spec.url), spec.query, spec.fields, spec.page_size)
+    retry = arcgis.Retry(timeout_s=timeout_s, backoff_s=float(os.environ.get("VRU_DOWNLOAD_BACKOFF_S", 1.0)))
+    with httpx.Client(follow_redirects=True) as client, open(partial, "w", encoding="utf-8", newline="") as out:
+        nomis.write_wide_csv(client, query, nomis.WideLayout.from_pairs(spec.layout), out, keep, retry, on_progress)
+
+
 def _check_geojson(spec: DownloadSpec, path: Path, min_rows: int) -> int:
-    """A boundary file has no loader: check it is a FeatureCollection of polygons with an LSOA
-    2021 code each, as many as expected."""
+    """Before a boundary file replaces the previous one: a FeatureCollection of features with a
+    geometry and an LSOA 2021 code each, as many as expected (sources/boundaries.py checks the
+    polygons themselves when `vru ingest reference` / bootstrap loads it)."""
     from ingestion.codes import AREA_LEVELS
 
     with open(path, encoding="utf-8") as handle:
@@ -231,6 +255,8 @@ def fetch(spec: DownloadSpec, landing_dir: Path, timeout_s: float = 120.0, scope
             with urllib.request.urlopen(url, timeout=timeout_s) as response, open(partial, "wb") as out:
                 for block in iter(lambda: response.read(1 << 20), b""):
                     out.write(block)
+        elif spec.kind == "nomis_csv":
+            _download_nomis(spec, partial, timeout_s, scope, on_progress)
         else:
             _download_arcgis(spec, partial, timeout_s, scope, on_progress)
         if spec.kind == "arcgis_geojson":
@@ -324,10 +350,11 @@ def fetch_area(specs: list[DownloadSpec], landing_dir: Path, scope: AreaScope,
 
 
 def fetch_police_archive(month: str, landing_dir: Path, url_template: str | None = None,
-                         timeout_s: float = 600.0) -> tuple[Path, int]:
+                         timeout_s: float = 600.0, force: str | None = None) -> tuple[Path, int]:
     """Download the police.uk archive for `month`, check every street file in it against the
     loader's rules, and only then unpack it to landing/police/<month>/ (replacing a previous copy).
     Returns the folder and the number of street files. A refused archive changes nothing.
+    With `force` (a police.uk force id, e.g. thames-valley) only that force's files are unpacked.
 
     Nothing is read, written or deleted outside landing/police: the month must be YYYY-MM
     (checked before anything is touched), the target folder is resolved and must lie directly
@@ -348,6 +375,8 @@ def fetch_police_archive(month: str, landing_dir: Path, url_template: str | None
         raise DownloadFailed(f"police archive month {shown(repr(month), 60)} refused: rule 'month_format': "
                              "the month must be YYYY-MM with a month 01–12, e.g. 2025-01",
                              hint="give the month as YYYY-MM, e.g. `vru download-police 2025-01`; nothing was changed")
+    if force is not None and not re.fullmatch(r"[a-z]+(-[a-z]+)*", force):
+        raise DownloadFailed(f"police force id {shown(repr(force), 60)} refused: lower-case words joined by '-'")
     police_dir = Path(landing_dir) / "police"
     root, target = police_dir.resolve(), (police_dir / month).resolve()
     if target.parent != root:
@@ -368,9 +397,9 @@ def fetch_police_archive(month: str, landing_dir: Path, url_template: str | None
                                              "(ARCHIVE_MAX_TOTAL_BYTES); download stopped, nothing unpacked")
                     out.write(block)
             with open_archive(archive) as zipped:
-                members = archive_members(archive, zipped, ("-street.csv",))
+                members = archive_members(archive, zipped, (f"-{force}-street.csv" if force else "-street.csv",))
                 if not members:
-                    raise DownloadFailed(f"police archive {url}: no street files in it")
+                    raise DownloadFailed(f"police archive {url}: no {force + ' ' if force else ''}street files in it")
                 unpacked = Path(scratch) / "unpacked"
                 extract_members(archive, zipped, members, unpacked)
             for member in members:

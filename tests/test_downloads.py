@@ -98,10 +98,12 @@ def test_shipped_config_names_known_datasets():
     from ingestion import sources
 
     reference = {s.name for s in sources.all_sources() if s.refresh == "reference"}
-    loaded = {s.name for s in read_config() if s.kind != "arcgis_geojson"}   # boundaries are for maps
+    loaded = {s.name for s in read_config() if s.kind != "arcgis_geojson"}   # boundaries: their own reader
     assert loaded <= reference
+    # population: Nomis's small-area estimates, written in the ons_population_area layout
     assert loaded >= {"ons_lsoa21_lad", "ons_lad_csp_pfa", "ons_lad_hierarchy", "ons_lsoa21_msoa21",
-                      "ons_lsoa11_lsoa21", "ons_lsoa21_centroid", "mhclg_imd2019_lsoa11", "ons_population_lsoa"}
+                      "ons_lsoa11_lsoa21", "ons_lsoa21_centroid", "mhclg_imd2019_lsoa11", "ons_population_area"}
+    assert all(s.url for s in read_config())                # every dataset has a real address
 
 
 def make_archive(path, files):

@@ -43,14 +43,63 @@ def _matches(where: str, row: dict) -> bool:
     return True
 
 
+class FakeNomis:
+    """Nomis's CSV data API: one dataset's long rows (upper-case columns), answered for `select`
+    in pages of RecordLimit rows capped at `limit` from RecordOffset, each row with the query's
+    RECORD_COUNT; faults on demand per offset ("500", "empty": a header and no rows)."""
+
+    def __init__(self):
+        self.rows: list[dict] = []
+        self.limit = 25_000
+        self.renamed: dict[str, str] = {}          # a column Nomis heads differently now
+        self.faults: dict[int, list[str]] = {}
+        self.offsets: list[int] = []
+
+    def answer(self, path: str, params: dict) -> tuple[int, bytes]:
+        assert path.endswith("/api/v01/dataset/NM_2014_1.data.csv"), path
+        assert {k: params[k] for k in ("geography", "date", "gender", "c_age", "measures")} == {
+            "geography": "TYPE151", "date": "latest", "gender": "1,2", "c_age": "200,101...191", "measures": "20100"}
+        offset = int(params.get("RecordOffset", 0))
+        self.offsets.append(offset)
+        fault = (self.faults.get(offset) or [None]).pop(0)
+        if fault == "500":
+            return 500, b"<html>Server Error</html>"
+        columns = [c.upper() for c in params["select"].split(",")]
+        size = min(int(params.get("RecordLimit", self.limit)), self.limit)
+        page = [] if fault == "empty" else self.rows[offset:offset + size]
+        lines = [",".join(f'"{self.renamed.get(c, c)}"' for c in columns)]
+        lines += [",".join(f'"{len(self.rows) if c == "RECORD_COUNT" else r[c]}"' for c in columns) for r in page]
+        return 200, ("\n".join(lines) + "\n").encode()
+
+
+def nomis_count(lsoa: int, sex: str, age: int) -> int:
+    """The test's own population: LSOA number × sex × single year of age."""
+    return (lsoa * 7 + age * 3 + (1 if sex == "1" else 0)) % 23
+
+
+def nomis_rows(codes: list[str]) -> list[dict]:
+    """Long rows as Nomis orders them: area, then sex, then age code (all ages 200 first)."""
+    rows = []
+    for n, code in enumerate(codes):
+        for sex in ("1", "2"):
+            counts = [nomis_count(n, sex, age) for age in range(91)]
+            for age_code, value in [("200", sum(counts))] + [(str(101 + a), c) for a, c in enumerate(counts)]:
+                rows.append({"DATE": "2024", "GEOGRAPHY_CODE": code, "GEOGRAPHY_NAME": f"Area {code[-4:]}",
+                             "GENDER": sex, "C_AGE": age_code, "OBS_VALUE": str(value)})
+    return rows
+
+
 class FakeArcGIS:
     def __init__(self):
         self.layers: dict[str, Layer] = {}
         self.files: dict[str, bytes] = {}          # path after the host, e.g. /media/x.csv
         self.faults: dict[tuple[str, int], list[str]] = {}
         self.requests: list[tuple[str, dict]] = []
+        self.nomis = FakeNomis()
 
     def answer(self, path: str, params: dict) -> tuple[int, bytes]:
+        if "/api/v01/dataset/" in path:
+            return self.nomis.answer(path, params)
         found = re.search(r"/services/([^/]+)/FeatureServer/0/query$", path)
         if not found:
             key = re.sub(r"^/[^/]+", "", path)     # drop the mirrored host
@@ -263,37 +312,31 @@ def serve_geography(fake: FakeArcGIS) -> None:
         "Index of Multiple Deprivation (IMD) Decile\n"
         + "".join(f"{code.replace('E0109', 'E0119')},old,{n * 100},{n % 10 + 1}\n" for n, (code, _) in enumerate(LSOAS))
     ).encode()
-    ages = [f"F{a}" for a in range(91)] + [f"M{a}" for a in range(91)]
-    fake.files["/test/sapelsoasyoa_mid2024.csv"] = (
-        "LAD 2023 Code,LAD 2023 Name,LSOA 2021 Code,LSOA 2021 Name,Total," + ",".join(ages) + "\n"
-        + "".join(f"{lad},{names[lad]},{code},x,10," + ",".join("10" if a == "F30" else "0" for a in ages) + "\n"
-                  for code, lad in LSOAS)).encode()
+    fake.nomis.rows = nomis_rows([code for code, _ in LSOAS])
 
 
 @pytest.fixture
 def bootstrap_env(arcgis, tmp_path, monkeypatch):
-    """The fake serving a small geography; the shipped config with a population address; a
-    private warehouse."""
+    """The fake serving a small geography; the shipped config; a private warehouse."""
     from ingestion.downloads import DEFAULT_CONFIG
 
     serve_geography(arcgis)
     config = DEFAULT_CONFIG.read_text()
-    assert config.count('url = ""') == 1          # population: the one dataset without a public CSV
-    config = config.replace('url = ""', 'url = "https://www.ons.gov.uk/test/sapelsoasyoa_mid2024.csv"')
-    # whole-country files (IMD, population) are not narrowed to an area: this geography's are small
-    config = config.replace("min_rows = 32000", "min_rows = 1").replace("min_rows = 33000", "min_rows = 1")
+    assert '\nurl = ""' not in config             # every dataset has a real address
+    # whole-country files (IMD) are not narrowed to an area: this geography's are small
+    config = config.replace("min_rows = 32000", "min_rows = 1")
     (tmp_path / "downloads.toml").write_text(config)
     monkeypatch.setenv("VRU_DOWNLOADS_CONFIG", str(tmp_path / "downloads.toml"))
     monkeypatch.setenv("VRU_WAREHOUSE_DIR", str(tmp_path / "warehouse"))
     return arcgis, tmp_path / "warehouse"
 
 
-def run_bootstrap(area: str):
+def run_bootstrap(area: str, *options: str):
     from typer.testing import CliRunner
 
     from ingestion.cli import app
 
-    result = CliRunner().invoke(app, ["bootstrap", area])
+    result = CliRunner().invoke(app, ["bootstrap", area, *options])
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -305,7 +348,8 @@ def raw_counts(warehouse) -> dict[str, int]:
     with duckdb.connect(str(warehouse / "vru.duckdb"), read_only=True) as con:
         counts = {k: con.execute(f"SELECT count(*) FROM raw.{t}").fetchone()[0] for k, t in tables.items()}
         counts["population_lsoas"] = con.execute(
-            "SELECT count(DISTINCT lsoa21_code) FROM raw.ons_population_lsoa").fetchone()[0]
+            "SELECT count(DISTINCT area_code) FROM raw.ons_population_area WHERE geography = 'LSOA'").fetchone()[0]
+        counts["boundary"] = con.execute("SELECT count(*) FROM raw.ons_lsoa21_boundary").fetchone()[0]
     return counts
 
 
@@ -317,7 +361,7 @@ def test_bootstrap_a_force_area_downloads_its_rows_and_loads_them(bootstrap_env)
     output = run_bootstrap("thames-valley")
     assert "Loading thames-valley's reference data" in output
     assert raw_counts(warehouse) == {"lsoa_lad": 9, "lad_pfa": 3, "hierarchy": 3, "oa": 18, "lsoa11": 9,
-                                     "centroid": 9, "imd": 13, "population_lsoas": 13}
+                                     "centroid": 9, "imd": 13, "population_lsoas": 9, "boundary": 9}
     # the force's code and its districts narrowed the queries on the service itself
     wheres = {service: p["where"] for service, p in fake.requests if "resultOffset" in p}
     assert wheres["LAD24_CSP24_PFA24_EW_LU"] == "PFA24CD IN ('E23000029')"
@@ -336,7 +380,7 @@ def test_bootstrap_england_wales_takes_every_row(bootstrap_env, monkeypatch):
     config.write_text(re.sub(r"min_rows = \d+", "min_rows = 1", config.read_text()))
     run_bootstrap("england-wales")
     assert raw_counts(warehouse) == {"lsoa_lad": 13, "lad_pfa": 5, "hierarchy": 5, "oa": 26, "lsoa11": 13,
-                                     "centroid": 13, "imd": 13, "population_lsoas": 13}
+                                     "centroid": 13, "imd": 13, "population_lsoas": 13, "boundary": 13}
 
 
 def test_bootstrap_unknown_area_is_refused():
@@ -346,3 +390,103 @@ def test_bootstrap_unknown_area_is_refused():
 
     result = CliRunner().invoke(app, ["bootstrap", "atlantis"])
     assert result.exit_code == 1 and "unknown area 'atlantis'" in result.output
+
+
+# --- Nomis: small-area population estimates ------------------------------------------------------
+
+NOMIS_LSOAS = [f"E01{300000 + i:06d}" for i in range(327)]     # 327 × 2 sexes × 92 age codes = 60,168 rows
+
+
+def population_spec(min_rows: int = 1) -> DownloadSpec:
+    shipped = next(s for s in read_config() if s.name == "ons_population_area")
+    return DownloadSpec(**{**shipped.__dict__, "min_rows": min_rows})
+
+
+def test_nomis_is_paged_with_record_offset_and_loads_the_lsoa_totals(arcgis, tmp_path):
+    from ingestion.sources import ons
+
+    arcgis.nomis.rows = nomis_rows(NOMIS_LSOAS)
+    assert len(arcgis.nomis.rows) == 60_168
+    result = fetch(population_spec(654), tmp_path)
+    assert result.rows == 654 and result.path.name == "nomis_lsoa21_population.csv"
+    assert arcgis.nomis.offsets == [0, 25_000, 50_000]        # the last page short: nothing asked after it
+    assert ons.spec_for_population(result.path) is ons.POPULATION_AREA
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        ons.load_population(con, result.path)
+        loaded = dict(con.execute("SELECT area_code, sum(population) FROM raw.ons_population_area "
+                                  "WHERE geography = 'LSOA' AND year = 2024 GROUP BY 1").fetchall())
+        ages = con.execute("SELECT min(age), max(age), count(DISTINCT sex) FROM raw.ons_population_area").fetchone()
+    expected = {code: sum(nomis_count(n, sex, age) for sex in ("1", "2") for age in range(91))
+                for n, code in enumerate(NOMIS_LSOAS)}
+    assert loaded == expected and ages == (0, 90, 2)
+
+
+def test_nomis_empty_and_failed_pages_are_retried(arcgis, tmp_path):
+    arcgis.nomis.rows = nomis_rows(NOMIS_LSOAS)
+    clean = fetch(population_spec(), tmp_path / "clean").path.read_bytes()
+    arcgis.nomis.offsets.clear()
+    arcgis.nomis.faults = {25_000: ["500", "empty"], 50_000: ["empty"]}
+    assert fetch(population_spec(), tmp_path / "faulty").path.read_bytes() == clean
+    assert arcgis.nomis.offsets == [0, 25_000, 25_000, 25_000, 50_000, 50_000]
+
+
+def test_nomis_short_page_before_the_end_changes_nothing(arcgis, tmp_path):
+    arcgis.nomis.rows = nomis_rows(NOMIS_LSOAS)
+    previous = fetch(population_spec(), tmp_path).path.read_bytes()
+    arcgis.nomis.limit = 20_000          # a server answering fewer rows than asked for, without saying so
+    with pytest.raises(DownloadFailed, match=r"NM_2014_1: 20,000 of the 60,168 rows counted received"):
+        fetch(population_spec(), tmp_path)
+    assert (tmp_path / "population/nomis_lsoa21_population.csv").read_bytes() == previous
+
+
+def test_nomis_renamed_column_is_refused_by_name_and_previous_file_kept(arcgis, tmp_path):
+    arcgis.nomis.rows = nomis_rows(NOMIS_LSOAS[:10])
+    previous = fetch(population_spec(), tmp_path).path.read_bytes()
+    arcgis.nomis.rows = nomis_rows(NOMIS_LSOAS[:12])
+    arcgis.nomis.renamed = {"OBS_VALUE": "OBSERVATION"}
+    with pytest.raises(DownloadFailed) as refused:
+        fetch(population_spec(), tmp_path)
+    assert "ons_population_area: NM_2014_1: the answer has no column 'OBS_VALUE' any more" in str(refused.value)
+    assert "update `fields`" in refused.value.hint
+    target = tmp_path / "population/nomis_lsoa21_population.csv"
+    assert target.read_bytes() == previous
+    assert [p.name for p in target.parent.iterdir()] == [target.name]
+
+
+def test_bootstrap_with_police_months_loads_the_forces_street_crime(bootstrap_env, monkeypatch):
+    import io
+    import zipfile
+
+    from conftest import STREET_HEADER, street_row
+
+    fake, warehouse = bootstrap_env
+    tv = [code for code, lad in LSOAS if lad in ("E06000038", "E06000039", "E06000060")]
+    crimes = {"2025-01": 3, "2025-02": 4, "2025-03": 5, "2024-12": 7}      # 2024-12 is not asked for
+    members = {}
+    for month, n in crimes.items():
+        for force in ("thames-valley", "surrey"):
+            members[f"{month}/{month}-{force}-street.csv"] = STREET_HEADER + "".join(
+                street_row(k, month, (tv[k % len(tv)], "x"), "Robbery") for k in range(n + (force == "surrey")))
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for name, text in members.items():
+            zipped.writestr(name, text)
+    fake.files["/data/archive/2025-03.zip"] = archive.getvalue()
+    monkeypatch.delenv("VRU_POLICE_ARCHIVE_URL", raising=False)   # the shipped address, through the mirror
+    output = run_bootstrap("thames-valley", "--police-months", "2025-01:2025-03")
+    assert "4 thames-valley street files checked and unpacked" in output
+    assert sorted(p.name for p in (warehouse / "landing/police/2025-03").rglob("*.csv")) == [
+        f"{m}-thames-valley-street.csv" for m in sorted(crimes)]
+    with duckdb.connect(str(warehouse / "vru.duckdb"), read_only=True) as con:
+        loaded = dict(con.execute("SELECT month, count(*) FROM raw.police_street GROUP BY 1").fetchall())
+    assert {str(m)[:7]: n for m, n in loaded.items()} == {"2025-01": 3, "2025-02": 4, "2025-03": 5}
+    assert raw_counts(warehouse)["population_lsoas"] == 9
+
+
+def test_bootstrap_police_months_are_checked_before_anything(bootstrap_env):
+    from typer.testing import CliRunner
+
+    from ingestion.cli import app
+
+    result = CliRunner().invoke(app, ["bootstrap", "thames-valley", "--police-months", "2025-03:2025-01"])
+    assert result.exit_code == 1 and "FIRST not after LAST" in result.output
