@@ -16,7 +16,7 @@ from ingestion import sources
 from ingestion.errors import VruError
 from ingestion.load import MANIFEST_DDL, LoadResult, SourceSpec, discover_files, load_files
 from ingestion.settings import Settings, get_settings
-from ingestion.sources import ensure_raw_tables, force_crime, ons, police_uk
+from ingestion.sources import ensure_raw_tables, force_crime, imd, la_codes, ons, police_uk
 from ingestion.warehouse import writer
 
 
@@ -110,8 +110,9 @@ def ingest_landed(source: str | SourceSpec, landing_dir: Path, settings: Setting
 
 
 def load_reference(folder: Path, settings: Settings | None = None) -> IngestReport:
-    """ONS lookups (folder/ons/*.csv), population estimates (folder/population/*.csv) and, when
-    present, IMD 2019 (folder/deprivation/*.csv); each file's source is told by its header."""
+    """ONS lookups (folder/ons/*.csv), population estimates and the local authority code list
+    (folder/population/*.csv) and, when present, IMD 2019 by LSOA and its local authority
+    summaries (folder/deprivation/*.csv); each file's source is told by its header."""
     settings = settings or get_settings()
     folder = Path(folder)
     lookups = sorted((folder / "ons").glob("*.csv"))
@@ -120,8 +121,8 @@ def load_reference(folder: Path, settings: Settings | None = None) -> IngestRepo
         raise NothingDelivered(f"{folder}: expected ons/*.csv lookups and population/*.csv estimates")
     deprivation = sorted((folder / "deprivation").glob("*.csv"))
     pairs, refused = sources.boundaries.landed(folder)     # LSOA 2021 boundaries, when delivered
-    for files, layout_for in [(lookups, ons.spec_for_lookup), (populations, ons.spec_for_population),
-                              (deprivation, lambda _: ons.IMD2019_LSOA11)]:
+    for files, layout_for in [(lookups, ons.spec_for_lookup), (populations, la_codes.spec_for_population_file),
+                              (deprivation, imd.spec_for_deprivation)]:
         for path in files:
             try:
                 pairs.append((layout_for(path), path))
