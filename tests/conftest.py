@@ -129,16 +129,41 @@ def demo_run(tmp_path_factory):
     return warehouse, run_vru(["demo"], warehouse)
 
 
-# `make test` runs the suite on two workers (pytest-xdist, --dist loadgroup): each module's tests
+# `make test` runs the suite on two workers (pytest-xdist, --dist loadscope). Each module's tests
 # go to one worker, so its module fixtures are built once; the two modules sharing the session's
-# demo run go together.
+# demo run go together. (xdist's own `xdist_group` marks do nothing under pytest 9.2: xdist 3.8
+# renames the node id through an attribute pytest no longer reads, so the scheduler is ours.)
 SHARED_DEMO = {"test_demo_pipeline", "test_disclosure_attack"}
+# The modules that build whole warehouses or start Airflow, costliest first (from `--durations`):
+# handed out first, so the two workers finish together.
+COSTLIEST_FIRST = ["test_real_airflow", "test_incremental_build", "test_demo_pipeline",
+                   "test_disclosure_attack", "test_police_monthly_dag", "test_indicator_engine",
+                   "test_crash_safety", "test_published_metadata", "test_coverage",
+                   "test_quality_gate", "test_force_crime", "test_violence_indicator"]
+
+
+def _module_scope(module: str) -> str:
+    return "demo" if module in SHARED_DEMO else module
 
 
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        module = item.module.__name__
-        item.add_marker(pytest.mark.xdist_group("demo" if module in SHARED_DEMO else module))
+    rank = {m: i for i, m in enumerate(COSTLIEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.module.__name__, len(rank)))  # stable within a module
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        """One module (or the demo pair) per work unit, handed out in collection order."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return _module_scope(Path(nodeid.split("::", 1)[0]).stem)
+
+    config.option.loadscopereorder = False
+    return ModuleScheduling(config, log)
 
 
 @pytest.fixture(scope="session", autouse=True)
