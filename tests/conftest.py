@@ -151,6 +151,7 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: rank.get(item.module.__name__, len(rank)))  # stable within a module
 
 
+@pytest.hookimpl(optionalhook=True)   # absent when xdist is not loaded (`-p no:xdist`)
 def pytest_xdist_make_scheduler(config, log):
     if config.getvalue("dist") != "loadscope":
         return None
