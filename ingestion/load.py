@@ -35,7 +35,7 @@ from typing import Literal
 
 import duckdb
 
-from ingestion import codes
+from ingestion import codes, privacy
 from ingestion.errors import VruError
 
 # Columns the loader writes on every raw row: which delivery, which file, its digest, when, which row.
@@ -158,10 +158,16 @@ class Column:
     pattern: str | None = None
     between: tuple[float | None, float | None] | None = None
     description: str = ""
+    # a direct patient identifier (NHS number, name, date of birth, postcode): read so the
+    # source's select can derive a keyed hash, an age or a district from it (ingestion/privacy.py),
+    # never stored, quoted in a message, quarantined or checked
+    identifier: bool = False
 
     def __post_init__(self):
         if self.area_level and self.area_level not in codes.AREA_LEVELS:
             raise ValueError(f"column {self.name}: area level {self.area_level!r} is not one of {list(codes.AREA_LEVELS)}")
+        if self.identifier and (self.stored or self.header is None):
+            raise ValueError(f"column {self.name}: an identifier is read from the file and never stored")
 
 
 @dataclass(frozen=True)
@@ -180,10 +186,11 @@ class ReportingUnit:
     """Who a delivery reports for: coverage (which unit delivered which period) is recorded per
     delivery in raw.load_period, so a unit that sent nothing for a period is "not delivered",
     never zero. `kind` names the lookup that places a unit in areas (police_force: the seed
-    police_force, force id → police force area); `sql` gives the unit's id over the typed raw row
+    police_force, force id → police force area; ae_site and ae_provider: the seed ae_site, an
+    emergency department or its trust → the police force area it serves); `sql` gives the unit's id over the typed raw row
     ({attr} binds a file-name attribute, e.g. {force})."""
 
-    kind: Literal["police_force"]
+    kind: Literal["police_force", "ae_site", "ae_provider"]
     sql: str
 
 
@@ -257,6 +264,13 @@ class SourceSpec:
             raise ValueError(f"source {self.name}: a by_period source declares its period_type and period_sql")
         if self.reporting_unit and not self.period_sql:
             raise ValueError(f"source {self.name}: coverage by reporting unit is recorded per period: declare period_sql")
+        if set(self.unique_key) & set(self.identifier_columns):
+            raise ValueError(f"source {self.name}: an identifier cannot be part of the unique key (it would be quoted)")
+
+    @property
+    def identifier_columns(self) -> tuple[str, ...]:
+        """The staged names of the direct identifiers this source may carry."""
+        return tuple(c.name for c in self.columns if c.identifier)
 
     @property
     def cli_name(self) -> str:
@@ -504,7 +518,7 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: SourceSpec, deliveries: list[_D
     rows in file order), so a file's rows are consecutive rowids."""
     columns = "{" + ", ".join(f"{_sql_str(n)}: 'VARCHAR'" for n in names) + "}"
     files = "[" + ", ".join(_sql_str(str(d.path)) for d in deliveries) + "]"
-    keys = sorted({k for d in deliveries for k in d.attrs})
+    keys = sorted({k for d in deliveries for k in d.attrs} | set(_name_groups(spec)))
     con.execute("DROP VIEW IF EXISTS _staged")
     con.execute("CREATE OR REPLACE TEMP TABLE _delivery (_file_index INTEGER, "
                 + "".join(f"_attr_{k} VARCHAR, " for k in keys) + "_load_id VARCHAR, _source_file VARCHAR, "
@@ -555,10 +569,12 @@ def _csv_rejection(path: Path, text: str) -> FileRejected:
     return FileRejected(path, "csv_structure", message, row=row)
 
 
-def _record_columns(con) -> str:
-    """The staged columns a person recognises (file columns, then optional ones the file lacks)."""
+def _record_columns(con, spec: SourceSpec) -> str:
+    """The staged columns a person recognises (file columns, then optional ones the file lacks),
+    direct identifiers left out: a record is shown in messages and kept in the quarantine."""
     names = [r[0] for r in con.execute("DESCRIBE _staged").fetchall()]
-    return ", ".join(f'"{n}"' for n in names if n not in _INTERNAL and not n.startswith("_attr_"))
+    hidden = set(_INTERNAL) | set(spec.identifier_columns)
+    return ", ".join(f'"{n}"' for n in names if n not in hidden and not n.startswith("_attr_"))
 
 
 def _check_rules(con, spec: SourceSpec, deliveries: list[_Delivery], attrs: dict[str, str]) -> None:
@@ -600,7 +616,7 @@ def _check_rules(con, spec: SourceSpec, deliveries: list[_Delivery], attrs: dict
         for index, row, count in con.execute(
                 f"SELECT _file_index, min(_row_number), count(*) FROM _failing WHERE NOT _ok{order} "
                 "GROUP BY _file_index").fetchall():
-            record = con.execute(f"SELECT {_record_columns(con)} FROM _staged WHERE _file_index = ? "
+            record = con.execute(f"SELECT {_record_columns(con, spec)} FROM _staged WHERE _file_index = ? "
                                  "AND _row_number = ?", [index, row]).fetchdf().iloc[0].to_dict()
             first = {k: (shown(v, 100) if isinstance(v, str) else v) for k, v in record.items()
                      if not k.startswith("_ignored_")}
@@ -656,6 +672,7 @@ def _load_files(con: duckdb.DuckDBPyConnection, spec: SourceSpec, paths: list[Pa
 
     ensure_raw_tables(con)
     ensure_tables(con, spec)
+    key = privacy.configured_key() if spec.identifier_columns else None
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:   # hashlib releases the GIL
         shas = list(pool.map(sha256_of, paths))
     loaded = {(name, sha): load_id for name, sha, load_id in con.execute(
@@ -674,14 +691,27 @@ def _load_files(con: duckdb.DuckDBPyConnection, spec: SourceSpec, paths: list[Pa
         try:
             _file_attrs(spec, delivery, found)
             names, result.vintage = match_header(spec, path, read_header(path))
+            _check_key(spec, path, names, key)
         except FileRejected as rejection:
             _refuse(con, spec, delivery, rejection)
             continue
         groups.setdefault((tuple(names), result.vintage), []).append(delivery)
-    for (names, vintage), deliveries in groups.items():
-        for batch in _batches(spec, deliveries, batch_bytes):
-            _load_batch(con, spec, batch, list(names), vintage)
+    with privacy.key_bound(con, key):
+        for (names, vintage), deliveries in groups.items():
+            for batch in _batches(spec, deliveries, batch_bytes):
+                _load_batch(con, spec, batch, list(names), vintage)
     return results
+
+
+def _check_key(spec: SourceSpec, path: Path, names: list[str], key: bytes | None) -> None:
+    """A file carrying direct identifiers is loaded only when they can be pseudonymised."""
+    carried = [c.header for c in spec.columns if c.identifier and c.name in names]
+    if carried and key is None:
+        raise FileRejected(
+            path, "pseudonymisation_key",
+            f"the file carries direct patient identifiers ({len(carried)} column(s)) and no pseudonymisation "
+            f"key is configured ({privacy.KEY_ENV}, {privacy.KEY_FILE_ENV} or the Airflow connection "
+            f"{privacy.AIRFLOW_CONNECTION}): they are never stored, so nothing from the file was loaded")
 
 
 def _batches(spec: SourceSpec, deliveries: list[_Delivery], batch_bytes: int):
@@ -701,8 +731,14 @@ def _batches(spec: SourceSpec, deliveries: list[_Delivery], batch_bytes: int):
         yield batch
 
 
+def _name_groups(spec: SourceSpec) -> tuple[str, ...]:
+    """The attributes a file name can give: an optional part (a correction's `-r2`) that a name
+    lacks is NULL for that file."""
+    return tuple(re.compile(spec.file_pattern).groupindex)
+
+
 def _load_batch(con, spec: SourceSpec, deliveries: list[_Delivery], names: list[str], vintage: str | None) -> None:
-    attrs = {k: "" for d in deliveries for k in d.attrs}
+    attrs = dict.fromkeys(_name_groups(spec), "") | {k: "" for d in deliveries for k in d.attrs}
     if vintage:
         attrs["_vintage"] = vintage
     try:
@@ -774,7 +810,7 @@ def validate_file(spec: SourceSpec, path: Path | str, as_name: str | None = None
                          LoadResult(source=spec.name, file=path, outcome="loaded"))
     _file_attrs(spec, delivery)
     names, vintage = match_header(spec, path, read_header(path))
-    attrs = {**delivery.attrs, **({"_vintage": vintage} if vintage else {})}
+    attrs = {**dict.fromkeys(_name_groups(spec), ""), **delivery.attrs, **({"_vintage": vintage} if vintage else {})}
     with duckdb.connect() as con:
         _stage(con, spec, [delivery], names)
         _check_rules(con, spec, [delivery], attrs)
@@ -835,7 +871,7 @@ def _write_batch(con, spec: SourceSpec, accepted: list[_Delivery], names: list[s
                 {f'ANTI JOIN ({quarantined}) AS q USING (_file_index, _row_number)' if quarantined else ''}
                 WHERE d._accepted
                 GROUP BY ALL""")
-        record = ", ".join(f"{c} := s.{c}" for c in _record_columns(con).split(", ")) if quarantine else ""
+        record = ", ".join(f"{c} := s.{c}" for c in _record_columns(con, spec).split(", ")) if quarantine else ""
         for i, rule in quarantine:
             con.execute(
                 f"""INSERT INTO quarantine.rejected_row

@@ -10,7 +10,8 @@ from ingestion.settings import DAGS_DIR
 
 TAIL = ["check_raw", "dbt_build", "check_marts", "publish"]
 EXPECTED = {
-    "vru_pipeline": ["load_reference", "ingest_police_street", "ingest_force_crime", *TAIL],
+    "vru_pipeline": ["load_reference", "ingest_ae_ecds", "ingest_ae_istv", "ingest_police_street", "ingest_force_crime",
+                     *TAIL],
     "police_street_monthly": ["wait_for_delivery", "ingest_month", *TAIL],
     "reference_geography": ["load_reference", *TAIL],
 }
