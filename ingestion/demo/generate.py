@@ -3,11 +3,16 @@
 Writes ONS lookups, LSOA centroids and a mid-2024 small-area population file (ons/,
 population/), a data.police.uk street and stop-and-search file per month (police/YYYY-MM/, see
 stop_search.py) and the force's own recorded-crime extract for the same crimes with its
-column-mapping file (force_crime/thames-valley/, see force_extract.py), all from one seed: the
-same seed gives byte-identical files. Two signals are planted for tests (and
-analysts trying the platform) to find again:
+column-mapping file (force_crime/thames-valley/, see force_extract.py) and hospital A&E assault
+data: each ED's monthly ISTV submission and each provider's ECDS extract (ae/istv/, ae/ecds/, see
+ae.py), all from one seed: the same seed gives byte-identical files. Signals are planted for
+tests (and analysts trying the platform) to find again:
 - a hotspot LSOA in Reading whose violence rate is about six times the force's, every month;
-- a seasonal peak: violence rises to a maximum in July.
+- a seasonal peak: violence rises to a maximum in July (police and A&E);
+- A&E: a Friday and Saturday night peak of assaults (22:00–03:59); a night-time-economy hotspot
+  LSOA in Oxford city centre where licensed-premises assaults cluster; sharp-object assaults
+  concentrated in ages 15–24; repeat victims; one site-month resubmitted (-r2 files) and one
+  site-month with no ISTV submission.
 Counts are Poisson draws around population-proportional means, vectorised with numpy.
 """
 
@@ -21,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingestion.demo import force_extract, stop_search
+from ingestion.demo import ae, force_extract, stop_search
 from ingestion.demo import thames_valley as tv
 
 DEFAULT_MONTHS = tuple(f"2025-{m:02d}" for m in range(1, 13))
@@ -45,6 +50,12 @@ class DemoExtracts:
     imd_file: Path | None = None
     force_crime_files: list[Path] = field(default_factory=list)
     stop_search_files: list[Path] = field(default_factory=list)
+    ae_istv_files: list[Path] = field(default_factory=list)      # with the -r2 correction
+    ae_ecds_files: list[Path] = field(default_factory=list)      # with the -r2 correction
+    ae_nighttime_hotspot_lsoa21_code: str = ""
+    ae_resubmission: ae.Resubmission | None = None
+    ae_istv_missing_site: str = ""                                # did not submit ISTV for…
+    ae_istv_missing_month: str = ""                               # …this month
 
 
 @dataclass(frozen=True)
@@ -281,6 +292,13 @@ def generate_demo_extracts(out_dir: Path, seed: int = 2025, months: Sequence[str
             out_dir, month, int(totals.sum()), lon[located], lat[located], geo.longitude, geo.latitude,
             np.random.default_rng([seed, int(month.replace("-", "")), 1])))
 
+    # A&E from its own stream, so adding it left the police and ONS files byte-identical
+    hospital = ae.write_extracts(out_dir, tuple(months), geo.lsoa_code, geo.lad_index, geo.longitude, geo.latitude,
+                                 age_sex, np.array([_violence_season(int(m[5:7])) for m in months]),
+                                 np.random.default_rng([seed, ae.AE_STREAM]))
+
     peak = max(months, key=lambda m: _violence_season(int(m[5:7])))
     return DemoExtracts(out_dir, tuple(months), geo.lsoa_code[hotspot], geo.lsoa_name[hotspot], peak,
-                        police_files, lookups, [population_file], imd_file, force_files, stop_search_files)
+                        police_files, lookups, [population_file], imd_file, force_files, stop_search_files,
+                        hospital.istv_files, hospital.ecds_files, hospital.nighttime_hotspot_lsoa21_code,
+                        hospital.resubmission, hospital.istv_missing_site, hospital.istv_missing_month)
