@@ -16,7 +16,7 @@ from pathlib import Path
 from airflow.sdk import dag, get_current_context, task
 
 from ingestion.sources import landed_sources
-from vru_airflow.orchestration import check_build_publish, landing_dir_param
+from vru_airflow.orchestration import check_build_publish, landing_dir_param, pseudonymisation_key_from_connection
 
 # GX registers hundreds of functions with INFO logs on import; keep task logs readable.
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
@@ -44,6 +44,7 @@ def vru_pipeline():
     def ingest(source: str) -> str:
         from ingestion.pipeline import ingest_landed
 
+        pseudonymisation_key_from_connection()      # A&E files may carry identifiers
         return ingest_landed(source, Path(get_current_context()["params"]["landing_dir"])).summary()
 
     # one task per declared source with a landing folder (ingestion/sources): a new source

@@ -109,6 +109,38 @@ def ingest_landed(source: str | SourceSpec, landing_dir: Path, settings: Setting
     return ingest(spec, folder, settings)
 
 
+def month_deliveries(specs: list[SourceSpec], landing_dir: Path, month: str) -> dict[str, list[Path]]:
+    """Per source, the files of `month` (YYYY-MM) in its landing folder, each submission in its
+    latest revision (what `ingest_month` would load); a source with none that month maps to []."""
+    found: dict[str, list[Path]] = {}
+    for spec in specs:
+        folder = Path(landing_dir) / spec.landing
+        pairs, refused = discover_files(spec, folder, month) if folder.exists() else ([], [])
+        found[spec.name] = [path for _, path in pairs] + [r.file for r in refused]
+    return found
+
+
+def ingest_month(specs: list[SourceSpec], landing_dir: Path, month: str,
+                 settings: Settings | None = None) -> IngestReport:
+    """Several sources' files of one month (YYYY-MM), each from its folder under the landing
+    area, loaded together: what a monthly DAG run loads for its data interval. A source that has
+    delivered nothing for the month is skipped (coverage records it as not delivered, never zero);
+    files already loaded are unchanged, so running a month again changes nothing. Refused files
+    are named in DeliveriesRejected after the others have loaded."""
+    settings = settings or get_settings()
+    pairs: list[tuple[SourceSpec, Path]] = []
+    refused: list[str] = []
+    for spec in specs:
+        folder = Path(landing_dir) / spec.landing
+        if folder.exists():
+            found, rejected = discover_files(spec, folder, month)
+            pairs += found
+            refused += [str(r) for r in rejected]
+    report = _load_layouts(pairs, settings) if pairs else IngestReport()
+    report.rejections = refused + report.rejections
+    return _raise_on_rejections(report)
+
+
 def load_reference(folder: Path, settings: Settings | None = None) -> IngestReport:
     """ONS lookups (folder/ons/*.csv), population estimates and the local authority code list
     (folder/population/*.csv) and, when present, IMD 2019 by LSOA and its local authority

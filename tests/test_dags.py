@@ -13,6 +13,7 @@ EXPECTED = {
     "vru_pipeline": ["load_reference", "ingest_ae_ecds", "ingest_ae_istv", "ingest_police_street", "ingest_force_crime",
                      *TAIL],
     "police_street_monthly": ["wait_for_delivery", "ingest_month", *TAIL],
+    "ae_monthly": ["wait_for_delivery", "ingest_month", *TAIL],
     "reference_geography": ["load_reference", *TAIL],
 }
 
@@ -66,7 +67,7 @@ def test_landing_dir_defaults_are_where_the_files_land(dagbag, monkeypatch):
     settings = get_settings()
     assert written == [settings.demo_landing_dir]
     assert dagbag.dags["vru_pipeline"].params["landing_dir"] == str(settings.demo_landing_dir)
-    for dag_id in ("police_street_monthly", "reference_geography"):
+    for dag_id in ("police_street_monthly", "ae_monthly", "reference_geography"):
         assert dagbag.dags[dag_id].params["landing_dir"] == str(settings.landing_dir)
 
 

@@ -173,3 +173,34 @@ def delivery_poke_interval() -> timedelta:
     """How often a sensor looks for a delivery: 12 hours (police.uk publishes monthly), or
     `VRU_DELIVERY_POKE_INTERVAL_S` seconds (read when the DAG is parsed; the tests use seconds)."""
     return timedelta(seconds=float(os.environ.get("VRU_DELIVERY_POKE_INTERVAL_S", 12 * 3600)))
+
+
+def pseudonymisation_key_from_connection() -> bool:
+    """Inside a task: the Airflow connection `vru_pseudonymisation`'s password becomes
+    VRU_PSEUDONYMISATION_KEY for this task process, unless the workers' environment already
+    configures a key (VRU_PSEUDONYMISATION_KEY or VRU_PSEUDONYMISATION_KEY_FILE), which then wins.
+    A missing connection is not an error: files carrying identifiers are then refused by the loader,
+    by name, saying the key is missing. True when the key was taken from the connection. The
+    password is masked in task logs by Airflow (a connection's secret) and never logged here."""
+    from ingestion import privacy
+
+    if os.environ.get(privacy.KEY_ENV) or os.environ.get(privacy.KEY_FILE_ENV):
+        log.info("pseudonymisation key: from the environment (%s)",
+                 privacy.KEY_ENV if os.environ.get(privacy.KEY_ENV) else privacy.KEY_FILE_ENV)
+        return False
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        connection = Connection.get(privacy.AIRFLOW_CONNECTION)
+    except AirflowNotFoundException:
+        log.info("pseudonymisation key: none configured (no Airflow connection %r, no %s); files with "
+                 "direct identifiers will be refused", privacy.AIRFLOW_CONNECTION, privacy.KEY_ENV)
+        return False
+    if not connection.password:
+        log.warning("pseudonymisation key: the Airflow connection %r has no password; files with direct "
+                    "identifiers will be refused", privacy.AIRFLOW_CONNECTION)
+        return False
+    os.environ[privacy.KEY_ENV] = connection.password
+    log.info("pseudonymisation key: from the Airflow connection %r", privacy.AIRFLOW_CONNECTION)
+    return True
