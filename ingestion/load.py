@@ -252,6 +252,9 @@ class SourceSpec:
     # sources whose files travel with this one's (police.uk outcomes and stop-and-search files
     # beside the street files): loaded from the same place in the same call, when present
     delivered_with: tuple[str, ...] = ()
+    # patient-level health data (A&E): published only as counts under the NHS small-number rule,
+    # so not even its deliveries' record counts are (fct_source_coverage)
+    health_data: bool = False
 
     def __post_init__(self):
         if self.refresh not in REFRESH_KINDS:

@@ -69,7 +69,8 @@ def gated_sources() -> list[SourceSpec]:
 
 REGISTRY_DDL = """CREATE OR REPLACE TABLE raw.source_registry (
     source VARCHAR PRIMARY KEY, raw_table VARCHAR NOT NULL, description VARCHAR, refresh VARCHAR NOT NULL,
-    area_level VARCHAR NOT NULL, period_type VARCHAR, gx_suite VARCHAR, reporting_unit_kind VARCHAR)"""
+    area_level VARCHAR NOT NULL, period_type VARCHAR, gx_suite VARCHAR, reporting_unit_kind VARCHAR,
+    health_data BOOLEAN NOT NULL)"""
 
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -78,9 +79,9 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     for spec in all_sources():
         ensure_tables(con, spec)
     con.execute(REGISTRY_DDL)
-    con.executemany("INSERT INTO raw.source_registry VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    con.executemany("INSERT INTO raw.source_registry VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [[s.name, s.raw_table, s.description, s.refresh, s.area_level, s.period_type, s.gx_suite,
-                      s.reporting_unit.kind if s.reporting_unit else None]
+                      s.reporting_unit.kind if s.reporting_unit else None, s.health_data]
                      for s in all_sources()])
 
 

@@ -100,7 +100,7 @@ AE_ISTV = SourceSpec(
     replace_scope="group:submission",
     refresh="by_period", area_level="pfa", period_type="month", period_sql="reporting_period_start",
     reporting_unit=ReportingUnit("ae_site", "{site}"),
-    landing="ae/istv", discover=lambda path, month: latest_revisions("ae_istv", path, month),
+    health_data=True, landing="ae/istv", discover=lambda path, month: latest_revisions("ae_istv", path, month),
     columns=(
         Column(None, "submission", not_null=True, description="site and month of the submission, from the file name"),
         Column(None, "revision", "INTEGER", not_null=True, between=(1, None), description="1, or N for a correction -rN"),
@@ -164,7 +164,7 @@ AE_ECDS = SourceSpec(
     unique_key=("ec_ident",),
     refresh="by_period", area_level="lsoa", period_type="month", period_sql="date_trunc('month', arrival_date)",
     reporting_unit=ReportingUnit("ae_provider", "{provider}"),
-    landing="ae/ecds", discover=lambda path, month: latest_revisions("ae_ecds", path, month),
+    health_data=True, landing="ae/ecds", discover=lambda path, month: latest_revisions("ae_ecds", path, month),
     columns=(
         Column(None, "submission", not_null=True, description="provider and month of the extract, from the file name"),
         Column(None, "revision", "INTEGER", not_null=True, between=(1, None), description="1, or N for a correction -rN"),

@@ -4,7 +4,9 @@
 -- last, so a month a force sent nothing for is a row marked not delivered, never a silent zero.
 -- Counts are of accepted deliveries (raw.accepted_load), as written at load (raw.load_period).
 -- Reporting units are placed in areas by their kind's lookup: police forces by the seed
--- police_force (British Transport Police reports for no territorial area).
+-- police_force (British Transport Police reports for no territorial area), emergency departments
+-- (ISTV) and their trusts (ECDS) by the seed ae_site. A trust serving two force areas has a row
+-- for each.
 {%- set periods = period_types() %}
 
 with delivered as (
@@ -33,15 +35,30 @@ expected as (
     from (select distinct source, reporting_unit, period_type from delivered) as u
     join (select source, period_type, min(period_start) as first_period, max(period_start) as last_period
           from delivered group by all) as s using (source, period_type)
+),
+
+-- each kind of reporting unit with the police force area(s) it reports for
+unit_area as (
+    select 'police_force' as reporting_unit_kind, force_id as reporting_unit, force_name as reporting_unit_name,
+           nullif(pfa_code, '') as pfa_code
+    from {{ ref('police_force') }}
+    union all
+    select 'ae_site' as reporting_unit_kind, site_code as reporting_unit, site_name as reporting_unit_name, pfa_code
+    from {{ ref('ae_site') }}
+    union all
+    select distinct
+        'ae_provider' as reporting_unit_kind, provider_code as reporting_unit, provider_name as reporting_unit_name,
+        pfa_code
+    from {{ ref('ae_site') }}
 )
 
 select
     e.source,
     r.reporting_unit_kind,
     e.reporting_unit,
-    f.force_name                                      as reporting_unit_name,
+    u.reporting_unit_name,
     'pfa'                                             as area_type,
-    nullif(f.pfa_code, '')                            as area_code,
+    u.pfa_code                                        as area_code,
     e.period_type,
     e.period_start,
     d.source is not null                              as is_delivered,
@@ -52,5 +69,5 @@ join {{ source('pipeline', 'source_registry') }} as r on r.source = e.source
 left join delivered as d
     on d.source = e.source and d.reporting_unit = e.reporting_unit
    and d.period_type = e.period_type and d.period_start = e.period_start
-left join {{ ref('police_force') }} as f
-    on r.reporting_unit_kind = 'police_force' and f.force_id = e.reporting_unit
+left join unit_area as u
+    on u.reporting_unit_kind = r.reporting_unit_kind and u.reporting_unit = e.reporting_unit

@@ -1,11 +1,13 @@
 -- Whether each indicator has its data for each police force area × month: delivered when every
--- source deciding its coverage delivered for the force reporting for that area
+-- source deciding its coverage delivered for every unit reporting for that area (the force; each
+-- emergency department or trust)
 -- (int_coverage__delivery). Those sources are the indicator's sources that say who reports
 -- (reporting_unit), read from dbt's lineage, or the ones its catalogue entry lists in
 -- coverage_sources. A row with is_delivered false is an area-month the indicator expected and did
 -- not get: it is published as "not delivered", never as a low rate.
--- An indicator none of whose counted models reports by force (macros/coverage.sql) has no
--- delivery record: an area-month counts as delivered there where its numerator holds a record.
+-- An indicator none of whose counted models reports by force (macros/coverage.sql) and none of
+-- whose sources says who reports (A&E sources do: their sites and trusts) has no delivery record:
+-- an area-month counts as delivered there where its numerator holds a record.
 {%- set catalogue = lsoa_month_indicators() %}
 
 with coverage_sources as (
@@ -23,15 +25,24 @@ source_count as (
     select indicator_id, count(*) as sources from coverage_sources group by all
 ),
 
-unit_months as (
+-- a source has delivered for an area-month when every unit reporting for that area did (one force;
+-- all of its emergency departments)
+source_months as (
     select
         c.indicator_id,
+        c.source,
         d.area_code                                                   as pfa_code,
         d.period_start                                                as month_start,
-        count(distinct c.source) filter (where d.is_delivered)        as sources_delivered
+        bool_and(d.is_delivered)                                      as is_delivered
     from coverage_sources as c
     join {{ ref('int_coverage__delivery') }} as d using (source)
     where d.period_type = 'month' and d.area_type = 'pfa' and d.area_code is not null
+    group by all
+),
+
+unit_months as (
+    select indicator_id, pfa_code, month_start, count(*) filter (where is_delivered) as sources_delivered
+    from source_months
     group by all
 )
 
@@ -43,4 +54,5 @@ union all
 select distinct '{{ ind.id }}' as indicator_id, h.pfa_code, s.month_start, true as is_delivered
 from {{ ref(ind.numerator.model) }} as s
 join {{ ref('int_area_hierarchy') }} as h using (lsoa21_code)
+where '{{ ind.id }}' not in (select indicator_id from coverage_sources)
 {%- endfor %}

@@ -147,17 +147,21 @@ overlap_cells as (
 -- remainder_kind: what a parent may hold beyond its cells (parent − Σ children ≥ 0): "unplaced", a
 -- force's records no LSOA holds (one unknown per force cell, whichever level its children are
 -- at); "missing", children with no cell (not valued). A pair of overlapping periods needs every
--- month it names.
+-- month it names. A relation needs at least one child: an indicator published at district level
+-- and above (an age-standardised rate) has no LSOA children, and a parent alone would read as 0.
 select relation_id, cell_id, coefficient, is_parent,
     case when count(*) filter (where not is_parent) over r < max(children) over r then 'missing'
          when bool_or(has_unplaced) over r then 'unplaced' end as remainder_kind
 from geo
 window r as (partition by relation_id)
+-- a parent with no child cell at all (an indicator not published at that level) relates nothing
+qualify count(*) filter (where not is_parent) over r > 0
 union all
 select relation_id, cell_id, coefficient, is_parent,
     case when count(*) filter (where not is_parent) over r < max(children) over r then 'missing' end as remainder_kind
 from time
 window r as (partition by relation_id)
+qualify count(*) filter (where not is_parent) over r > 0
 union all
 select relation_id, cell_id, coefficient, is_parent, null as remainder_kind
 from overlap_cells

@@ -41,6 +41,22 @@ final as (
 
 exact as (
     select events, confidence, lower_events, upper_events from {{ ref('poisson_exact_limits') }}
+),
+
+-- a directly standardised rate under the NHS rule is that of the published count: every band's
+-- count scaled by published / true (k), so its variance by k too (it is linear in the counts).
+-- Dobson's limits on the true count
+-- would give it back exactly: (upper − dsr) / (dsr − lower) depends on nothing else. The true
+-- variance is read back from the 95% lower limit: sqrt(var / O) = (dsr − lower) / (O − Byar_lower(O)).
+scaled as (
+    select f.*,
+        case when f.disclosure = 'nhs_small_numbers' and f.method = 'dsr' and f.published_numerator > 0
+                  and f.numerator > 0
+             then f.published_numerator / f.numerator end                               as dsr_scale,
+        case when f.disclosure = 'nhs_small_numbers' and f.method = 'dsr' and f.numerator > 0
+             then f.numerator * ((f.value - f.lower_ci_95) / (f.numerator - {{ byar_lower('f.numerator') }})) ^ 2
+        end                                                                              as dsr_variance
+    from final as f
 )
 
 select
@@ -65,29 +81,39 @@ select
     f.suppression_cause,
     -- under the NHS rule, crude rates and proportions are those of the published (rounded) count
     case when f.disclosure = 'nhs_small_numbers' and f.method in ('crude_rate', 'proportion')
-         then f.published_numerator / f.denominator * f.multiplier else f.value end as value,
+         then f.published_numerator / f.denominator * f.multiplier
+         when f.disclosure = 'nhs_small_numbers' and f.method = 'dsr' then f.dsr_scale * f.value
+         else f.value end                              as value,
     case when f.disclosure = 'nhs_small_numbers' and f.method = 'crude_rate'
          then {{ crude_rate_limit('lower', 'f.published_numerator', 'f.denominator', 'f.multiplier', 'e95.lower_events') }}
          when f.disclosure = 'nhs_small_numbers' and f.method = 'proportion'
          then {{ wilson_limit('lower', 'f.published_numerator', 'f.denominator', 'f.multiplier') }}
+         when f.disclosure = 'nhs_small_numbers' and f.method = 'dsr'
+         then {{ dobson_limit('lower', 'f.dsr_scale * f.value', 'f.dsr_scale * f.dsr_variance', 'f.published_numerator') }}
          else f.lower_ci_95 end                        as lower_ci_95,
     case when f.disclosure = 'nhs_small_numbers' and f.method = 'crude_rate'
          then {{ crude_rate_limit('upper', 'f.published_numerator', 'f.denominator', 'f.multiplier', 'e95.upper_events') }}
          when f.disclosure = 'nhs_small_numbers' and f.method = 'proportion'
          then {{ wilson_limit('upper', 'f.published_numerator', 'f.denominator', 'f.multiplier') }}
+         when f.disclosure = 'nhs_small_numbers' and f.method = 'dsr'
+         then {{ dobson_limit('upper', 'f.dsr_scale * f.value', 'f.dsr_scale * f.dsr_variance', 'f.published_numerator') }}
          else f.upper_ci_95 end                        as upper_ci_95,
     case when f.disclosure = 'nhs_small_numbers' and f.method = 'crude_rate'
          then {{ crude_rate_limit('lower', 'f.published_numerator', 'f.denominator', 'f.multiplier', 'e998.lower_events',
                                   0.998) }}
          when f.disclosure = 'nhs_small_numbers' and f.method = 'proportion'
          then {{ wilson_limit('lower', 'f.published_numerator', 'f.denominator', 'f.multiplier', 0.998) }}
+         when f.disclosure = 'nhs_small_numbers' and f.method = 'dsr'
+         then {{ dobson_limit('lower', 'f.dsr_scale * f.value', 'f.dsr_scale * f.dsr_variance', 'f.published_numerator', 0.998) }}
          else f.lower_ci_998 end                       as lower_ci_998,
     case when f.disclosure = 'nhs_small_numbers' and f.method = 'crude_rate'
          then {{ crude_rate_limit('upper', 'f.published_numerator', 'f.denominator', 'f.multiplier', 'e998.upper_events',
                                   0.998) }}
          when f.disclosure = 'nhs_small_numbers' and f.method = 'proportion'
          then {{ wilson_limit('upper', 'f.published_numerator', 'f.denominator', 'f.multiplier', 0.998) }}
+         when f.disclosure = 'nhs_small_numbers' and f.method = 'dsr'
+         then {{ dobson_limit('upper', 'f.dsr_scale * f.value', 'f.dsr_scale * f.dsr_variance', 'f.published_numerator', 0.998) }}
          else f.upper_ci_998 end                       as upper_ci_998
-from final as f
+from scaled as f
 left join exact as e95 on e95.events = f.published_numerator and e95.confidence = 0.95
 left join exact as e998 on e998.events = f.published_numerator and e998.confidence = 0.998
