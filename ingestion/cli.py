@@ -3,6 +3,8 @@ where, and what to do, and exits non-zero."""
 
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
 import time
 from pathlib import Path
@@ -12,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ingestion import privacy
 from ingestion.errors import VruError
 from ingestion.settings import get_settings
 
@@ -70,7 +73,14 @@ def demo(
     console.print(f"[green]✓[/] Demo extracts: {len(extracts.police_files)} months of police.uk street and "
                   f"stop-and-search files, "
                   f"{len(extracts.force_crime_files)} months of the force's recorded-crime extract (with its "
-                  f"column mapping), ONS lookups and population in {landing}", soft_wrap=True)
+                  f"column mapping), {len(extracts.ae_istv_files)} hospital ISTV submissions and "
+                  f"{len(extracts.ae_ecds_files)} ECDS extracts, ONS lookups and population in {landing}", soft_wrap=True)
+    if privacy.configured_key() is None:
+        # the demo's ECDS extracts carry made-up NHS numbers, as careless real ones do: they are
+        # pseudonymised under a key that lives only as long as this run
+        os.environ[privacy.KEY_ENV] = secrets.token_hex(32)
+        console.print(f"[green]✓[/] Patient identifiers in the demo extracts are replaced by a keyed hash under a "
+                      f"one-off key (set {privacy.KEY_ENV} to keep patient keys comparable between runs)", soft_wrap=True)
 
     dag_tasks = _dag_tasks()
     started = time.monotonic()

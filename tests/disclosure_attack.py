@@ -47,14 +47,14 @@ def _setup(con: duckdb.DuckDBPyConnection) -> dict:
         SELECT row_number() OVER (ORDER BY indicator_id, area_type, area_code, period_type, period_start)::INTEGER AS id, *
         FROM (SELECT v.indicator_id, v.area_type, v.area_code, v.period_type, v.period_start, v.period_end,
                      date_diff('month', v.period_start, v.period_end + 1) AS months,
-                     v.numerator, v.denominator, v.value, v.lower_ci_95, v.upper_ci_95, i.multiplier,
+                     v.numerator, v.denominator, v.value, v.lower_ci_95, v.upper_ci_95, i.multiplier, i.method,
                      v.suppression_reason, v.located_percent
               FROM p.fct_indicator_value AS v JOIN p.dim_indicator AS i USING (indicator_id)
               WHERE i.disclosure_rule = 'nhs_small_numbers' AND (v.numerator IS NOT NULL OR v.is_suppressed))""")
     # are values computed from true counts? then value × denominator / multiplier is the count
     values_exact = con.execute("""
         SELECT coalesce(bool_or(abs(value * denominator / multiplier - numerator) > 1e-6), false)
-        FROM cell WHERE value IS NOT NULL""").fetchone()[0]
+        FROM cell WHERE value IS NOT NULL AND method <> 'dsr'""").fetchone()[0]
     # is the value withheld below 10 true events? then a published 10 without a value is 8 or 9,
     # and with one 10 to 12 (under the rounded-count threshold a published 10 always has one)
     threshold_on_true_count = con.execute(
@@ -69,13 +69,13 @@ def _setup(con: duckdb.DuckDBPyConnection) -> dict:
                     WHEN numerator IS NULL AND suppression_reason ILIKE '%from 0 to 7%' THEN 0
                     WHEN numerator IS NULL THEN 1   -- a hidden count is never 0 (zeros are published)
                     WHEN numerator = 0 THEN 0
-                    WHEN {values_exact} AND value IS NOT NULL THEN round(value * denominator / multiplier)
+                    WHEN {values_exact} AND value IS NOT NULL AND method <> 'dsr' THEN round(value * denominator / multiplier)
                     WHEN {threshold_on_true_count} AND value IS NOT NULL THEN greatest(numerator - 2, 10)
                     ELSE greatest(numerator - 2, 8) END::BIGINT AS lo,
                CASE WHEN numerator IS NULL AND suppression_reason ILIKE '%between 1 and 7%' THEN 7
                     WHEN numerator IS NULL THEN {BIG}
                     WHEN numerator = 0 THEN 0
-                    WHEN {values_exact} AND value IS NOT NULL THEN round(value * denominator / multiplier)
+                    WHEN {values_exact} AND value IS NOT NULL AND method <> 'dsr' THEN round(value * denominator / multiplier)
                     WHEN {threshold_on_true_count} AND value IS NULL THEN least(numerator + 2, 9)
                     ELSE numerator + 2 END::BIGINT AS hi,
                -- known not to lie in 1..7: published counts, and secondary cells when the reason says so
@@ -319,11 +319,17 @@ def attack(published: Path | str, schema: str = "main") -> dict:
                                  / (oo / nn * (1 - oo / nn) * (ntt - nt * nt / nn))) > 1e-9 * greatest(1, chi_squared)
         """).fetchall()
     # CIs: those of the published (rounded) count, else they would give the count back
+    # A directly standardised rate's Dobson limits: (upper − dsr) / (dsr − lower) is a function of
+    # the count alone, so it must be the published count's, else solving it gives the true count
+    byar_low, byar_high = (f"numerator * power(1 - 1 / (9.0 * numerator) - {Z95} / (3 * sqrt(numerator)), 3)",
+                           f"(numerator + 1) * power(1 - 1 / (9.0 * (numerator + 1)) + {Z95} / (3 * sqrt(numerator + 1)), 3)")
     ci_leaks = con.execute(f"""
         SELECT count(*) FROM cell
-        WHERE value IS NOT NULL AND numerator >= 10 AND abs(lower_ci_95 - numerator
-              * power(1 - 1 / (9.0 * numerator) - {Z95} / (3 * sqrt(numerator)), 3) / denominator * multiplier)
-              > 1e-9 * greatest(1, value)""").fetchone()[0]
+        WHERE value IS NOT NULL AND numerator >= 10 AND CASE
+              WHEN method = 'dsr' THEN abs((upper_ci_95 - value) / (value - lower_ci_95)
+                                           - ({byar_high} - numerator) / (numerator - {byar_low})) > 1e-9
+              ELSE abs(lower_ci_95 - {byar_low} / denominator * multiplier) > 1e-9 * greatest(1, value) END
+        """).fetchone()[0]
     summary = con.execute("""
         SELECT count(*) AS hidden, count(*) FILTER (WHERE suppression_reason ILIKE 'secondary%') AS secondary_shown
         FROM cell WHERE numerator IS NULL""").fetchone()

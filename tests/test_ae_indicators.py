@@ -213,3 +213,12 @@ def test_no_identifier_reaches_any_table_of_any_warehouse_file(built):
         assert not BIRTH_DATES & set(values), path
         raw = path.read_bytes()
         assert not [x for x in [*IDENTIFYING, *BIRTH_DATES] if x.encode() in raw], path
+
+
+def test_an_attacker_with_the_published_file_recovers_no_hidden_ae_count(built):
+    from disclosure_attack import attack
+
+    _, published_db, _ = built
+    result = attack(published_db)
+    assert result["hidden"] > 0 and result["inconsistent"] == 0
+    assert not result["recovered"] and result["ci_leaks"] == 0 and not result["trend_leaks"]
