@@ -1,7 +1,8 @@
 """An attacker with the whole published file: recover hidden counts of indicators under the NHS
 small-number rule (tests/test_disclosure_attack.py runs it on the demo and on a hand-worked case).
 
-Every published cell of an NHS-rule indicator (indicator × area × period) is an unknown count
+Every published cell of an NHS-rule indicator (indicator × area × period), and every count of
+the A&E profile (fct_ae_assault_profile: area × period × dimension × category), is an unknown count
 with what the file says about it:
   hidden, reason "1 to 7"          1..7
   hidden, reason "secondary"       0 or 8 and more (a secondary cell is not a small count)
@@ -20,6 +21,8 @@ periods' dates:
               (checked by LSOA counts from dim_area), for every indicator and period (a force
               and above over areas below force level: Σ children plus the records placed in no
               LSOA, when the file has located_percent, within what the published share allows)
+  breakdown   a profile's total = Σ its categories along each dimension (hour × day, location
+              type, method)
   time        period = Σ sub-periods that tile it (months in a quarter or a year, quarters in a
               year, months in a rolling 12 months), and for every two overlapping periods of one
               area the difference P1 − P2 = Σ months of P1 not in P2 − Σ months of P2 not in P1
@@ -41,8 +44,16 @@ BIG = 10**9      # no upper bound known
 Z95 = 1.959963984540054
 
 
-def _setup(con: duckdb.DuckDBPyConnection) -> dict:
-    con.execute("""
+def _setup(con: duckdb.DuckDBPyConnection, profile: bool) -> dict:
+    # the A&E profile's counts are cells too: '<family>:<dimension>:<category>', whose categories
+    # add up to '<family>:all:all' (every category is listed, zeros included)
+    profile_cells = """
+              UNION ALL
+              SELECT 'ae_istv_profile:' || dimension || ':' || category, area_type, area_code, period_type,
+                     period_start, period_end, date_diff('month', period_start, period_end + 1), attendances,
+                     NULL, NULL, NULL, NULL, NULL, 'count', suppression_reason, NULL
+              FROM p.fct_ae_assault_profile""" if profile else ""
+    con.execute(f"""
         CREATE OR REPLACE TABLE cell AS
         SELECT row_number() OVER (ORDER BY indicator_id, area_type, area_code, period_type, period_start)::INTEGER AS id, *
         FROM (SELECT v.indicator_id, v.area_type, v.area_code, v.period_type, v.period_start, v.period_end,
@@ -50,7 +61,8 @@ def _setup(con: duckdb.DuckDBPyConnection) -> dict:
                      v.numerator, v.denominator, v.value, v.lower_ci_95, v.upper_ci_95, i.multiplier, i.method,
                      v.suppression_reason, v.located_percent
               FROM p.fct_indicator_value AS v JOIN p.dim_indicator AS i USING (indicator_id)
-              WHERE i.disclosure_rule = 'nhs_small_numbers' AND (v.numerator IS NOT NULL OR v.is_suppressed))""")
+              WHERE i.disclosure_rule = 'nhs_small_numbers' AND (v.numerator IS NOT NULL OR v.is_suppressed)
+              {profile_cells})""")
     # are values computed from true counts? then value × denominator / multiplier is the count
     values_exact = con.execute("""
         SELECT coalesce(bool_or(abs(value * denominator / multiplier - numerator) > 1e-6), false)
@@ -58,7 +70,7 @@ def _setup(con: duckdb.DuckDBPyConnection) -> dict:
     # is the value withheld below 10 true events? then a published 10 without a value is 8 or 9,
     # and with one 10 to 12 (under the rounded-count threshold a published 10 always has one)
     threshold_on_true_count = con.execute(
-        "SELECT count(*) > 0 FROM cell WHERE numerator >= 10 AND value IS NULL").fetchone()[0]
+        "SELECT count(*) > 0 FROM cell WHERE numerator >= 10 AND value IS NULL AND method <> 'count'").fetchone()[0]
     reasons_distinct = con.execute("""
         SELECT count(DISTINCT suppression_reason) > 1 FROM cell WHERE numerator IS NULL""").fetchone()[0]
     con.execute(f"""
@@ -155,13 +167,42 @@ def _relations(con: duckdb.DuckDBPyConnection) -> None:
             -- two overlapping periods of one area: P1 − P2 − Σ(P1 \\ P2) + Σ(P2 \\ P1) = 0
             SELECT a.id AS a_id, b.id AS b_id, a.indicator_id, a.area_type, a.area_code,
                    a.period_start AS a_start, a.period_end AS a_end, b.period_start AS b_start, b.period_end AS b_end,
+                   a.months + b.months - 2 * date_diff('month', greatest(a.period_start, b.period_start),
+                                                       least(a.period_end, b.period_end) + 1) AS months_only_one,
                    dense_rank() OVER (ORDER BY a.id, b.id) AS pair
             FROM cell AS a JOIN cell AS b
               ON b.indicator_id = a.indicator_id AND b.area_type = a.area_type AND b.area_code = a.area_code
              AND a.id < b.id AND a.months > 1 AND b.months > 1
              AND a.period_start <= b.period_end AND b.period_start <= a.period_end
         ),
+        breakdown AS (
+            -- a total = Σ its categories along each dimension
+            SELECT t.id AS total_id, c.id AS child_id, split_part(c.indicator_id, ':', 2) AS dimension
+            FROM cell AS c JOIN cell AS t
+              ON t.indicator_id = split_part(c.indicator_id, ':', 1) || ':all:all'
+             AND t.area_type = c.area_type AND t.area_code = c.area_code
+             AND t.period_type = c.period_type AND t.period_start = c.period_start
+            WHERE c.indicator_id LIKE '%:%:%' AND split_part(c.indicator_id, ':', 2) <> 'all'
+        ),
+        overlap_month AS (
+            -- the months only one of the pair has: the relation holds only with all of them
+            SELECT o.pair, m.id,
+                   (m.period_start BETWEEN o.b_start AND o.b_end)::INTEGER
+                   - (m.period_start BETWEEN o.a_start AND o.a_end)::INTEGER AS coef
+            FROM overlap_pair AS o JOIN month_cell AS m
+              ON m.indicator_id = o.indicator_id AND m.area_type = o.area_type AND m.area_code = o.area_code
+             AND ((m.period_start BETWEEN o.a_start AND o.a_end) <> (m.period_start BETWEEN o.b_start AND o.b_end))
+            QUALIFY count(*) OVER (PARTITION BY o.pair) = any_value(o.months_only_one) OVER (PARTITION BY o.pair)
+        ),
+        complete_pair AS (
+            SELECT * FROM overlap_pair WHERE months_only_one = 0 OR pair IN (SELECT pair FROM overlap_month)
+        ),
         relation AS (
+            SELECT 'part:' || total_id || ':' || dimension AS rid, total_id AS cell_id, 1 AS coef
+            FROM breakdown GROUP BY ALL
+            UNION ALL
+            SELECT 'part:' || total_id || ':' || dimension, child_id, -1 FROM breakdown
+            UNION ALL
             SELECT 'geo:' || parent_id || ':' || child_type AS rid, parent_id AS cell_id, 1 AS coef
             FROM geo WHERE child_lsoas = parent_lsoas AND children = child_cells GROUP BY ALL
             UNION ALL
@@ -173,16 +214,11 @@ def _relations(con: duckdb.DuckDBPyConnection) -> None:
             UNION ALL
             SELECT 'time:' || parent_id || ':' || child_type, child_id, -1 FROM tiles WHERE child_months = months
             UNION ALL
-            SELECT 'diff:' || pair, a_id, 1 FROM overlap_pair
+            SELECT 'diff:' || pair, a_id, 1 FROM complete_pair
             UNION ALL
-            SELECT 'diff:' || pair, b_id, -1 FROM overlap_pair
+            SELECT 'diff:' || pair, b_id, -1 FROM complete_pair
             UNION ALL
-            SELECT 'diff:' || o.pair, m.id,
-                   (m.period_start BETWEEN o.b_start AND o.b_end)::INTEGER
-                   - (m.period_start BETWEEN o.a_start AND o.a_end)::INTEGER
-            FROM overlap_pair AS o JOIN month_cell AS m
-              ON m.indicator_id = o.indicator_id AND m.area_type = o.area_type AND m.area_code = o.area_code
-             AND ((m.period_start BETWEEN o.a_start AND o.a_end) <> (m.period_start BETWEEN o.b_start AND o.b_end))
+            SELECT 'diff:' || pair, id, coef FROM overlap_month
         )
         SELECT rid, cell_id, sum(coef)::INTEGER AS coef FROM relation GROUP BY ALL HAVING sum(coef) <> 0""")
     # where records no LSOA holds count at the force's area and above (the file says how many
@@ -264,9 +300,13 @@ def attack(published: Path | str, schema: str = "main") -> dict:
     con = duckdb.connect()
     con.execute(f"ATTACH '{published}' AS src (READ_ONLY)")
     con.execute("ATTACH ':memory:' AS p")
-    for table in ["fct_indicator_value", "fct_indicator_trend", "dim_area", "dim_indicator"]:
+    tables = {t for (t,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = 'src' AND schema_name = ?", [schema]).fetchall()}
+    profile = "fct_ae_assault_profile" in tables
+    for table in ["fct_indicator_value", "fct_indicator_trend", "dim_area", "dim_indicator",
+                  *(["fct_ae_assault_profile"] if profile else [])]:
         con.execute(f"CREATE VIEW p.{table} AS SELECT * FROM src.{schema}.{table}")
-    facts = _setup(con)
+    facts = _setup(con, profile)
     _relations(con)
     rounds = _propagate(con)
     inconsistent = con.execute("SELECT count(*) FROM bound WHERE lo > hi").fetchone()[0]
@@ -330,11 +370,15 @@ def attack(published: Path | str, schema: str = "main") -> dict:
                                            - ({byar_high} - numerator) / (numerator - {byar_low})) > 1e-9
               ELSE abs(lower_ci_95 - {byar_low} / denominator * multiplier) > 1e-9 * greatest(1, value) END
         """).fetchone()[0]
+    # a reason beside a shown count says something about it (once: "below 10" beside a shown 10)
+    reason_on_shown = con.execute(
+        "SELECT count(*) FROM cell WHERE numerator IS NOT NULL AND suppression_reason IS NOT NULL").fetchone()[0]
     summary = con.execute("""
         SELECT count(*) AS hidden, count(*) FILTER (WHERE suppression_reason ILIKE 'secondary%') AS secondary_shown
         FROM cell WHERE numerator IS NULL""").fetchone()
     relations = con.execute("SELECT count(DISTINCT rid), count(*) FROM member").fetchone()
     con.close()
     return {**facts, "cells": cells, "recovered": recovered, "rounds": rounds, "inconsistent": inconsistent,
-            "trend_leaks": trend_leaks, "ci_leaks": ci_leaks, "hidden": summary[0], "secondary_shown": summary[1],
+            "trend_leaks": trend_leaks, "ci_leaks": ci_leaks, "reason_on_shown": reason_on_shown,
+            "hidden": summary[0], "secondary_shown": summary[1],
             "relations": relations[0], "relation_members": relations[1]}

@@ -222,3 +222,4 @@ def test_an_attacker_with_the_published_file_recovers_no_hidden_ae_count(built):
     result = attack(published_db)
     assert result["hidden"] > 0 and result["inconsistent"] == 0
     assert not result["recovered"] and result["ci_leaks"] == 0 and not result["trend_leaks"]
+    assert result["reason_on_shown"] == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -80,6 +81,43 @@ def test_planted_hotspot_and_seasonal_peak_are_found_again(demo_run):
     assert [c for _, c in calendar_year] == ["worse", "worse"]
 
 
+# Friday and Saturday nights, 22:00 to 03:59 (ISO day 5 is Friday): 12 of the week's 168 hours
+WEEKEND_NIGHTS = [f"{day}-{hour:02d}" for day, hours in ((5, (22, 23)), (6, (0, 1, 2, 3, 22, 23)), (7, (0, 1, 2, 3)))
+                  for hour in hours]
+
+
+def test_the_planted_ae_patterns_are_found_in_the_published_file(demo_run):
+    """The demo plants a Friday/Saturday night peak in its ISTV submissions and sharp-object
+    injuries concentrated in the young: an analyst finds both in the published marts, with
+    hidden counts taken as 0 (so the shares below are floors)."""
+    warehouse, _ = demo_run
+    with duckdb.connect(str(warehouse / "published" / "vru.duckdb"), read_only=True) as con:
+        quarters = con.execute("""
+            SELECT period_start,
+                   coalesce(sum(attendances) FILTER (WHERE dimension = 'hour_day' AND category IN (SELECT unnest(?))), 0),
+                   any_value(attendances) FILTER (WHERE dimension = 'all')
+            FROM fct_ae_assault_profile WHERE area_type = 'pfa' AND period_type = 'quarter'
+            GROUP BY ALL""", [WEEKEND_NIGHTS]).fetchall()
+        busiest = con.execute("""
+            SELECT category FROM fct_ae_assault_profile
+            WHERE area_type = 'pfa' AND period_type = 'quarter' AND dimension = 'hour_day'
+            ORDER BY attendances DESC NULLS LAST LIMIT 5""").fetchall()
+        u25_sharp, all_assault, population, rate, rate_10_24 = con.execute("""
+            SELECT max(numerator) FILTER (WHERE indicator_id = 'ae_sharp_assault_u25_rate'),
+                   max(numerator) FILTER (WHERE indicator_id = 'ae_assault_rate'),
+                   max(denominator) FILTER (WHERE indicator_id = 'ae_assault_rate'),
+                   max(value) FILTER (WHERE indicator_id = 'ae_assault_rate'),
+                   max(value) FILTER (WHERE indicator_id = 'ae_assault_10_24_rate')
+            FROM fct_indicator_value
+            WHERE area_type = 'pfa' AND period_type = 'rolling_12_months'""").fetchone()
+    assert len(quarters) >= 3
+    for _, weekend_nights, total in quarters:
+        assert weekend_nights >= 0.3 * total     # 12 of 168 hours: about 7% if assaults were spread evenly
+    assert all(category in WEEKEND_NIGHTS + ["5-21", "6-21"] for (category,) in busiest)
+    assert 2_000 < all_assault < 3_500 and 50 < all_assault / population * 100_000 < 200
+    assert u25_sharp >= 0.05 * all_assault and rate_10_24 > 1.4 * rate   # the young are assaulted most
+
+
 KNIFE_SV_CODES = ["2", "3B", "5D", "8N", "8P", "34A", "34B", "19C", "19D", "19E", "19F", "19G", "19H",
                   "17A", "17B", "20A", "20B"]   # the Home Office's selected offences, homicide excluded
 
@@ -142,8 +180,11 @@ def test_rerunning_the_demo_changes_nothing(demo_run):
     with duckdb.connect(str(warehouse / "vru.duckdb"), read_only=True) as con:
         outcomes = dict(con.execute("SELECT outcome, count(*) FROM raw.load_manifest GROUP BY ALL").fetchall())
     # 12 street files, 12 stop-and-search files, 12 force extracts, 5 lookups, centroids,
-    # population, IMD: once each
-    assert outcomes == {"loaded": 12 + 12 + 12 + 5 + 1 + 1 + 1}
+    # population, IMD: once each; each A&E submission once, in its latest revision (a corrected
+    # one's original is never loaded beside it, so nothing is superseded either)
+    submissions = {re.sub(r"-r\d+(?=\.csv$)", "", p.name) for p in (warehouse / "landing" / "demo" / "ae").rglob("*.csv")}
+    assert len(submissions) > 100
+    assert outcomes == {"loaded": 12 + 12 + 12 + 5 + 1 + 1 + 1 + len(submissions)}
 
 
 def test_status_reports_the_loads(demo_run):

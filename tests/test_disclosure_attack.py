@@ -125,7 +125,7 @@ def demo_attack(demo_run):
 def test_published_statistics_are_computed_from_published_cells_only(demo_attack):
     # values and CIs are those of the published (rounded) count, so value × denominator /
     # multiplier gives back the rounded count, not the true one
-    assert not demo_attack["values_exact"] and demo_attack["ci_leaks"] == 0
+    assert not demo_attack["values_exact"] and demo_attack["ci_leaks"] == 0 and demo_attack["reason_on_shown"] == 0
     # every trend statistic's window is published and the statistic is that of the published
     # counts (recomputed here)
     assert demo_attack["trend_leaks"] == []

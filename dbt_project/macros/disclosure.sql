@@ -6,6 +6,12 @@
 
 {#- The NHS small-number rule's rounding: a count shown (8 and more) is rounded to the nearest 5.
     int_indicator__disclosed publishes it; int_disclosure__cell works out what it tells an attacker. -#}
+{#- The one published reason for a count hidden under the NHS rule, small or secondary alike, so
+    the file does not say which hidden count is the small one. -#}
+{% macro nhs_hidden_reason() -%}
+    'hidden: a count from {{ nhs_hidden_from() }} to 7, or a count hidden so that none can be worked out (NHS small-number rule)'
+{%- endmacro %}
+
 {% macro nhs_rounded(count) -%}
     (round({{ count }} / 5) * 5)
 {%- endmacro %}

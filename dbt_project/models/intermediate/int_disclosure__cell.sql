@@ -1,5 +1,5 @@
 -- The cells of every indicator under the NHS small-number rule that this build decides (an
--- indicator × area × period of int_indicator__value), numbered for secondary suppression
+-- indicator × area × period of int_indicator__value, and the A&E ISTV profile's counts), numbered for secondary suppression
 -- (int_disclosure__relation, int_disclosure__hidden), with what the published file would say of
 -- each count if it were shown: a published 0 is exactly 0, a count r rounded to 5 (8 and more)
 -- is r − 2 .. r + 2 and never below 8. A force's records no LSOA holds (the force's count less
@@ -23,6 +23,18 @@ cells as (
     join rules as r using (indicator_id)
     where r.disclosure = 'nhs_small_numbers'
       and {{ refresh_period_filter('v.indicator_id', 'v.period_type', 'v.period_start') }}
+    union all
+    -- the ISTV profile's counts (int_ae__istv_profile), rebuilt in full every run: one
+    -- pseudo-indicator per dimension and category, '<family>:<dimension>:<category>', whose
+    -- categories add up to '<family>:all:all' (int_disclosure__relation: breakdown). Every ISTV
+    -- record has its department's area, so a force area holds nothing beyond its districts' (band 100).
+    select
+        'ae_istv_profile:' || p.dimension || ':' || p.category as indicator_id, p.area_type, p.area_code,
+        p.period_type, p.period_start, p.period_end,
+        p.attendances as numerator,
+        {{ nhs_rounded('p.attendances') }}::bigint as rounded_numerator,
+        case when p.area_type = 'pfa' then 100 end as located_band
+    from {{ ref('int_ae__istv_profile') }} as p
 )
 
 select

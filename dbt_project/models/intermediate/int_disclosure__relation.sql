@@ -11,7 +11,9 @@
 --            (consecutive rolling 12 months, calendar and financial years, a quarter in a year):
 --            P1 − P2 − Σ months of P1 only + Σ months of P2 only = 0.
 -- is_parent marks a relation's totals (the parent, the tiled period, the two overlapping periods),
--- which secondary suppression hides last. A nested pair (a quarter in a year) repeats what the
+-- which secondary suppression hides last.
+--   breakdown  a total and its categories along one dimension (the A&E ISTV profile): total − Σ
+--            categories = 0. A nested pair (a quarter in a year) repeats what the
 -- tiles say, but bounds worked out relation by relation go further with it, as an attacker's do.
 {%- set groupings = [] %}
 {%- set level_of = area_levels() %}
@@ -124,6 +126,20 @@ time as (
     join cell as p on p.period_type = t.parent_type and p.period_start = t.parent_start
 ),
 
+-- a total and its categories, for counts broken down by a dimension ('<family>:<dimension>:<category>'
+-- cells, whose total is '<family>:all:all'): total − Σ categories of each dimension = 0
+breakdown as (
+    select
+        'breakdown:' || split_part(c.indicator_id, ':', 2) || ':' || t.cell_id as relation_id, c.cell_id,
+        -1 as coefficient, false as is_parent
+    from cell as c
+    join cell as t
+        on t.indicator_id = split_part(c.indicator_id, ':', 1) || ':all:all'
+       and t.area_type = c.area_type and t.area_code = c.area_code
+       and t.period_type = c.period_type and t.period_start = c.period_start
+    where c.indicator_id like '%:%:%' and split_part(c.indicator_id, ':', 2) <> 'all'
+),
+
 overlap_cells as (
     select 'overlap:' || a_id || ':' || b_id as relation_id, a_id as cell_id, 1 as coefficient, true as is_parent,
         null::bigint as months
@@ -162,6 +178,14 @@ select relation_id, cell_id, coefficient, is_parent,
 from time
 window r as (partition by relation_id)
 qualify count(*) filter (where not is_parent) over r > 0
+union all
+select relation_id, cell_id, coefficient, is_parent, null as remainder_kind
+from breakdown
+union all
+select distinct
+    b.relation_id, t.cell_id, 1 as coefficient, true as is_parent, null as remainder_kind
+from breakdown as b
+join cell as t on t.cell_id = try_cast(split_part(b.relation_id, ':', 3) as bigint)
 union all
 select relation_id, cell_id, coefficient, is_parent, null as remainder_kind
 from overlap_cells

@@ -71,12 +71,12 @@ select
     -- one published reason for both kinds of hidden cell, so the file does not say which hidden
     -- count is the small one; suppression_cause (not published) keeps the difference
     case
-        when f.is_hidden
-            then 'hidden: a count from {{ nhs_hidden_from() }} to 7, or a count hidden so that none can be worked out'
-                 || ' (NHS small-number rule)'
+        when f.is_hidden then {{ nhs_hidden_reason() }}
         when f.disclosure = 'nhs_small_numbers' and f.published_numerator < 10
             then 'published count below 10: rate and CI not published (NHS small-number rule)'
-        when f.disclosure <> 'none' and f.numerator < 10 then 'numerator below 10: rate and CI not published (Fingertips rule)'
+        -- (never under the NHS rule: a reason beside a shown 10 would say the true count is 8 or 9)
+        when f.disclosure = 'rate_count_below_10' and f.numerator < 10
+            then 'numerator below 10: rate and CI not published (Fingertips rule)'
     end                                                as suppression_reason,
     f.suppression_cause,
     -- under the NHS rule, crude rates and proportions are those of the published (rounded) count
