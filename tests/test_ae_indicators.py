@@ -158,6 +158,28 @@ def test_the_age_standardised_rate_is_that_of_the_published_count_with_dobson_li
     assert got[5:7] == pytest.approx(dsr_and_limits(scaled, norm.ppf(0.999))[1:], rel=1e-9)
 
 
+def test_the_10_24_rate_is_standardised_over_its_own_three_bands(built):
+    """ESP2013 weights of 10–14, 15–19 and 20–24 only (5,500, 5,500, 6,000): the other bands'
+    weights would dilute it toward zero."""
+    _, published_db, _ = built
+    counts = np.zeros(3)
+    for lsoa, age, _ in JANUARY:
+        if lsoa in (A, B) and 10 <= age <= 24:
+            counts[age // 5 - 2] += 1
+    assert counts.tolist() == [2, 5, 5]
+    weights, population = ESP2013[2:5], np.full(3, 100.0)
+    shown = nhs_rounded(int(counts.sum()))
+    o = counts * shown / counts.sum()
+    dsr = (weights * o / population).sum() / weights.sum() * 100_000
+    var = (weights ** 2 * o / population ** 2).sum() / weights.sum() ** 2 * 100_000 ** 2
+    low, high = byar(o.sum(), norm.ppf(0.975))
+    with duckdb.connect(str(published_db), read_only=True) as con:
+        got = published(con, "ae_assault_10_24_dsr", READING)
+    assert got[0] == shown == 10
+    assert got[2:5] == pytest.approx((dsr, dsr + math.sqrt(var / o.sum()) * (low - o.sum()),
+                                      dsr + math.sqrt(var / o.sum()) * (high - o.sum())), rel=1e-9)
+
+
 def test_every_published_ae_count_is_rounded_or_hidden_and_small_ones_never_show(built):
     _, published_db, _ = built
     with duckdb.connect(str(published_db), read_only=True) as con:
@@ -180,7 +202,8 @@ def test_a_correction_replaces_and_a_trust_that_sent_nothing_makes_the_month_not
     with duckdb.connect(str(published_db), read_only=True) as con:
         # January as corrected: the force's 35 (23 + 12), not the original's, never both
         assert published(con, "ae_assault_rate", PFA)[0] == nhs_rounded(len(JANUARY) + len(JANUARY_RDU)) == 35
-        for indicator in ("ae_assault_rate", "ae_assault_dsr", "ae_assault_10_24_rate", "ae_sharp_assault_u25_rate"):
+        for indicator in ("ae_assault_rate", "ae_assault_dsr", "ae_assault_10_24_rate", "ae_assault_10_24_dsr",
+                          "ae_sharp_assault_u25_rate"):
             for area in (READING, SLOUGH, PFA):
                 february = published(con, indicator, area, "2025-02-01")
                 assert february[0] is None and february[2] is None and february[8] == "not delivered", (indicator, area)

@@ -26,6 +26,10 @@
         {%- if ind.method == 'dsr' and ind.denominator.population != 'population_all_ages' -%}
             {{ exceptions.raise_compiler_error("indicator catalogue: " ~ name ~ " is age-standardised (dsr): its denominator is the all-ages population by ESP2013 band, so denominator.population must be population_all_ages (restrict ages in the numerator instead)") }}
         {%- endif -%}
+        {%- if ind.get('ages') and (ind.method != 'dsr' or ind.ages | length != 2 or ind.ages[0] % 5 != 0
+                                    or (ind.ages[1] + 1) % 5 != 0 or ind.ages[0] > ind.ages[1] or ind.ages[1] > 89) -%}
+            {{ exceptions.raise_compiler_error("indicator catalogue: " ~ name ~ " ages " ~ ind.ages ~ ": an age-standardised (dsr) indicator may restrict its ages to whole ESP2013 bands, [from, to] with from a multiple of 5 and to one less (e.g. [10, 24])") }}
+        {%- endif -%}
         {%- if not ind.denominator.get('population') and not (ind.denominator.get('model') and ind.denominator.get('measure')) -%}
             {{ exceptions.raise_compiler_error("indicator catalogue: " ~ name ~ " denominator needs a population column or a model and measure") }}
         {%- endif -%}

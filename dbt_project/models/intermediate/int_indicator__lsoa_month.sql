@@ -30,6 +30,9 @@ numerators as (
            sum(s.measure) as numerator
     from ({{ placed_counts(ind.numerator.model, ind.numerator.measure, ind.numerator.get('where', 'true'), ['age']) }}) as s
     join esp on s.age >= esp.age_from and (esp.age_to is null or s.age <= esp.age_to)
+    {%- if ind.get('ages') %}
+        and esp.age_from between {{ ind.ages[0] }} and {{ ind.ages[1] }}
+    {%- endif %}
     {%- else %}
     select '{{ ind.id }}' as indicator_id, s.lsoa21_code, s.unlocated_pfa_code, s.month_start, 0 as esp_band,
            sum(s.measure) as numerator
@@ -57,10 +60,18 @@ coverage as (
       and {{ refresh_month_filter('c.month_start', indicator_column='c.indicator_id') }}
 ),
 
-bands as (
-    select esp_band, true as is_age_standardised from esp
-    union all
-    select 0 as esp_band, false as is_age_standardised
+-- the bands each indicator is counted in: 0 (all ages at once), or the ESP2013 bands of an
+-- age-standardised one (those inside its `ages`, when it declares them)
+indicator_bands as (
+    {%- for ind in catalogue %}
+    {%- if ind.method == 'dsr' %}
+    select '{{ ind.id }}' as indicator_id, esp_band from esp
+    {%- if ind.get('ages') %} where age_from between {{ ind.ages[0] }} and {{ ind.ages[1] }}{% endif %}
+    {%- else %}
+    select '{{ ind.id }}' as indicator_id, 0 as esp_band
+    {%- endif %}
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
 ),
 
 population as (
@@ -76,7 +87,7 @@ lsoa_months as (
     select c.indicator_id, h.lsoa21_code, c.month_start, b.esp_band
     from coverage as c
     join hierarchy as h using (pfa_code)
-    join bands as b using (is_age_standardised)
+    join indicator_bands as b using (indicator_id)
 ),
 
 population_denominators as (
@@ -134,7 +145,7 @@ unlocated as (
         coalesce(n.numerator, 0)                                             as numerator,
         coalesce(d.denominator, 0)                                           as denominator
     from coverage as c
-    join bands as b using (is_age_standardised)
+    join indicator_bands as b using (indicator_id)
     left join numerators as n
         on n.lsoa21_code is null and n.indicator_id = c.indicator_id and n.unlocated_pfa_code = c.pfa_code
        and n.month_start = c.month_start and n.esp_band = b.esp_band
