@@ -193,3 +193,46 @@ def test_an_istv_file_for_another_site_or_month_is_refused_by_name(warehouse, tm
     [unknown] = load_files(con, AE_ISTV, [write(tmp_path / "c", "istv-RHW01-2025-03.csv",
                                                 text + text.splitlines()[1].replace(",01,", ",77,") + "\n")])
     assert (unknown.rows_loaded, unknown.rows_quarantined) == (1, 1)
+
+
+def test_a_submission_sent_as_a_spreadsheet_loads_like_its_csv(warehouse, tmp_path):
+    """Excel turns dates and times into cells of those types and drops the codes' leading zeros:
+    the rendering writes them back as the CSV has them, so both load the same rows."""
+    import datetime as dt
+
+    import openpyxl
+
+    con, path = warehouse
+    csv_text = istv([("R1", "2025-03-01", "01"), ("R2", "2025-03-02", "02")])
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for i, line in enumerate(csv_text.splitlines()):
+        cells = line.split(",")
+        if i:   # typed as a site would: real dates and times, codes as numbers
+            cells[1:3] = [dt.datetime.fromisoformat(c) for c in cells[1:3]]
+            cells[4], cells[6] = dt.datetime.fromisoformat(cells[4]), dt.datetime.fromisoformat(cells[6])
+            cells[5], cells[7] = dt.time.fromisoformat(cells[5]), dt.time.fromisoformat(cells[7])
+            cells[8], cells[10] = int(cells[8]), int(cells[10])
+        sheet.append(cells)
+    sheet.append([])            # formatted empty rows at the end are not rows
+    (tmp_path / "xlsx").mkdir()
+    book.save(tmp_path / "xlsx" / "istv-RHW01-2025-03.xlsx")
+    pairs, refused = discover_files(AE_ISTV, tmp_path / "xlsx")
+    assert not refused and [f.name for _, f in pairs] == ["istv-RHW01-2025-03.xlsx"]
+    assert path.parent not in pairs[0][1].parents                   # rendered outside the warehouse
+    [from_sheet] = load_files(con, AE_ISTV, [f for _, f in pairs])
+    assert from_sheet.outcome == "loaded", from_sheet.message
+    columns = "attendance_ref, arrival_date, arrival_time, assault_method, location_type, reporting_period_end"
+    got = con.execute(f"SELECT {columns} FROM raw.ae_istv ORDER BY 1").fetchall()
+    other = tmp_path / "other.duckdb"
+    with duckdb.connect(str(other)) as con2:
+        load_files(con2, AE_ISTV, [write(tmp_path / "csv", "istv-RHW01-2025-03.csv", csv_text)])
+        assert con2.execute(f"SELECT {columns} FROM raw.ae_istv ORDER BY 1").fetchall() == got
+    assert [r[3] for r in got] == ["01", "02"]
+    # the same workbook again: nothing to do
+    assert load_files(con, AE_ISTV, [f for _, f in discover_files(AE_ISTV, tmp_path / "xlsx")[0]])[0].outcome \
+        == "unchanged"
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "istv-RHW01-2025-04.xlsx").write_text("not a workbook")
+    _, refused = discover_files(AE_ISTV, tmp_path / "bad")
+    assert [r.rule for r in refused] == ["spreadsheet_readable"]

@@ -13,12 +13,19 @@ stay in raw and are never staged or published.
 
 from __future__ import annotations
 
+import atexit
+import csv
+import datetime as dt
+import os
 import re
+import shutil
+import tempfile
+import uuid
 from pathlib import Path
 
 from ingestion import privacy
 from ingestion.codes import AREA_LEVELS, seed_rows, sql_list
-from ingestion.load import Column, FileRejected, ReportingUnit, Rule, SourceSpec, delivered_files
+from ingestion.load import Column, FileRejected, ReportingUnit, Rule, SourceSpec, delivered_files, sha256_of
 
 ASSAULT_METHODS = tuple(r["istv_code"] for r in seed_rows("ae_assault_method"))
 LOCATION_TYPES = tuple(r["istv_code"] for r in seed_rows("ae_location_type"))
@@ -79,7 +86,7 @@ def _privacy_select() -> str:
 def latest_revisions(name: str, path: Path, month: str | None) -> tuple[list[tuple[SourceSpec, Path]], list[FileRejected]]:
     """The files of a source at a path, each submission only in its latest revision there (a
     folder holding an original and its correction loads the correction alone, so running it
-    again changes nothing)."""
+    again changes nothing); a spreadsheet as its CSV rendering (`as_csv`)."""
     spec = SOURCE_BY_NAME[name]
     pattern = re.compile(spec.file_pattern)
     latest: dict[str, tuple[int, Path]] = {}
@@ -88,7 +95,61 @@ def latest_revisions(name: str, path: Path, month: str | None) -> tuple[list[tup
         revision = int(found.group("revision") or 1)
         if found.group("submission") not in latest or revision > latest[found.group("submission")][0]:
             latest[found.group("submission")] = (revision, file)
-    return [(spec, file) for _, file in sorted(latest.values(), key=lambda rf: rf[1].name)], []
+    pairs, refused = [], []
+    for _, file in sorted(latest.values(), key=lambda rf: rf[1].name):
+        try:
+            pairs.append((spec, as_csv(file) if file.suffix.lower() == ".xlsx" else file))
+        except FileRejected as rejection:
+            refused.append(rejection)
+    return pairs, refused
+
+
+_RENDERED: list[Path] = []
+
+
+def _cell_text(value: object) -> str:
+    """A spreadsheet cell as a CSV field: dates ISO, times HH:MM:SS, whole numbers without '.0'."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def as_csv(path: Path) -> Path:
+    """A submission sent as a spreadsheet (its first worksheet, header in the first row) as the CSV
+    the loader reads, under the delivered file's own name, so the manifest, revisions and "same
+    file, nothing to do" work as for a CSV. It may hold patient identifiers, so it is written to a
+    private temporary folder (mode 0700) that is removed when the process ends, never beside the
+    warehouse."""
+    try:
+        import openpyxl
+
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as error:      # openpyxl raises many types for a file that is not a workbook
+        raise FileRejected(path, "spreadsheet_readable",
+                           f"the file cannot be read as an Excel workbook ({type(error).__name__})") from None
+    try:
+        rows = [[_cell_text(v) for v in row] for row in book.worksheets[0].iter_rows(values_only=True)]
+    finally:
+        book.close()
+    while rows and not any(rows[-1]):
+        rows.pop()                  # Excel keeps formatted empty rows at the end
+    if not _RENDERED:
+        _RENDERED.append(Path(tempfile.mkdtemp(prefix="vru-ae-")))
+        atexit.register(shutil.rmtree, _RENDERED[0], True)
+    folder = _RENDERED[0] / sha256_of(path)
+    folder.mkdir(mode=0o700, exist_ok=True)
+    target = folder / path.name
+    partial = folder / f".{uuid.uuid4().hex}.part"
+    with open(partial, "w", encoding="utf-8", newline="") as out:
+        csv.writer(out, lineterminator="\n").writerows(rows)
+    os.replace(partial, target)
+    return target
 
 
 AE_ISTV = SourceSpec(
@@ -96,7 +157,7 @@ AE_ISTV = SourceSpec(
     raw_table="raw.ae_istv",
     description="ISTV (Cardiff Model, ISB 1594) submissions: one emergency department site's assault attendances for a month",
     gx_suite="raw_ae_istv",
-    file_pattern=r"(?P<submission>istv-(?P<site>[A-Z0-9]{3,8})-(?P<month>\d{4}-\d{2}))(-r(?P<revision>\d{1,3}))?\.csv",
+    file_pattern=r"(?P<submission>istv-(?P<site>[A-Z0-9]{3,8})-(?P<month>\d{4}-\d{2}))(-r(?P<revision>\d{1,3}))?\.(csv|xlsx)",
     replace_scope="group:submission",
     refresh="by_period", area_level="pfa", period_type="month", period_sql="reporting_period_start",
     reporting_unit=ReportingUnit("ae_site", "{site}"),
@@ -135,9 +196,9 @@ AE_ISTV = SourceSpec(
         Rule("assault_time_format", _time_ok("assault_time", blank=True), "Assault Time must be HH:MM[:SS] or blank"),
         _BIRTH_DATE_OK,
         _latest_revision("raw.ae_istv"),
-        Rule("assault_method_known", f"trim(assault_method) IN ({sql_list(ASSAULT_METHODS)})",
+        Rule("assault_method_known", f"lpad(trim(assault_method), 2, '0') IN ({sql_list(ASSAULT_METHODS)})",
              "Assault Method must be a code of the seed ae_assault_method", action="quarantine_row"),
-        Rule("location_type_known", f"trim(location_type) IN ({sql_list(LOCATION_TYPES)})",
+        Rule("location_type_known", f"lpad(trim(location_type), 2, '0') IN ({sql_list(LOCATION_TYPES)})",
              "Assault Location Type must be a code of the seed ae_location_type", action="quarantine_row"),
     ),
     select_sql=lambda spec, attrs, staged: f"""
@@ -147,8 +208,10 @@ AE_ISTV = SourceSpec(
                nullif(trim(attendance_ref), '') AS attendance_ref,
                CAST(trim(arrival_date) AS DATE) AS arrival_date, CAST(trim(arrival_time) AS TIME) AS arrival_time,
                TRY_CAST(trim(assault_date) AS DATE) AS assault_date, TRY_CAST(trim(assault_time) AS TIME) AS assault_time,
-               trim(assault_method) AS assault_method, nullif(trim(assault_method_description), '') AS assault_method_description,
-               trim(location_type) AS location_type, nullif(trim(location_description), '') AS location_description,
+               lpad(trim(assault_method), 2, '0') AS assault_method,
+               nullif(trim(assault_method_description), '') AS assault_method_description,
+               lpad(trim(location_type), 2, '0') AS location_type,
+               nullif(trim(location_description), '') AS location_description,
                {_privacy_select()}, _row_number, _file_index
         FROM _staged""",
 )
@@ -159,7 +222,7 @@ AE_ECDS = SourceSpec(
     raw_table="raw.ae_ecds",
     description="ECDS-style extracts of emergency care injury attendances: one provider's month",
     gx_suite="raw_ae_ecds",
-    file_pattern=r"(?P<submission>ecds-(?P<provider>[A-Z0-9]{3,5})-(?P<month>\d{4}-\d{2}))(-r(?P<revision>\d{1,3}))?\.csv",
+    file_pattern=r"(?P<submission>ecds-(?P<provider>[A-Z0-9]{3,5})-(?P<month>\d{4}-\d{2}))(-r(?P<revision>\d{1,3}))?\.(csv|xlsx)",
     replace_scope="group:submission",
     unique_key=("ec_ident",),
     refresh="by_period", area_level="lsoa", period_type="month", period_sql="date_trunc('month', arrival_date)",
