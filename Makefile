@@ -26,7 +26,7 @@ lint: venv
 	VRU_WAREHOUSE_PATH="$$tmp/lint.duckdb" $(BIN)/sqlfluff lint dbt_project --processes 2
 
 test: venv lint
-	$(BIN)/pytest -n 2 --dist loadscope
+	$(BIN)/pytest -n 2 --dist loadscope --durations=25
 
 clean:
 	rm -rf warehouse/*.duckdb warehouse/*.wal warehouse/published warehouse/gx warehouse/landing warehouse/logs
