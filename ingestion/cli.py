@@ -103,7 +103,10 @@ def demo(
     _print_lad_table(settings.published_db)
     _print_knife_line(settings.published_db)
     console.print(f"\nPlanted signals: hotspot LSOA {extracts.hotspot_lsoa21_code} "
-                  f"({extracts.hotspot_lsoa21_name}); seasonal peak {extracts.peak_month}.")
+                  f"({extracts.hotspot_lsoa21_name}); seasonal peak {extracts.peak_month}; A&E assaults "
+                  f"peak on Friday and Saturday nights, with a night-time economy hotspot in LSOA "
+                  f"{extracts.ae_nighttime_hotspot_lsoa21_code} (where injuries happened, fct_ae_assault_profile "
+                  f"and ae_assault_place_rate).", soft_wrap=True)
     console.print(f"Published warehouse (read-only, DuckDB ≥1.4): [bold]{settings.published_db}[/]", soft_wrap=True)
     console.print(f"Great Expectations Data Docs: [bold]{settings.data_docs_index}[/]", soft_wrap=True)
     console.print(f"Airflow log: {outcome.log_file}", soft_wrap=True)

@@ -87,11 +87,16 @@ WEEKEND_NIGHTS = [f"{day}-{hour:02d}" for day, hours in ((5, (22, 23)), (6, (0, 
 
 
 def test_the_planted_ae_patterns_are_found_in_the_published_file(demo_run):
-    """The demo plants a Friday/Saturday night peak in its ISTV submissions and sharp-object
-    injuries concentrated in the young: an analyst finds both in the published marts, with
-    hidden counts taken as 0 (so the shares below are floors)."""
-    warehouse, _ = demo_run
+    """The demo plants a Friday/Saturday night peak in its ISTV submissions, a night-time economy
+    hotspot where injuries happen and assaults concentrated in the young: an analyst finds each
+    in the published marts, with hidden counts taken as 0 (so the shares below are floors)."""
+    warehouse, run = demo_run
+    night_time = run.stdout.split("night-time economy hotspot in LSOA")[1].split()[0]
     with duckdb.connect(str(warehouse / "published" / "vru.duckdb"), read_only=True) as con:
+        where_injured = con.execute("""
+            SELECT area_code FROM fct_indicator_value
+            WHERE indicator_id = 'ae_assault_place_rate' AND area_type = 'lsoa' AND period_type = 'rolling_12_months'
+            ORDER BY numerator DESC NULLS LAST LIMIT 1""").fetchone()[0]
         quarters = con.execute("""
             SELECT period_start,
                    coalesce(sum(attendances) FILTER (WHERE dimension = 'hour_day' AND category IN (SELECT unnest(?))), 0),
@@ -110,6 +115,7 @@ def test_the_planted_ae_patterns_are_found_in_the_published_file(demo_run):
                    max(value) FILTER (WHERE indicator_id = 'ae_assault_10_24_rate')
             FROM fct_indicator_value
             WHERE area_type = 'pfa' AND period_type = 'rolling_12_months'""").fetchone()
+    assert where_injured == night_time      # the LSOA where most hospital-treated assaults happened
     assert len(quarters) >= 3
     for _, weekend_nights, total in quarters:
         assert weekend_nights >= 0.3 * total     # 12 of 168 hours: about 7% if assaults were spread evenly
