@@ -24,7 +24,6 @@ stream, so adding A&E left the police and ONS files byte-identical.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -32,6 +31,7 @@ import numpy as np
 
 from ingestion.codes import seed_rows
 from ingestion.demo import thames_valley as tv
+from ingestion.demo.files import write_csv
 
 AE_STREAM = 0xAE                       # np.random.default_rng([seed, AE_STREAM])
 ASSAULTS_PER_1000_A_YEAR = 1.0
@@ -234,20 +234,20 @@ def write_extracts(out_dir: Path, months: tuple[str, ...], lsoa_code: list[str],
         for p, provider in enumerate(providers):
             rows = (t.month == m) & (provider_of[t.site] == p)
             path = ecds_dir / f"ecds-{provider}-{month}.csv"
-            ecds_files.append(_write(path, ECDS_HEADER, _ecds_rows(t, rows & ~t.late, sites, lsoa_code, codes)))
+            ecds_files.append(write_csv(path, ECDS_HEADER, _ecds_rows(t, rows & ~t.late, sites, lsoa_code, codes)))
             if provider_of[resubmitted] == p and m == resubmitted_month:
                 counts["ecds"] = (int((rows & ~t.late).sum()), int(rows.sum()))
-                ecds_files.append(_write(path.with_name(f"ecds-{provider}-{month}-r2.csv"), ECDS_HEADER,
+                ecds_files.append(write_csv(path.with_name(f"ecds-{provider}-{month}-r2.csv"), ECDS_HEADER,
                                          _ecds_rows(corrected, rows, sites, lsoa_code, codes)))
         for s, site in enumerate(sites):
             if (s, m) == (missing, missing_month):
                 continue                                   # this site did not submit this month
             rows = (t.month == m) & (t.site == s) & (t.intent == "assault") & ~t.dupe
             path = istv_dir / f"istv-{site['site_code']}-{month}.csv"
-            istv_files.append(_write(path, ISTV_HEADER, _istv_rows(t, rows & ~t.late, site, month, codes)))
+            istv_files.append(write_csv(path, ISTV_HEADER, _istv_rows(t, rows & ~t.late, site, month, codes)))
             if s == resubmitted and m == resubmitted_month:
                 counts["istv"] = (int((rows & ~t.late).sum()), int(rows.sum()))
-                istv_files.append(_write(path.with_name(f"istv-{site['site_code']}-{month}-r2.csv"), ISTV_HEADER,
+                istv_files.append(write_csv(path.with_name(f"istv-{site['site_code']}-{month}-r2.csv"), ISTV_HEADER,
                                          _istv_rows(corrected, rows, site, month, codes)))
 
     site = sites[resubmitted]
@@ -567,10 +567,3 @@ def _istv_rows(t: _Attendances, rows: np.ndarray, site: dict[str, str], month: s
                t.location_text[i]]
 
 
-def _write(path: Path, header: list[str], rows) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path

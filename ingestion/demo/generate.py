@@ -18,7 +18,6 @@ Counts are Poisson draws around population-proportional means, vectorised with n
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ import numpy as np
 
 from ingestion.demo import ae, force_extract, stop_search
 from ingestion.demo import thames_valley as tv
+from ingestion.demo.files import write_csv
 
 DEFAULT_MONTHS = tuple(f"2025-{m:02d}" for m in range(1, 13))
 POPULATION_YEAR = 2024
@@ -152,15 +152,6 @@ def _age_sex_weights() -> np.ndarray:
     return weights / weights.sum()
 
 
-def _write_csv(path: Path, header: Sequence[str], rows) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
 def _violence_season(month_number: int) -> float:
     """A mild annual cycle plus a summer bump, peaking in July (month 7)."""
     return 1 + 0.10 * np.cos(2 * np.pi * (month_number - 7) / 12) + 0.25 * np.exp(-((month_number - 7) ** 2) / 2)
@@ -176,7 +167,7 @@ def generate_demo_extracts(out_dir: Path, seed: int = 2025, months: Sequence[str
     totals = np.clip(np.round(rng.normal(1700, 300, n_lsoa)), 1000, 3000).astype(int)
     age_sex = rng.multinomial(totals, _age_sex_weights())
     lads = tv.LADS
-    population_file = _write_csv(
+    population_file = write_csv(
         out_dir / "population" / f"sapelsoasyoa_mid{POPULATION_YEAR}.csv",
         ["LAD 2023 Code", "LAD 2023 Name", "LSOA 2021 Code", "LSOA 2021 Name", "Total",
          *[f"F{a}" for a in range(91)], *[f"M{a}" for a in range(91)]],
@@ -184,35 +175,35 @@ def generate_demo_extracts(out_dir: Path, seed: int = 2025, months: Sequence[str
          for li, code, name, total, counts in zip(geo.lad_index, geo.lsoa_code, geo.lsoa_name, totals, age_sex, strict=True)))
 
     lookups = {
-        "lsoa21_lad": _write_csv(
+        "lsoa21_lad": write_csv(
             out_dir / "ons" / "LSOA21_WD24_LAD24_EW_LU.csv",
             ["LSOA21CD", "LSOA21NM", "WD24CD", "WD24NM", "LAD24CD", "LAD24NM", "ObjectId"],
             ([code, name, wd, wdn, lads[li].code, lads[li].name, i + 1] for i, (code, name, wd, wdn, li)
              in enumerate(zip(geo.lsoa_code, geo.lsoa_name, geo.ward_code, geo.ward_name, geo.lad_index, strict=True)))),
-        "lad_csp_pfa": _write_csv(
+        "lad_csp_pfa": write_csv(
             out_dir / "ons" / "LAD24_CSP24_PFA24_EW_LU.csv",
             ["LAD24CD", "LAD24NM", "CSP24CD", "CSP24NM", "PFA24CD", "PFA24NM", "ObjectId"],
             ([lad.code, lad.name, lad.csp_code, lad.csp_name, tv.PFA_CODE, tv.PFA_NAME, i + 1] for i, lad in enumerate(lads))),
-        "lad_hierarchy": _write_csv(
+        "lad_hierarchy": write_csv(
             out_dir / "ons" / "WD24_LAD24_CTYUA24_RGN24_CTRY24_UK_LU.csv",
             ["WD24CD", "WD24NM", "LAD24CD", "LAD24NM", "CTYUA24CD", "CTYUA24NM", "RGN24CD", "RGN24NM",
              "CTRY24CD", "CTRY24NM", "ObjectId"],
             ([wd, wdn, lads[li].code, lads[li].name, *tv.COUNTY_OF.get(lads[li].code, (lads[li].code, lads[li].name)),
               tv.REGION_CODE, tv.REGION_NAME, tv.COUNTRY_CODE, tv.COUNTRY_NAME, i + 1]
              for i, (wd, wdn, li) in enumerate(sorted(set(zip(geo.ward_code, geo.ward_name, geo.lad_index, strict=True)))))),
-        "lsoa21_msoa21": _write_csv(
+        "lsoa21_msoa21": write_csv(
             out_dir / "ons" / "OA21_LSOA21_MSOA21_LAD22_EW_LU.csv",
             ["OA21CD", "LSOA21CD", "LSOA21NM", "LSOA21NMW", "MSOA21CD", "MSOA21NM", "MSOA21NMW",
              "LAD22CD", "LAD22NM", "LAD22NMW", "ObjectId"],
             _output_area_rows(geo, rng)),
     }
     # where each LSOA is: the population-weighted centroids' CSV export (x = longitude, y = latitude)
-    lookups["lsoa21_centroid"] = _write_csv(
+    lookups["lsoa21_centroid"] = write_csv(
         out_dir / "ons" / "LSOA_PopCentroids_EW_2021_V4.csv", ["FID", "LSOA21CD", "GlobalID", "x", "y"],
         ([i + 1, code, f"{{demo-{i + 1:05d}}}", f"{lon:.6f}", f"{lat:.6f}"]
          for i, (code, lon, lat) in enumerate(zip(geo.lsoa_code, geo.longitude, geo.latitude, strict=True))))
     lsoa11_rows, lsoa11_codes = _lsoa11_rows(geo, rng)
-    lookups["lsoa11_lsoa21"] = _write_csv(
+    lookups["lsoa11_lsoa21"] = write_csv(
         out_dir / "ons" / "LSOA11_LSOA21_LAD22_EW_LU.csv",
         ["F_LSOA11CD", "LSOA11NM", "CHGIND", "LSOA21CD", "LSOA21NM", "LAD22CD", "LAD22NM", "ObjectId"],
         lsoa11_rows)
@@ -237,7 +228,7 @@ def generate_demo_extracts(out_dir: Path, seed: int = 2025, months: Sequence[str
         deprivation[code11] = -np.log(lsoa_factor[j]) + rng.normal(0, 0.3)
         names11[code11] = name11
     ranked = sorted(deprivation, key=deprivation.get)
-    imd_file = _write_csv(
+    imd_file = write_csv(
         out_dir / "deprivation" / "File_7_IoD2019_demo.csv",
         ["LSOA code (2011)", "LSOA name (2011)", "Index of Multiple Deprivation (IMD) Rank (where 1 is most deprived)",
          "Index of Multiple Deprivation (IMD) Decile (where 1 is most deprived 10% of LSOAs)"],
@@ -280,7 +271,7 @@ def generate_demo_extracts(out_dir: Path, seed: int = 2025, months: Sequence[str
                            f"On or near {tv.STREETS[streets[i]]}", geo.lsoa_code[j], geo.lsoa_name[j],
                            crime_type, outcome, ""]
 
-        police_files.append(_write_csv(
+        police_files.append(write_csv(
             out_dir / "police" / month / f"{month}-{tv.FORCE_SLUG}-street.csv", STREET_HEADER, rows()))
         force_files.append(force_extract.write_month(
             out_dir, month, seed, crime_types, type_idx,
