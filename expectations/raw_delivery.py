@@ -36,10 +36,11 @@ def build_suite(spec):
     expectations += [gxe.ExpectColumnValuesToNotBeNull(column=c, meta={"why": "load metadata is always written"})
                      for c in ("_load_id", "_source_file", "_source_sha256", "_row_number")]
     expectations.append(gxe.ExpectCompoundColumnsToBeUnique(
-        column_list=["_source_file", "_row_number"],
-        meta={"why": "one raw row per file row: a re-delivery replaces, never doubles"}))
+        column_list=["_source_file", "_row_number", *spec.unpivoted_by],
+        meta={"why": "one raw row per file row (per unpivoted column): a re-delivery replaces, never doubles"}))
     if spec.unique_key:
-        expectations.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=["_source_file", *spec.unique_key],
+        expectations.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=["_source_file", *spec.unique_key,
+                                                                             *spec.unpivoted_by],
                                                                 meta=declared))
     expectations += [make() for make in spec.extra_expectations]
     for expectation in expectations:

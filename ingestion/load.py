@@ -255,6 +255,9 @@ class SourceSpec:
     # patient-level health data (A&E): published only as counts under the NHS small-number rule,
     # so not even its deliveries' record counts are (fct_source_coverage)
     health_data: bool = False
+    # raw columns telling apart the rows a select unpivots from one delivered row (a wide by-reason
+    # file: one row per reason): with the file and row number they key a raw row (GX checks it)
+    unpivoted_by: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.refresh not in REFRESH_KINDS:
