@@ -275,12 +275,13 @@ def download(
     config: Path = typer.Option(None, help="TOML listing datasets and URLs (default: ingestion/reference_downloads.toml)"),
     landing: Path = typer.Option(None, help="Folder to download into (default: warehouse/landing)"),
 ) -> None:
-    """Download the ONS reference files; each is checked before it replaces the previous version."""
+    """Download the ONS reference files and the DfE exclusions release; each is checked before it
+    replaces the previous version."""
     from ingestion.downloads import DownloadFailed, fetch, read_config
 
     landing = landing or get_settings().landing_dir
     failures = 0
-    for spec in read_config(config):
+    for spec in read_config(config, releases=True):
         try:
             with console.status(f"Downloading {spec.name}…"):
                 result = fetch(spec, landing)

@@ -8,7 +8,9 @@ URLs are configuration, not code: `reference_downloads.toml` (or a file named by
 `VRU_DOWNLOADS_CONFIG`) lists each dataset once: its kind (a plain `file`, an ArcGIS
 FeatureServer layer paged as an `arcgis_table` CSV or an `arcgis_geojson` FeatureCollection, see
 arcgis.py, or a Nomis API query paged into a declared population layout, `nomis_csv`, see
-nomis.py), its address, the fields it needs and the target file the loaders read.
+nomis.py), its address, the fields it needs and the target file the loaders read. A release zip
+from explore-education-statistics (`ees_release_zip`, see ees.py) lands as a folder of files, each
+checked against the DfE source its header names; `read_config(releases=True)` lists those too.
 `VRU_DOWNLOAD_BASE` sends every request to a mirror instead (`https://host/path` is fetched as
 `<base>/host/path`): for networks that reach the internet only through one, and for tests.
 """
@@ -40,7 +42,9 @@ def _source(name: str) -> SourceSpec | None:
 
 
 DEFAULT_CONFIG = PROJECT_ROOT / "ingestion" / "reference_downloads.toml"
-KINDS = ("file", "arcgis_table", "arcgis_geojson", "nomis_csv")
+KINDS = ("file", "arcgis_table", "arcgis_geojson", "nomis_csv", "ees_release_zip")
+# kinds that land a release (a folder of a statistics release's files), not a reference file
+RELEASE_KINDS = ("ees_release_zip",)
 
 
 def _config_path(path: Path | None = None) -> Path:
@@ -129,9 +133,12 @@ class DownloadResult:
     rows: int
     sha256: str
     replaced: bool     # False when the new file is identical to the one already there
+    files: tuple[Path, ...] = ()   # a release: the files landed in its folder (`path`)
 
 
-def read_config(path: Path | None = None) -> list[DownloadSpec]:
+def read_config(path: Path | None = None, releases: bool = False) -> list[DownloadSpec]:
+    """The reference downloads the config declares (what `vru bootstrap` fetches for an area);
+    with `releases`, the statistics releases too (what `vru download` fetches)."""
     path = _config_path(path)
     with open(path, "rb") as handle:
         entries = tomllib.load(handle).get("download", [])
@@ -142,7 +149,7 @@ def read_config(path: Path | None = None) -> list[DownloadSpec]:
                                                      for k, v in entry.get("layout", {}).items())})
              for entry in entries]
     # boundaries are checked and loaded by their own reader (sources/boundaries.py), not a SourceSpec
-    unknown = [s.name for s in specs if s.kind != "arcgis_geojson"
+    unknown = [s.name for s in specs if s.kind != "arcgis_geojson" and s.kind not in RELEASE_KINDS
                and (_source(s.name) is None or _source(s.name).refresh != "reference")]
     if unknown:
         raise DownloadFailed(f"{path}: unknown dataset name(s) {unknown}; each must be a reference source's name")
@@ -153,7 +160,13 @@ def read_config(path: Path | None = None) -> list[DownloadSpec]:
     if bad:
         raise DownloadFailed(f"{path}: entries {bad} need a kind in {KINDS}; arcgis kinds need fields and "
                              "order_by, nomis_csv fields and layout; area is pfa:FIELD, lad:FIELD or lsoa:FIELD")
-    return specs
+    if any(s.kind in RELEASE_KINDS for s in specs):
+        from ingestion import ees
+
+        problems = [f"{s.name}: {ees.spec_problem(s)}" for s in specs if s.kind in RELEASE_KINDS and ees.spec_problem(s)]
+        if problems:
+            raise DownloadFailed(f"{path}: release entries refused: {'; '.join(problems)}")
+    return specs if releases else [s for s in specs if s.kind not in RELEASE_KINDS]
 
 
 def _codes_where(field_name: str, codes: set[str]) -> str:
@@ -243,6 +256,10 @@ def fetch(spec: DownloadSpec, landing_dir: Path, timeout_s: float = 120.0, scope
     previous version."""
     from ingestion.arcgis import ArcGISFailed
 
+    if spec.kind in RELEASE_KINDS:          # a folder of files, each checked by its own source
+        from ingestion import ees
+
+        return ees.fetch_release(spec, landing_dir, timeout_s)
     if not spec.url:
         raise DownloadFailed(f"{spec.name}: no URL configured (set it in {DEFAULT_CONFIG.name})")
     min_rows = spec.min_rows if scope is None or scope.national or not spec.area else 1
