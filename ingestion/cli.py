@@ -74,7 +74,9 @@ def demo(
                   f"stop-and-search files, "
                   f"{len(extracts.force_crime_files)} months of the force's recorded-crime extract (with its "
                   f"column mapping), {len(extracts.ae_istv_files)} hospital ISTV submissions and "
-                  f"{len(extracts.ae_ecds_files)} ECDS extracts, ONS lookups and population in {landing}", soft_wrap=True)
+                  f"{len(extracts.ae_ecds_files)} ECDS extracts, DfE suspensions and exclusions release files "
+                  f"(by authority, school and reason) with a schools register, ONS lookups and population in {landing}",
+                  soft_wrap=True)
     if privacy.configured_key() is None:
         # the demo's ECDS extracts carry made-up NHS numbers, as careless real ones do: they are
         # pseudonymised under a key that lives only as long as this run

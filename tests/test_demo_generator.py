@@ -30,7 +30,8 @@ def read(path):
 
 
 def files(e):
-    return [*e.police_files, *e.lookup_files.values(), *e.population_files, *e.ae_istv_files, *e.ae_ecds_files]
+    return [*e.police_files, *e.lookup_files.values(), *e.population_files, *e.ae_istv_files, *e.ae_ecds_files,
+            *e.dfe_files]
 
 
 def test_same_seed_same_bytes_other_seed_other_files(extracts, tmp_path):
@@ -317,3 +318,142 @@ def test_ae_site_that_did_not_submit_has_no_istv_file_but_ecds_rows(extracts, ec
     assert not (extracts.out_dir / "ae" / "istv" / f"istv-{site}-{month}.csv").exists()
     assert not [p for p in extracts.ae_istv_files if p.name.startswith(f"istv-{site}-{month}")]
     assert sum(r["EC_Ident"].startswith(site) and r["_month"] == month for r in ecds_assaults) > 5
+
+
+# --- DfE suspensions and permanent exclusions, schools register (SOURCES.md §2) ---
+
+DFE_LA_HEADER = ("time_identifier,time_period,geographic_level,country_code,country_name,region_code,region_name,"
+                 "old_la_code,new_la_code,la_name,education_phase,num_schools,headcount,perm_excl,perm_excl_rate,"
+                 "suspension,susp_rate,one_plus_susp,one_plus_susp_rate")
+DFE_LAS = {"E06000060": "825", "E06000042": "826", "E10000025": "931", "E06000036": "867", "E06000037": "869",
+           "E06000038": "870", "E06000039": "871", "E06000040": "868", "E06000041": "872"}
+DFE_PHASES = ("State-funded primary", "State-funded secondary", "Special")
+DFE_COUNTS = ("headcount", "perm_excl", "suspension", "one_plus_susp")
+OXFORDSHIRE_DISTRICTS = {"E07000177", "E07000178", "E07000179", "E07000180", "E07000181"}
+
+
+def dfe_file(extracts, name):
+    return next(p for p in extracts.dfe_files if p.name == name)
+
+
+def dfe_area(row):
+    return row["new_la_code"] or row["region_code"] or row["country_code"]
+
+
+def test_dfe_release_files_add_up_and_carry_the_planted_symbols(extracts):
+    assert sorted(p.name for p in extracts.dfe_files) == ["edubase_schools.csv", "exc_nat_region_la.csv",
+                                                          "exc_reason_la.csv", "exc_school.csv"]
+    assert all(p.parent == extracts.out_dir / "dfe" and p.exists() for p in extracts.dfe_files)
+    assert dfe_file(extracts, "exc_nat_region_la.csv").read_text().splitlines()[0] == DFE_LA_HEADER
+    rows = read(dfe_file(extracts, "exc_nat_region_la.csv"))
+    by = {(dfe_area(r), r["time_period"], r["education_phase"]): r for r in rows}
+    assert len(by) == len(rows) == 2 * 11 * 4
+    assert {r["new_la_code"]: r["old_la_code"] for r in rows if r["new_la_code"]} == DFE_LAS
+    # the planted suppressed cell: a `c`, never a zero, and Total rows always numbers
+    assert [k for k, r in by.items() if "c" in (r["perm_excl"], r["perm_excl_rate"])] == [
+        ("E06000039", "202223", "Special")] == [extracts.dfe_planted.suppressed_cell[:3]]
+    assert by["E06000039", "202223", "Special"]["perm_excl_rate"] == "c"
+    for r in rows:
+        numbers = {m: int(r[m]) for m in DFE_COUNTS if r[m] != "c"}
+        for m, rate in (("perm_excl", "perm_excl_rate"), ("suspension", "susp_rate"),
+                        ("one_plus_susp", "one_plus_susp_rate")):
+            if m in numbers:
+                assert float(r[rate]) == round(100 * numbers[m] / numbers["headcount"], 5)
+        assert numbers["one_plus_susp"] <= numbers["suspension"]
+    for (area, year, phase), total in by.items():
+        if phase == "Total":
+            for m in DFE_COUNTS:
+                cells = [by[area, year, p][m] for p in DFE_PHASES]
+                published = sum(int(c) for c in cells if c != "c")
+                if "c" in cells:                # the suppressed phase had exclusions: the Total says so
+                    assert int(total[m]) > published, (area, year, m)
+                else:
+                    assert int(total[m]) == published, (area, year, m)
+    # England and the South East hold authorities the demo does not have
+    for year in ("202223", "202324"):
+        for phase in ("Total", *DFE_PHASES):
+            for m in ("headcount", "suspension", "one_plus_susp"):
+                tv_sum = sum(int(by[la, year, phase][m]) for la in DFE_LAS)
+                assert int(by["E92000001", year, phase][m]) > int(by["E12000008", year, phase][m]) > tv_sum
+    england = by["E92000001", "202324", "Total"]
+    assert 8_000_000 < int(england["headcount"]) < 9_000_000 and 9_000 < int(england["perm_excl"]) < 12_000
+    assert 850_000 < int(england["suspension"]) < 1_050_000
+    assert 1_300_000 < int(by["E12000008", "202324", "Total"]["headcount"]) < 1_500_000
+
+    # school rows add up exactly to their authority's, phase by phase; only perm_excl is suppressed
+    schools = read(dfe_file(extracts, "exc_school.csv"))
+    assert {r["geographic_level"] for r in schools} == {"School"}
+    assert {r["time_identifier"] for r in schools} == {"Academic year"}
+    sums, suppressed = defaultdict(Counter), Counter()
+    for r in schools:
+        assert re.fullmatch(r"1\d{5}", r["school_urn"]) and r["school_laestab"] == r["old_la_code"] + r["estab"]
+        key = (r["new_la_code"], r["time_period"], r["education_phase"])
+        for m in DFE_COUNTS:
+            if r[m] in ("x", "c"):
+                suppressed[r[m]] += 1
+                assert m == "perm_excl" and r["perm_excl_rate"] == r[m]
+            else:
+                sums[key][m] += int(r[m])
+    assert suppressed["x"] > 0 and suppressed["c"] > 0
+    assert all(8 <= len({r["school_urn"] for r in schools if r["new_la_code"] == la}) <= 15 for la in DFE_LAS)
+    for key, row in by.items():
+        if key[0] in DFE_LAS and key[2] != "Total":
+            for m in ("headcount", "suspension", "one_plus_susp"):
+                assert sums[key][m] == int(row[m]), (key, m)
+            if row["perm_excl"] != "c":
+                assert sums[key]["perm_excl"] <= int(row["perm_excl"])   # less the schools' x
+            assert int(row["num_schools"]) == len({r["school_urn"] for r in schools if
+                                                   (r["new_la_code"], r["time_period"], r["education_phase"]) == key})
+
+    # reasons add up to the Total row's exclusions; the planted weapon `x`
+    reasons = read(dfe_file(extracts, "exc_reason_la.csv"))
+    codes = [r["reason_code"] for r in seed_rows("dfe_exclusion_reason")]
+    assert {r["education_phase"] for r in reasons} == {"Total"} and len(reasons) == 2 * 11
+    assert list(reasons[0])[11:] == [f"{k}_{'physical_pupils' if c == 'physical_pupil' else c}"
+                                     for k in ("perm", "susp") for c in codes]
+    planted = [(r["new_la_code"], r["time_period"], c) for r in reasons for c, v in r.items() if v == "x"]
+    assert planted == [("E06000036", "202324", "perm_offensive_weapon")] == [extracts.dfe_planted.weapon_x]
+    for r in reasons:
+        total = by[dfe_area(r), r["time_period"], "Total"]
+        for kind, measure in (("perm", "perm_excl"), ("susp", "suspension")):
+            counted = sum(int(v) for c, v in r.items() if c.startswith(kind + "_") and v != "x")
+            missing = int(total[measure]) - counted
+            assert missing == 0 or ((kind, r["new_la_code"], r["time_period"]) == ("perm", "E06000036", "202324")
+                                    and missing in (1, 2))
+    nation = next(r for r in reasons if r["geographic_level"] == "National" and r["time_period"] == "202324")
+    susp, perm = int(england["suspension"]), int(england["perm_excl"])
+    assert 0.10 <= int(nation["susp_physical_pupils"]) / susp <= 0.15
+    assert 0.08 <= int(nation["susp_physical_adult"]) / susp <= 0.10
+    assert 0.01 <= int(nation["susp_offensive_weapon"]) / susp <= 0.02
+    assert 0.05 <= int(nation["perm_offensive_weapon"]) / perm <= 0.08
+
+    # the register: every demo school, each in an LSOA of its own authority, two sharing one
+    register = read(dfe_file(extracts, "edubase_schools.csv"))
+    lad_of = {r["LSOA21CD"]: r["LAD24CD"] for r in read(extracts.lookup_files["lsoa21_lad"])}
+    la_of = {r["school_urn"]: (r["new_la_code"], r["old_la_code"], r["estab"]) for r in schools}
+    assert len(register) == len(la_of) and {r["URN"] for r in register} == set(la_of)
+    for r in register:
+        la, old, estab = la_of[r["URN"]]
+        assert (r["LA (code)"], r["EstablishmentNumber"]) == (old, estab)
+        lad = lad_of[r["LSOA (code)"]]
+        assert lad == la or (la == "E10000025" and lad in OXFORDSHIRE_DISTRICTS)
+        assert datetime.strptime(r["OpenDate"], "%d-%m-%Y") < datetime(2022, 9, 1) and r["CloseDate"] == ""
+        assert re.fullmatch(r"[A-Z]{2}\d{1,2} \d[A-Z]{2}", r["Postcode"])
+    shared = [lsoa for lsoa, n in Counter(r["LSOA (code)"] for r in register).items() if n > 1]
+    assert extracts.dfe_planted.shared_lsoa21_code in shared
+
+
+def test_dfe_files_load_through_the_pipeline(extracts, tmp_path):
+    from ingestion import pipeline
+    from ingestion.settings import Settings
+
+    settings = Settings(warehouse_dir=tmp_path / "warehouse")
+    loaded = {}
+    for source in ("dfe-exclusions", "dfe-exclusion-reasons", "dfe-school-register"):
+        report = pipeline.ingest(source, extracts.out_dir / "dfe", settings)
+        assert report.rejections == []
+        assert all(r.outcome == "loaded" and r.rows_quarantined == 0 for r in report.results)
+        loaded |= {r.file.name: r.rows_loaded for r in report.results}
+    assert set(loaded) == {p.name for p in extracts.dfe_files}
+    assert loaded["edubase_schools.csv"] == len(read(dfe_file(extracts, "edubase_schools.csv")))
+    assert loaded["exc_school.csv"] == len(read(dfe_file(extracts, "exc_school.csv")))

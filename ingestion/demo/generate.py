@@ -5,7 +5,8 @@ population/), a data.police.uk street and stop-and-search file per month (police
 stop_search.py) and the force's own recorded-crime extract for the same crimes with its
 column-mapping file (force_crime/thames-valley/, see force_extract.py) and hospital A&E assault
 data: each ED's monthly ISTV submission and each provider's ECDS extract (ae/istv/, ae/ecds/, see
-ae.py), all from one seed: the same seed gives byte-identical files. Signals are planted for
+ae.py), DfE suspensions and permanent exclusions release files with a schools register (dfe/, see
+dfe.py), all from one seed: the same seed gives byte-identical files. Signals are planted for
 tests (and analysts trying the platform) to find again:
 - a hotspot LSOA in Reading whose violence rate is about six times the force's, every month;
 - a seasonal peak: violence rises to a maximum in July (police and A&E);
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingestion.demo import ae, force_extract, stop_search
+from ingestion.demo import ae, dfe, force_extract, stop_search
 from ingestion.demo import thames_valley as tv
 from ingestion.demo.files import write_csv
 
@@ -56,6 +57,8 @@ class DemoExtracts:
     ae_resubmission: ae.Resubmission | None = None
     ae_istv_missing_site: str = ""                                # did not submit ISTV for…
     ae_istv_missing_month: str = ""                               # …this month
+    dfe_files: list[Path] = field(default_factory=list)          # exclusions, school-level, by-reason, register
+    dfe_planted: dfe.DfeFiles | None = None                       # the planted c and x cells, shared LSOA
 
 
 @dataclass(frozen=True)
@@ -288,8 +291,13 @@ def generate_demo_extracts(out_dir: Path, seed: int = 2025, months: Sequence[str
                                  age_sex, np.array([_violence_season(int(m[5:7])) for m in months]),
                                  np.random.default_rng([seed, ae.AE_STREAM]))
 
+    # DfE from its own stream too, so adding it left every other file byte-identical
+    schools = dfe.write_extracts(out_dir, geo.lsoa_code, geo.lsoa_name, geo.lad_index,
+                                 np.random.default_rng([seed, dfe.DFE_STREAM]))
+
     peak = max(months, key=lambda m: _violence_season(int(m[5:7])))
     return DemoExtracts(out_dir, tuple(months), geo.lsoa_code[hotspot], geo.lsoa_name[hotspot], peak,
                         police_files, lookups, [population_file], imd_file, force_files, stop_search_files,
                         hospital.istv_files, hospital.ecds_files, hospital.nighttime_hotspot_lsoa21_code,
-                        hospital.resubmission, hospital.istv_missing_site, hospital.istv_missing_month)
+                        hospital.resubmission, hospital.istv_missing_site, hospital.istv_missing_month,
+                        schools.files, schools)
