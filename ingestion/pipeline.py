@@ -141,6 +141,28 @@ def ingest_month(specs: list[SourceSpec], landing_dir: Path, month: str,
     return _raise_on_rejections(report)
 
 
+def ingest_release(specs: list[SourceSpec], folder: Path, settings: Settings | None = None) -> IngestReport:
+    """A published release's files, several sources' side by side in one folder (a DfE release:
+    the schools register, the exclusions and the by-reason files), loaded in the order of
+    `specs`, every file of the folder each source recognises. A source with no file there is
+    skipped (its files are optional); NothingDelivered when none has any. Files already loaded
+    are unchanged, so loading the same release again changes nothing. Refused files are named in
+    DeliveriesRejected after the others have loaded."""
+    settings = settings or get_settings()
+    pairs: list[tuple[SourceSpec, Path]] = []
+    refused: list[str] = []
+    if Path(folder).exists():
+        for spec in specs:
+            found, rejected = discover_files(spec, folder)
+            pairs += found
+            refused += [str(r) for r in rejected]
+    if not pairs and not refused:
+        raise NothingDelivered(f"{folder}: no {', '.join(s.name for s in specs)} files found")
+    report = _load_layouts(pairs, settings) if pairs else IngestReport()
+    report.rejections = refused + report.rejections
+    return _raise_on_rejections(report)
+
+
 def load_reference(folder: Path, settings: Settings | None = None) -> IngestReport:
     """ONS lookups (folder/ons/*.csv), population estimates and the local authority code list
     (folder/population/*.csv) and, when present, IMD 2019 by LSOA and its local authority

@@ -14,6 +14,7 @@ EXPECTED = {
                      *TAIL],
     "police_street_monthly": ["wait_for_delivery", "ingest_month", *TAIL],
     "ae_monthly": ["wait_for_delivery", "ingest_month", *TAIL],
+    "dfe_exclusions_yearly": ["wait_for_delivery", "ingest_release", *TAIL],
     "reference_geography": ["load_reference", *TAIL],
 }
 
