@@ -18,7 +18,7 @@ def build_suite():
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
-    from ingestion.codes import AREA_LEVELS, COMPARISONS, PERIOD_TYPES
+    from ingestion.codes import AREA_LEVELS, COMPARISONS, PERIOD_TYPES, VALUE_NOTES
 
     suite = gx.ExpectationSuite(name="fct_indicator_value")
     why = lambda text: {"why": text}  # noqa: E731
@@ -34,7 +34,7 @@ def build_suite():
                                           meta=why("every delivered value has its population; a not-delivered row has none")),
         gxe.ExpectColumnValuesToBeNull(column="value", row_condition="value_note.notnull()", condition_parser="pandas",
                                        meta=why("an area-period not delivered is never shown as a value (a low rate)")),
-        gxe.ExpectColumnValuesToBeInSet(column="value_note", value_set=["not delivered"]),
+        gxe.ExpectColumnValuesToBeInSet(column="value_note", value_set=list(VALUE_NOTES)),
         gxe.ExpectColumnValuesToBeInSet(column="area_type", value_set=list(AREA_LEVELS)),
         gxe.ExpectColumnValuesToBeInSet(column="period_type", value_set=list(PERIOD_TYPES)),
         gxe.ExpectColumnValuesToBeInSet(column="comparison", value_set=list(COMPARISONS)),

@@ -83,6 +83,7 @@ POLICE_FORCES: dict[str, PoliceForce] = {
 # the forces whose files the platform loads: every mart is of England and Wales
 ENGLAND_WALES_FORCES: tuple[str, ...] = tuple(f for f, force in POLICE_FORCES.items() if force.in_england_wales)
 COMPARISONS: tuple[str, ...] = tuple(dbt_vars()["comparisons"])
+VALUE_NOTES: tuple[str, ...] = tuple(dbt_vars()["value_notes"])
 
 
 def sql_list(values) -> str:

@@ -101,10 +101,11 @@ def ingest(source: str | SourceSpec, path: Path, settings: Settings | None = Non
 
 def ingest_landed(source: str | SourceSpec, landing_dir: Path, settings: Settings | None = None) -> IngestReport:
     """What the pipeline DAG loads for a source: its declared folder under the landing area,
-    when anything was delivered there."""
+    when anything of the source's was delivered there (sources may share a folder: a DfE
+    release's register and by-reason files are optional beside its exclusions file)."""
     spec = sources.get(source) if isinstance(source, str) else source
     folder = Path(landing_dir) / spec.landing
-    if not folder.exists():
+    if not folder.exists() or discover_files(spec, folder) == ([], []):
         return IngestReport()
     return ingest(spec, folder, settings)
 

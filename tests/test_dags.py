@@ -10,8 +10,9 @@ from ingestion.settings import DAGS_DIR
 
 TAIL = ["check_raw", "dbt_build", "check_marts", "publish"]
 EXPECTED = {
-    "vru_pipeline": ["load_reference", "ingest_ae_ecds", "ingest_ae_istv", "ingest_police_street", "ingest_force_crime",
-                     *TAIL],
+    "vru_pipeline": ["load_reference", "ingest_ae_ecds", "ingest_ae_istv", "ingest_police_street",
+                     "ingest_dfe_exclusion_reasons", "ingest_dfe_exclusions", "ingest_force_crime",
+                     "ingest_dfe_school_register", *TAIL],
     "police_street_monthly": ["wait_for_delivery", "ingest_month", *TAIL],
     "ae_monthly": ["wait_for_delivery", "ingest_month", *TAIL],
     "dfe_exclusions_yearly": ["wait_for_delivery", "ingest_release", *TAIL],

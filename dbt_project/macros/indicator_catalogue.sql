@@ -57,6 +57,12 @@
                 {{ exceptions.raise_compiler_error("indicator catalogue: " ~ name ~ " is age-standardised (dsr), which needs numerators by LSOA and age") }}
             {%- endif -%}
         {%- endif -%}
+        {%- for given in ind.numerator.get('published_levels', []) if given not in levels[level].ancestors or (level, period_type) == ('lsoa', 'month') -%}
+            {{ exceptions.raise_compiler_error("indicator catalogue: " ~ name ~ " numerator.published_levels '" ~ given ~ "': a source arriving at a level above LSOA x month may publish its own totals only at levels above its own (" ~ levels[level].ancestors | join(', ') ~ ")") }}
+        {%- endfor -%}
+        {%- if ind.get('comparator') and ind.comparator not in area_types -%}
+            {{ exceptions.raise_compiler_error("indicator catalogue: " ~ name ~ " comparator '" ~ ind.comparator ~ "' is not one of " ~ area_types | join(', ')) }}
+        {%- endif -%}
         {%- if ind.id in seen -%}
             {{ exceptions.raise_compiler_error("indicator catalogue: " ~ ind.id ~ " is declared twice") }}
         {%- endif -%}

@@ -59,7 +59,7 @@ def _measure_rule(column: str) -> Rule:
 _TIME_PERIOD_OK = Rule(
     "time_period_format",
     "regexp_full_match(trim(time_period), '\\d{6}') AND "
-    "(CAST(substr(trim(time_period), 1, 4) AS INTEGER) + 1) % 100 = CAST(substr(trim(time_period), 5, 2) AS INTEGER)",
+    "(TRY_CAST(substr(trim(time_period), 1, 4) AS INTEGER) + 1) % 100 = TRY_CAST(substr(trim(time_period), 5, 2) AS INTEGER)",
     "time_period must be an academic year written like 202324 (2023/24)")
 _LEVEL_OK = Rule("geographic_level_known",
                  f"lower(trim(geographic_level)) IN ({sql_list([g.lower() for g in GEOGRAPHIC_LEVELS])})",
@@ -108,13 +108,15 @@ def _area_select() -> str:
             f"{_PHASE} AS phase")
 
 
-# measure → (header across layouts, SQL type); each with a `_status` column beside it
+# measure → (header across layouts, SQL type, required); each with a `_status` column beside it.
+# Counts are DOUBLE: older releases share a dual-registered pupil's exclusion between schools
+# (Brent's 2009/10 permanent exclusions are 45.9412), and an integer cast would round it away
 _MEASURES = {
     "num_schools": (r"(?i)num_schools", "BIGINT", False),
-    "headcount": (r"(?i)headcount", "BIGINT", True),
-    "perm_excl": (r"(?i)perm_excl", "BIGINT", True),
-    "suspension": (r"(?i)suspension|fixed_excl", "BIGINT", True),
-    "one_plus_susp": (r"(?i)one_plus_susp|one_plus_fixed", "BIGINT", False),
+    "headcount": (r"(?i)headcount", "DOUBLE", True),
+    "perm_excl": (r"(?i)perm_excl", "DOUBLE", True),
+    "suspension": (r"(?i)suspension|fixed_excl", "DOUBLE", True),
+    "one_plus_susp": (r"(?i)one_plus_susp|one_plus_fixed", "DOUBLE", False),
 }
 
 DFE_EXCLUSIONS = SourceSpec(

@@ -4,6 +4,9 @@
 -- area in it never delivered. Such an area-period has no value in int_indicator__value; the mart
 -- publishes it with no value and the note "not delivered", never as a low rate. Periods reaching
 -- before the indicator's first delivered month or after its last are not yet periods, as there.
+-- An area-period of a source arriving at another grain whose figure the source itself withheld
+-- (a DfE symbol, in the area's own row or one of the rows summed into it) is published with the
+-- note "withheld by the source", never as the sum of the rest.
 {%- set levels = [] %}
 {%- for type in levels_published() %}{% do levels.append((type, area_levels()[type].code_column)) %}{% endfor %}
 
@@ -49,8 +52,56 @@ area_period as (
     group by all
     {{ 'union all' if not loop.last }}
     {%- endfor %}
+),
+
+-- indicators arriving at another grain (DfE by authority × academic year): an area-period whose
+-- own row, or a row of an area inside it, the source published without the figure (a symbol)
+withheld as (
+    {%- set level_of = area_levels() %}
+    {%- set periods = period_types() %}
+    {%- for ind in other_grain_indicators() %}
+    {%- set level, period_type = numerator_grain(ind) %}
+    {%- set given = ind.numerator.get('published_levels', []) %}
+    select
+        '{{ ind.id }}' as indicator_id,
+        {% if given %}n.area_type{% else %}'{{ level }}'{% endif %} as child_area_type,
+        {% if given %}n.area_code{% else %}n.{{ level_of[level].code_column }}{% endif %} as child_area_code,
+        '{{ period_type }}' as period_type,
+        n.period_start::date as period_start,
+        (n.period_start::date + interval {{ periods[period_type].months }} month - interval 1 day)::date as period_end,
+        '{{ ind.area_types | join(",") }}' as area_types
+    from {{ ref(ind.numerator.model) }} as n
+    where {{ ind.numerator.get('where', 'true') }}
+      {%- if given %}
+      and n.area_type in ({{ sql_list([level] + given) }})
+      {%- endif %}
+    group by all
+    having count(*) > count(n.{{ ind.numerator.measure }})
+    union all
+    {%- endfor %}
+    select null::varchar as indicator_id, null::varchar as child_area_type, null::varchar as child_area_code,
+           null::varchar as period_type, null::date as period_start, null::date as period_end,
+           null::varchar as area_types
+    where false
+),
+
+withheld_areas as (
+    select distinct
+        w.indicator_id, l.area_code, l.area_type, w.period_type, w.period_start, w.period_end
+    from withheld as w
+    join {{ ref('int_area_link') }} as l using (child_area_type, child_area_code)
+    where list_contains(string_split(w.area_types, ','), l.area_type)
+      and not exists (
+          select 1 from {{ ref('int_indicator__value') }} as v
+          where v.indicator_id = w.indicator_id and v.area_code = l.area_code and v.area_type = l.area_type
+            and v.period_type = w.period_type and v.period_start = w.period_start)
 )
 
+select
+    indicator_id, area_code, area_type, period_type, period_start, period_end,
+    'withheld by the source' as value_note
+from withheld_areas
+union all
 select
     a.indicator_id, a.area_code, a.area_type, a.period_type, a.period_start, a.period_end,
     'not delivered' as value_note

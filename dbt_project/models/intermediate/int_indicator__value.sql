@@ -15,7 +15,10 @@
 -- numerator.area_level and numerator.period_type) are summed up only to the levels that area
 -- lies wholly inside (int_area_link), never below it, and a parent gets a value only when every
 -- one of its areas at that grain reported for the period; the denominator is the population of
--- the area itself, or a count from a model at the same grain.
+-- the area itself, or a count from a model at the same grain. A source that publishes its own
+-- totals above its level (numerator.published_levels: DfE's regional and national rows) has
+-- them used as given there, never summed from below; a figure it withheld (null) leaves every
+-- sum containing it null.
 -- depends_on: {{ ref('int_refresh__period') }} {{ ref('int_refresh__indicator') }}
 {{ config(materialized='incremental', incremental_strategy='append',
           pre_hook="{{ refresh_delete_periods() }}") }}
@@ -114,35 +117,56 @@ rolled_up_bands as (
 {%- set periods = period_types() %}
 
 other_numerators as (
+    -- at the source's own level; and, for a source that publishes its own totals above it
+    -- (numerator.published_levels: DfE's regional and national rows), those rows as given. A
+    -- figure the source withheld (null) stays null in any sum, never a partial total.
     {%- for ind in others %}
     {%- set level, period_type = numerator_grain(ind) %}
-    select '{{ ind.id }}' as indicator_id, '{{ level }}' as child_area_type,
-           n.{{ level_of[level].code_column }} as child_area_code, '{{ period_type }}' as period_type,
-           n.period_start::date as period_start, sum(n.{{ ind.numerator.measure }}) as numerator
+    {%- set given = ind.numerator.get('published_levels', []) %}
+    select '{{ ind.id }}' as indicator_id,
+           {% if given %}n.area_type{% else %}'{{ level }}'{% endif %} as child_area_type,
+           {% if given %}n.area_code{% else %}n.{{ level_of[level].code_column }}{% endif %} as child_area_code,
+           {% if given %}n.area_type <> '{{ level }}'{% else %}false{% endif %} as is_given,
+           '{{ period_type }}' as period_type, n.period_start::date as period_start,
+           (n.period_start::date + interval {{ periods[period_type].months }} month - interval 1 day)::date as period_end,
+           case when count(*) = count(n.{{ ind.numerator.measure }}) then sum(n.{{ ind.numerator.measure }}) end
+               as numerator
     from {{ ref(ind.numerator.model) }} as n
     where {{ ind.numerator.get('where', 'true') }}
       and {{ refresh_period_filter("'" ~ ind.id ~ "'", "'" ~ period_type ~ "'", 'n.period_start') }}
+      {%- if given %}
+      and n.area_type in ({{ sql_list([level] + given) }})
+      {%- endif %}
     group by all
     union all
     {%- endfor %}
     select null::varchar as indicator_id, null::varchar as child_area_type, null::varchar as child_area_code,
-           null::varchar as period_type, null::date as period_start, null::double as numerator
+           null::boolean as is_given, null::varchar as period_type, null::date as period_start,
+           null::date as period_end, null::double as numerator
     where false
 ),
 
 other_denominators as (
     {%- for ind in others %}
     {%- set level, period_type = numerator_grain(ind) %}
+    {%- set given = ind.numerator.get('published_levels', []) %}
     {%- if ind.denominator.get('model') %}
-    select '{{ ind.id }}' as indicator_id, d.{{ level_of[level].code_column }} as child_area_code,
-           d.period_start::date as period_start, sum(d.{{ ind.denominator.measure }}) as denominator
+    select '{{ ind.id }}' as indicator_id,
+           {% if given %}d.area_type{% else %}'{{ level }}'{% endif %} as child_area_type,
+           {% if given %}d.area_code{% else %}d.{{ level_of[level].code_column }}{% endif %} as child_area_code,
+           d.period_start::date as period_start,
+           case when count(*) = count(d.{{ ind.denominator.measure }}) then sum(d.{{ ind.denominator.measure }}) end
+               as denominator
     from {{ ref(ind.denominator.model) }} as d
     where {{ ind.denominator.get('where', 'true') }}
+      {%- if given %}
+      and d.area_type in ({{ sql_list([level] + given) }})
+      {%- endif %}
     group by all
     {%- else %}
     -- the area's own population: its LSOAs' summed, for the period's year (else the nearest earlier)
-    select n.indicator_id, n.child_area_code, n.period_start, p.denominator
-    from (select distinct indicator_id, child_area_code, period_start from other_numerators
+    select n.indicator_id, n.child_area_type, n.child_area_code, n.period_start, p.denominator
+    from (select distinct indicator_id, child_area_type, child_area_code, period_start from other_numerators
           where indicator_id = '{{ ind.id }}') as n
     join (select l.area_code, p.population_year, sum(p.{{ ind.denominator.population }}) as denominator
           from {{ ref('int_population__lsoa_year') }} as p
@@ -156,31 +180,47 @@ other_denominators as (
     {%- endif %}
     union all
     {%- endfor %}
-    select null::varchar as indicator_id, null::varchar as child_area_code, null::date as period_start,
-           null::double as denominator
+    select null::varchar as indicator_id, null::varchar as child_area_type, null::varchar as child_area_code,
+           null::date as period_start, null::double as denominator
     where false
+),
+
+-- the levels an indicator's source publishes itself: never also summed up from below
+given_levels as (
+    select null::varchar as indicator_id, null::varchar as area_type where false
+    {%- for ind in others %}
+    {%- for given in ind.numerator.get('published_levels', []) %}
+    union all
+    select '{{ ind.id }}', '{{ given }}'
+    {%- endfor %}
+    {%- endfor %}
 ),
 
 other_rolled_up as (
     select
-        n.indicator_id, n.period_type, n.period_start,
-        (n.period_start + to_months(case n.period_type
-            {%- for type, p in periods.items() %}
-            when '{{ type }}' then {{ p.months }}
-            {%- endfor %} end)
-            - interval 1 day)::date                                         as period_end,
-        l.area_type, l.area_code,
+        n.indicator_id, n.period_type, n.period_start, n.period_end, l.area_type, l.area_code,
         sum(n.numerator)                                                    as numerator,
         sum(d.denominator)                                                  as denominator,
         null::double                                                        as dsr,
         null::double                                                        as dsr_variance
     from other_numerators as n
-    join other_denominators as d using (indicator_id, child_area_code, period_start)
+    join other_denominators as d using (indicator_id, child_area_type, child_area_code, period_start)
     join {{ ref('int_area_link') }} as l using (child_area_type, child_area_code)
-    where l.area_type in ({{ sql_list(levels_published()) }})
+    where not n.is_given
+      and l.area_type in ({{ sql_list(levels_published()) }})
+      and not exists (select 1 from given_levels as g where g.indicator_id = n.indicator_id and g.area_type = l.area_type)
     group by all
-    -- every area of the source's level inside the parent reported
+    -- every area of the source's level inside the parent reported, and none withheld its figure
     having count(*) = any_value(l.areas_in_parent)
+       and count(n.numerator) = count(*) and count(d.denominator) = count(*)
+    union all
+    -- the source's own totals above its level, as published
+    select
+        n.indicator_id, n.period_type, n.period_start, n.period_end, n.child_area_type as area_type,
+        n.child_area_code as area_code, n.numerator, d.denominator, null::double as dsr, null::double as dsr_variance
+    from other_numerators as n
+    join other_denominators as d using (indicator_id, child_area_type, child_area_code, period_start)
+    where n.is_given and n.numerator is not null and d.denominator is not null
 ),
 
 rolled_up as (

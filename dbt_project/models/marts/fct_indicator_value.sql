@@ -2,7 +2,8 @@
 -- after disclosure control (int_indicator__disclosed), and two comparisons by the 95% CI, read
 -- through the indicator's polarity:
 --   comparison               with the parent area (sub-force areas → their police force area,
---                            force → region, region → England)
+--                            force → region, region → England; or the level the catalogue
+--                            entry's `comparator` names: DfE's authorities → their region)
 --   comparison_with_england  with England, when an England value exists
 -- better / worse when the area's interval lies wholly on one side of the comparator's value,
 -- similar when it spans it; higher / lower for indicators with no polarity.
@@ -46,11 +47,28 @@ parents as (
     from {{ ref('dim_area') }}
 ),
 
+-- an indicator may name the level its areas are compared with (catalogue `comparator`: DfE's
+-- authorities with their region, as DfE compares them) instead of each level's own
+indicator_comparators as (
+    select null::varchar as indicator_id, null::varchar as area_code, null::varchar as area_type,
+           null::varchar as comparator_area_code
+    where false
+    {%- set level_of = area_levels() %}
+    {%- for ind in indicator_catalogue() if ind.get('comparator') %}
+    {%- set below = [] %}
+    {%- for t in area_level_types() if ind.comparator in level_of[t].ancestors %}{% do below.append(t) %}{% endfor %}
+    union all
+    select '{{ ind.id }}', area_code, area_type, parent_{{ ind.comparator }}_code
+    from {{ ref('dim_area') }}
+    where area_type in ({{ sql_list(below) }}) and parent_{{ ind.comparator }}_code is not null
+    {%- endfor %}
+),
+
 with_comparators as (
     select
         d.*,
         pol.polarity,
-        par.comparator_area_code,
+        coalesce(ic.comparator_area_code, par.comparator_area_code) as comparator_area_code,
         cmp.value  as comparator_value,
         eng.value  as england_value,
         -- below force level the share is the force's: not shown where the force's count is hidden
@@ -62,8 +80,10 @@ with_comparators as (
     join polarity as pol using (indicator_id)
     join rules as r using (indicator_id)
     left join parents as par using (area_code, area_type)
+    left join indicator_comparators as ic using (indicator_id, area_code, area_type)
     left join disclosed as cmp
-        on cmp.indicator_id = d.indicator_id and cmp.area_code = par.comparator_area_code
+        on cmp.indicator_id = d.indicator_id
+       and cmp.area_code = coalesce(ic.comparator_area_code, par.comparator_area_code)
        and cmp.period_type = d.period_type and cmp.period_start = d.period_start and not cmp.is_suppressed
     left join disclosed as eng
         on eng.indicator_id = d.indicator_id and eng.area_code = 'E92000001' and eng.area_type = 'country'
