@@ -104,6 +104,7 @@ def demo(
 
     _print_lad_table(settings.published_db)
     _print_knife_line(settings.published_db)
+    _print_exclusions_line(settings.published_db)
     console.print(f"\nPlanted signals: hotspot LSOA {extracts.hotspot_lsoa21_code} "
                   f"({extracts.hotspot_lsoa21_name}); seasonal peak {extracts.peak_month}; A&E assaults "
                   f"peak on Friday and Saturday nights, with a night-time economy hotspot in LSOA "
@@ -159,6 +160,34 @@ def _print_knife_line(published: Path) -> None:
         console.print(f"Knife-enabled serious violence, {who}, Thames Valley, {period}: "
                       f"{value:.1f} per 100,000 (95% CI {low:.1f}–{high:.1f}; about {count:,.0f} offences, "
                       "from the force extract)")
+
+
+def _print_exclusions_line(published: Path) -> None:
+    """The force's school exclusions in the latest academic year beside its region and England,
+    as DfE publishes them (the region and England rows are the release's own)."""
+    from ingestion.warehouse import reader
+
+    with reader(published) as con:
+        rows = con.execute("""
+            SELECT f.indicator_id, p.period_label, f.area_type, coalesce(a.area_name, f.area_code), f.value,
+                   f.comparison
+            FROM fct_indicator_value f JOIN dim_period p USING (period_type, period_start)
+            LEFT JOIN dim_area a USING (area_code, area_type)
+            WHERE f.indicator_id IN ('dfe_permanent_exclusion_rate', 'dfe_suspension_rate')
+              AND f.area_type IN ('pfa', 'region', 'country') AND f.value IS NOT NULL
+            QUALIFY f.period_start = max(f.period_start) OVER (PARTITION BY f.indicator_id)
+            ORDER BY f.indicator_id, f.area_type""").fetchall()
+    values = {(indicator, area_type): (period, name, value, comparison)
+              for indicator, period, area_type, name, value, comparison in rows}
+    for indicator, what, per in (("dfe_permanent_exclusion_rate", "permanent exclusions", "10,000"),
+                                 ("dfe_suspension_rate", "suspensions", "100")):
+        force, region, england = (values.get((indicator, t)) for t in ("pfa", "region", "country"))
+        if force is None:
+            continue
+        others = "; ".join(f"{v[1]} {v[2]:.1f}" for v in (region, england) if v)
+        console.print(f"School {what}, {force[1]}, {force[0]}: {force[2]:.1f} per {per} pupils "
+                      f"({'similar to' if force[3] == 'similar' else force[3] + ' than'} its region by 95% confidence interval; "
+                      f"{others}; DfE)", soft_wrap=True)
 
 
 @app.command()
