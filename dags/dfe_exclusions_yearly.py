@@ -9,7 +9,10 @@ each release restates earlier years. The DAG runs once a year on 25 July; its se
 by-reason or register files, which are optional. A release published at another time is loaded
 by triggering the DAG, optionally with `{"release_dir": "/path/to/the/release"}` (a folder holding
 the release's files as EES names them; each file's source is told by its header). Loading the
-same files again changes nothing: files already loaded are skipped. Nothing here downloads: the
+same files again changes nothing: files already loaded are skipped. Triggered with
+`{"download": true}`, the run first fetches the release the downloads config declares
+(`ingestion/reference_downloads.toml`, or `VRU_DFE_RELEASE_URL`) into `<landing>/dfe/exclusions/`,
+every file checked before the previous release there is replaced (ingestion/ees.py); otherwise the
 release is put in the folder beforehand.
 """
 
@@ -47,10 +50,23 @@ def release_folder(params: dict) -> Path:
         "release_dir": Param(None, type=["null", "string"],
                              description="Folder holding a new release's files (optional; default: "
                                          "the landing folder's dfe/)"),
+        "download": Param(False, type="boolean",
+                          description="First fetch the release the downloads config declares into the "
+                                      "landing folder's dfe/exclusions/ (checked before it replaces the last)"),
     },
     doc_md=__doc__,
 )
 def dfe_exclusions_yearly():
+    @task
+    def fetch_release() -> str:
+        params = get_current_context()["params"]
+        if not params.get("download"):
+            return "not asked to download: the release is read from the folder as delivered"
+        from ingestion.ees import fetch_configured_release
+
+        result = fetch_configured_release(Path(params["landing_dir"]))
+        return f"{result.path}: {result.rows} rows, {'replaced' if result.replaced else 'unchanged'}"
+
     @task.sensor(poke_interval=delivery_poke_interval(), timeout=timedelta(days=90), mode="reschedule")
     def wait_for_delivery() -> bool:
         from ingestion.load import discover_files
@@ -79,7 +95,7 @@ def dfe_exclusions_yearly():
         return f"{folder}: {report.summary()}"
 
     first, _ = check_build_publish()
-    wait_for_delivery() >> ingest_release() >> first
+    fetch_release() >> wait_for_delivery() >> ingest_release() >> first
 
 
 dfe_exclusions_yearly()

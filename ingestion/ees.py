@@ -215,3 +215,15 @@ def fetch_release(spec: DownloadSpec, landing_dir: Path, timeout_s: float = 120.
     log.info("%s: %s (%s bytes): %s", spec.name, url, f"{size:,}", "unchanged" if unchanged else "replaced")
     return DownloadResult(spec, target, sum(rows for _, _, rows in routed), sha, replaced=not unchanged,
                           files=tuple(target / name for name, _, _ in routed))
+
+
+def fetch_configured_release(landing_dir: Path, name: str = "dfe_exclusions", config: Path | None = None,
+                             timeout_s: float = 120.0) -> DownloadResult:
+    """The release the downloads config declares under `name`, fetched and checked into the
+    landing area (what the yearly DAG runs when asked to download)."""
+    from ingestion.downloads import read_config
+
+    spec = next((s for s in read_config(config, releases=True) if s.name == name), None)
+    if spec is None:
+        raise DownloadFailed(f"no release {name!r} in the downloads config; nothing was changed")
+    return fetch_release(spec, landing_dir, timeout_s)

@@ -15,7 +15,7 @@ EXPECTED = {
                      "ingest_dfe_school_register", *TAIL],
     "police_street_monthly": ["wait_for_delivery", "ingest_month", *TAIL],
     "ae_monthly": ["wait_for_delivery", "ingest_month", *TAIL],
-    "dfe_exclusions_yearly": ["wait_for_delivery", "ingest_release", *TAIL],
+    "dfe_exclusions_yearly": ["fetch_release", "wait_for_delivery", "ingest_release", *TAIL],
     "reference_geography": ["load_reference", *TAIL],
 }
 

@@ -380,6 +380,21 @@ def test_vru_download_fetches_the_release(server, tmp_path):
     assert refused.exit_code == 1 and "time_period_format" in refused.output
 
 
+def test_the_configured_release_is_what_the_yearly_dag_fetches(server, tmp_path):
+    from ingestion.ees import fetch_configured_release
+
+    served, base = server
+    (served / "release.zip").write_bytes(zip_bytes(release_2324()))
+    config = tmp_path / "downloads.toml"
+    config.write_text(f'[[download]]\nname = "dfe_exclusions"\nkind = "ees_release_zip"\nurl = "{base}/release.zip"\n'
+                      'target = "dfe/exclusions"\n')
+    result = fetch_configured_release(tmp_path / "landing", config=config)
+    assert result.replaced and result.rows == EXC_ROWS_2324 + 2
+    assert (tmp_path / "landing/dfe/exclusions/data/exc_nat_region_la.csv").read_text() == EXC_2324
+    with pytest.raises(DownloadFailed, match="no release 'dfe_other'"):
+        fetch_configured_release(tmp_path / "landing", name="dfe_other", config=config)
+
+
 # --- the real file -------------------------------------------------------------------------------
 
 REAL_ZIP = SHARED_REALDATA / "dfe" / "exclusions_by_geographic_level.zip"

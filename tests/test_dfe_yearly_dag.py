@@ -21,7 +21,7 @@ from vru_airflow.runner import run_dag_test
 
 DAG_ID = "dfe_exclusions_yearly"
 DAG_FILE = DAGS_DIR / f"{DAG_ID}.py"
-ORDER = ["wait_for_delivery", "ingest_release", "check_raw", "dbt_build", "check_marts", "publish"]
+ORDER = ["fetch_release", "wait_for_delivery", "ingest_release", "check_raw", "dbt_build", "check_marts", "publish"]
 
 # the 2023/24 national / region / local authority file (SOURCES.md §2), cut down: Reading and
 # Slough (unitary authorities of Thames Valley, South East), one row per level and phase
@@ -84,6 +84,7 @@ def test_wiring_schedule_and_sensor(dagbag):
     # landing dir as the other scheduled DAGs take it; release_dir optional, for a manual trigger
     assert dag.params["landing_dir"] == str(get_settings().landing_dir)
     assert dag.params["release_dir"] is None
+    assert dag.params["download"] is False
 
 
 def test_a_run_reads_release_dir_when_given_else_the_landing_dfe_folder(tmp_path):
