@@ -190,7 +190,10 @@ def test_rerunning_the_demo_changes_nothing(demo_run):
     # one's original is never loaded beside it, so nothing is superseded either)
     submissions = {re.sub(r"-r\d+(?=\.csv$)", "", p.name) for p in (warehouse / "landing" / "demo" / "ae").rglob("*.csv")}
     assert len(submissions) > 100
-    assert outcomes == {"loaded": 12 + 12 + 12 + 5 + 1 + 1 + 1 + len(submissions)}
+    # and the DfE release's four files (exclusions by authority and by school, by reason, register)
+    dfe = sorted(p.name for p in (warehouse / "landing" / "demo" / "dfe").rglob("*.csv"))
+    assert dfe == ["edubase_schools.csv", "exc_nat_region_la.csv", "exc_reason_la.csv", "exc_school.csv"]
+    assert outcomes == {"loaded": 12 + 12 + 12 + 5 + 1 + 1 + 1 + len(submissions) + len(dfe)}
 
 
 def test_status_reports_the_loads(demo_run):
