@@ -472,5 +472,34 @@ def publish() -> None:
     _run_step("Publishing the marts", run)
 
 
+@app.command("export", no_args_is_help=True)
+def export_(
+    directory: Path = typer.Argument(..., help="Folder to write (an earlier export there is replaced whole)"),
+    fmt: str = typer.Option("parquet", "--format", metavar="parquet|csv",
+                            help="Format of the tables (the data dictionary and the Fingertips-style file are CSV)"),
+) -> None:
+    """Export the published warehouse as files for people who do not use SQL: every table as Parquet
+    or CSV (indicator values one folder per indicator), a data dictionary, and the indicator values
+    in OHID Fingertips' download layout. Reads the published file only, so it runs while the
+    pipeline writes."""
+    from ingestion.export import DICTIONARY_CSV, DICTIONARY_MD, FINGERTIPS_CSV, FORMATS, PARTITION_COLUMN
+    from ingestion.export import export as run
+
+    if fmt not in FORMATS:
+        _fail(f"--format {fmt}: give {' or '.join(FORMATS)}")
+    result = _run_step(f"Exporting the published warehouse to {escape(str(directory))}", run, directory, fmt)
+    table = Table(title=f"Written to {escape(str(result.directory))}")
+    for name, justify in [("File", "left"), ("Rows", "right"), ("What", "left")]:
+        table.add_column(name, justify=justify, no_wrap=name == "File")
+    for item in result.tables:
+        what = item.kind if item.partitions is None else \
+            f"{item.kind}, one folder per indicator ({item.partitions} × {PARTITION_COLUMN}=…/)"
+        table.add_row(escape(item.path), f"{item.rows:,}", what)
+    table.add_row(FINGERTIPS_CSV, f"{result.fingertips_rows:,}", "indicator values in OHID Fingertips' download layout")
+    table.add_row(f"{DICTIONARY_CSV}, {DICTIONARY_MD}", "",
+                  f"data dictionary: {result.dictionary_columns:,} columns with their type and description")
+    console.print(table)
+
+
 if __name__ == "__main__":
     app()
