@@ -30,6 +30,12 @@ $(BI_VENV)/.installed: bi/requirements-bi.txt
 demo: venv
 	$(BIN)/vru demo
 
+# Headless Chromium (Debian package) for tests/test_report.py, which opens every page of the HTML
+# report in it through Playwright's own driver (never `playwright install`).
+.PHONY: browser
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
 # The house rules (ruff for Python, sqlfluff with the dbt templater for the models; rules in
 # pyproject.toml and .sqlfluff) run before the tests. dbt needs a warehouse path to compile the
 # project: a throwaway DuckDB file, so linting never opens the real warehouse.
@@ -38,7 +44,7 @@ lint: venv
 	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	VRU_WAREHOUSE_PATH="$$tmp/lint.duckdb" $(BIN)/sqlfluff lint dbt_project --processes 2
 
-test: venv bi-venv lint
+test: venv bi-venv browser lint
 	$(BIN)/pytest -n 2 --dist loadscope --durations=25
 
 clean:

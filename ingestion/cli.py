@@ -501,5 +501,26 @@ def export_(
     console.print(table)
 
 
+@app.command("report")
+def report_(
+    out: Path | None = typer.Option(None, "--out", help="Folder to write (default: report/ beside the published file; "
+                                                         "an earlier report there is replaced whole)"),
+) -> None:
+    """Write a static, Fingertips-style HTML report of the published warehouse: areas, indicators (bars,
+    funnel plot, trend), the police and A&E LSOA panel and a methods page. Opens offline."""
+    from ingestion.report import ReportError, write_report
+    from ingestion.settings import get_settings
+
+    published = get_settings().published_db
+    if not published.exists():
+        _fail(f"No published warehouse at {published}", "run `vru publish` first")
+    folder = out if out is not None else published.parent / "report"
+    try:
+        index = _run_step(f"Writing the HTML report to {escape(str(folder))}", write_report, published, folder)
+    except ReportError as error:
+        _fail(str(error))
+    console.print(f"Open {escape(str(index))} in a browser.")
+
+
 if __name__ == "__main__":
     app()

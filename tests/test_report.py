@@ -1,0 +1,290 @@
+"""`vru report`: the static Fingertips-style HTML report, opened page by page in headless Chromium.
+
+Fixture: the mini geography and January's police.uk street file (violence in two LSOAs, robbery in one:
+counts above and below Fingertips' suppression threshold), built, checked and published as the pipeline
+does (about 50 s, most of it dbt build), then the report written from the published file.
+Chromium is the Debian package (`make browser`, a prerequisite of `make test`), driven by Playwright's
+own driver from the PyPI wheel; `playwright install` is never run.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import MINI_LSOAS, write_mini_reference
+from test_police_street_load import ROBBERY, VIOLENCE, write_street
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+READING_A, SLOUGH_A = MINI_LSOAS[0][:2], MINI_LSOAS[2][:2]
+READING_LAD = "E06000038"
+
+
+def _chromium() -> Path | None:
+    if CHROMIUM.exists():
+        return CHROMIUM
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run("apt-get update -qq && apt-get install -y -qq chromium", shell=True, check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=900)
+    return CHROMIUM if CHROMIUM.exists() else None
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    root = tmp_path_factory.mktemp("report")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("VRU_WAREHOUSE_DIR", str(root / "warehouse"))
+        from ingestion import pipeline
+        from ingestion.publish import publish
+        from ingestion.settings import get_settings
+        from ingestion.transform import run_dbt
+
+        landing = write_mini_reference(root / "landing")
+        write_street(landing / "police", "2025-01", [(READING_A, VIOLENCE, 11), (SLOUGH_A, VIOLENCE, 3),
+                                                     (READING_A, ROBBERY, 2)])
+        pipeline.load_reference(landing)
+        pipeline.ingest_police_street(landing / "police")
+        pipeline.check_raw()
+        run_dbt(["build"])
+        pipeline.check_marts()
+        publish()
+        yield get_settings().published_db
+
+
+@pytest.fixture(scope="module")
+def report(published, tmp_path_factory) -> Path:
+    from ingestion.report import write_report
+
+    index = write_report(published, tmp_path_factory.mktemp("site") / "report")
+    return index.parent
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("/usr/bin/chromium is missing and could not be installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(chromium), headless=True,
+            args=ARGS, viewport={"width": 1280, "height": 900})
+        yield context
+        context.close()
+
+
+def _open(browser, path: Path):
+    """Open a page; return it with its console errors, page errors and failed requests."""
+    page = browser.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url} {r.failure}"))
+    page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+    page.goto(path.as_uri(), wait_until="load")
+    if page.locator("div.chart").count():
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=20_000)
+    return page, problems
+
+
+def _query(db: Path, sql: str, params=None) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def _colours(browser, png: bytes) -> int:
+    """Distinct colours in a PNG, counted by the browser's own decoder (no imaging library needed)."""
+    page = browser.new_page()
+    try:
+        return page.evaluate("""async (src) => {
+            const img = new Image(); img.src = src; await img.decode();
+            const c = document.createElement('canvas'); c.width = img.width; c.height = img.height;
+            const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+            const d = g.getImageData(0, 0, c.width, c.height).data; const seen = new Set();
+            for (let i = 0; i < d.length; i += 4) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+            return seen.size; }""", "data:image/png;base64," + base64.b64encode(png).decode())
+    finally:
+        page.close()
+
+
+def test_the_report_has_every_page_and_ships_its_scripts(published, report):
+    indicators = {r[0] for r in _query(published, "select indicator_id from dim_indicator")}
+    assert {p.stem for p in (report / "indicators").glob("*.html")} == indicators
+    areas = {p.stem for p in (report / "areas").glob("*.html")}
+    assert f"pfa-{_query(published, 'select area_code from dim_area where area_type = ?', ['pfa'])[0][0]}" in areas
+    assert f"lad-{READING_LAD}" in areas
+    assert not any(p.startswith(("lsoa-", "msoa-")) for p in areas)
+    assert (report / "assets" / "plotly.min.js").stat().st_size > 1_000_000
+    for html in report.rglob("*.html"):
+        text = html.read_text(encoding="utf-8")
+        assert "http://" not in text.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in text, html
+
+
+def test_every_page_opens_in_chromium_without_errors_or_failed_requests(browser, report):
+    pages = sorted(report.rglob("*.html"))
+    assert len(pages) >= 8
+    for path in pages:
+        page, problems = _open(browser, path)
+        try:
+            assert problems == [], (path, problems)
+            assert page.locator("h1").inner_text().strip()
+            for chart in page.locator("div.chart").all():
+                assert chart.locator(".js-plotly-plot").count() == 1, path
+        finally:
+            page.close()
+
+
+def test_charts_are_drawn_not_blank(browser, report, tmp_path):
+    shots = {"area": (report / "areas" / f"lad-{READING_LAD}.html", "#spine-chart"),
+             "indicator-bars": (report / "indicators" / "violence_offences_rate.html", "#bar-chart"),
+             "indicator-funnel": (report / "indicators" / "violence_offences_rate.html", "#funnel-chart"),
+             "indicator-trend": (report / "indicators" / "violence_offences_rate.html", "#trend-chart")}
+    for name, (path, selector) in shots.items():
+        page, problems = _open(browser, path)
+        try:
+            png = page.locator(selector).screenshot(path=str(tmp_path / f"{name}.png"))
+        finally:
+            page.close()
+        assert problems == []
+        # axes, gridlines, text and coloured markers: far more than a blank or one-colour box
+        assert _colours(browser, png) > 20, name
+    print("screenshots in", tmp_path)
+
+
+def _close(shown: str, expected: float | None) -> bool:
+    if expected is None:
+        return shown == ""
+    return math.isclose(float(shown), expected, rel_tol=1e-12)
+
+
+def test_area_page_numbers_equal_the_marts(browser, published, report):
+    page, problems = _open(browser, report / "areas" / f"lad-{READING_LAD}.html")
+    try:
+        expected = {r[0]: r[1:] for r in _query(published, """
+            select indicator_id, value, comparison from fct_indicator_value
+            where area_code = ? and area_type = 'lad' and period_type = 'month'
+            qualify row_number() over (partition by indicator_id order by period_start desc) = 1""", [READING_LAD])}
+        rows = page.locator("#spine-table tbody tr")
+        seen = 0
+        for i in range(rows.count()):
+            row = rows.nth(i)
+            iid = row.get_attribute("data-indicator")
+            if iid not in expected:
+                continue
+            value, comparison = expected[iid]
+            assert _close(row.locator("td.value").get_attribute("data-value"), value), iid
+            assert row.locator("td.comparison").inner_text().strip() == comparison, iid
+            seen += 1
+        assert seen == len(expected) > 0
+        violence = expected["violence_offences_rate"][0]
+        assert violence is not None
+        shown = page.locator('tr[data-indicator="violence_offences_rate"] td.value').inner_text()
+        assert math.isclose(float(shown.replace(",", "")), violence, rel_tol=5e-3)
+        # robbery in Reading (2 offences) is suppressed: no value, and the Fingertips note is shown and explained
+        robbery = page.locator('tr[data-indicator="robbery_rate"]')
+        assert robbery.locator("td.value").get_attribute("data-value") == ""
+        assert "below 10" in robbery.locator("td.note").inner_text()
+        assert "fewer than 10 events" in page.locator("main").inner_text()
+    finally:
+        page.close()
+    assert problems == []
+
+
+def test_indicator_page_numbers_equal_the_marts(browser, published, report):
+    page, problems = _open(browser, report / "indicators" / "violence_offences_rate.html")
+    try:
+        expected = dict(_query(published, """
+            select area_code, value from fct_indicator_value
+            where indicator_id = 'violence_offences_rate' and area_type = 'lad' and period_type = 'month'
+              and period_start = (select max(period_start) from fct_indicator_value
+                                  where indicator_id = 'violence_offences_rate' and period_type = 'month')"""))
+        rows = page.locator("#values-table tbody tr")
+        shown = {rows.nth(i).get_attribute("data-area"): rows.nth(i).locator("td.value").get_attribute("data-value")
+                 for i in range(rows.count())}
+        assert shown.keys() == expected.keys()
+        for code, value in expected.items():
+            assert _close(shown[code], value), code
+        definition = _query(published, "select definition from dim_indicator where indicator_id = 'violence_offences_rate'")
+        assert definition[0][0] in page.locator("dl.meta").inner_text()
+        assert "Byar" in page.locator("main").inner_text()
+    finally:
+        page.close()
+    assert problems == []
+
+
+def test_multi_agency_and_index_pages(browser, published, report):
+    page, problems = _open(browser, report / "multi_agency.html")
+    try:
+        lsoas = {r[0] for r in _query(published, """select lsoa21_code from fct_multi_agency_lsoa_month
+                                                     where month_start = (select max(month_start)
+                                                                          from fct_multi_agency_lsoa_month)""")}
+        rows = page.locator("#ma-table tbody tr")
+        assert {rows.nth(i).get_attribute("data-lsoa") for i in range(rows.count())} == lsoas
+    finally:
+        page.close()
+    page, more = _open(browser, report / "index.html")
+    try:
+        passed = all(r[0] for r in _query(published, """select success from check_result
+            qualify row_number() over (partition by suite order by checked_at desc) = 1"""))
+        assert page.locator("#dq-status").get_attribute("data-passed") == str(passed).lower()
+        links = page.locator("a[href^='areas/'], a[href^='indicators/']")
+        for i in range(links.count()):
+            assert (report / links.nth(i).get_attribute("href")).exists()
+    finally:
+        page.close()
+    assert problems == more == []
+
+
+def test_funnel_limits_follow_exact_poisson_limits():
+    """Byar's approximation against the exact Poisson limits (chi-squared quantiles) on the expected count."""
+    from scipy.stats import chi2
+
+    from ingestion.report.charts import Z, byar_count_limits
+
+    for expected in (5.0, 20.0, 200.0):
+        for level, alpha in (("95%", 0.05), ("99.8%", 0.002)):
+            lo, hi = byar_count_limits(expected, Z[level])
+            assert lo < expected < hi
+            assert abs(lo - chi2.ppf(alpha / 2, 2 * expected) / 2) < 0.1, (expected, level)
+            assert abs(hi - chi2.ppf(1 - alpha / 2, 2 * (expected + 1)) / 2) < 0.1, (expected, level)
+
+
+def test_report_is_replaced_whole_and_refuses_a_foreign_folder(published, tmp_path):
+    from ingestion.report import ReportError, write_report
+
+    out = tmp_path / "report"
+    write_report(published, out)
+    (out / "areas" / "stale.html").write_text("old")
+    write_report(published, out)
+    assert not (out / "areas" / "stale.html").exists()
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    with pytest.raises(ReportError):
+        write_report(published, foreign)
+    assert (foreign / "notes.txt").read_text() == "keep me"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_cli_writes_the_report_beside_the_published_file(published, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from ingestion.cli import app
+
+    monkeypatch.setenv("VRU_WAREHOUSE_DIR", str(published.parent.parent))
+    done = CliRunner().invoke(app, ["report", "--out", str(tmp_path / "site")], terminal_width=200)
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "site" / "index.html").exists() and "index.html" in done.output
+    monkeypatch.setenv("VRU_WAREHOUSE_DIR", str(tmp_path / "nothing"))
+    done = CliRunner().invoke(app, ["report"], terminal_width=200)
+    assert done.exit_code == 1 and "vru publish" in done.output
