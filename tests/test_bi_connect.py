@@ -274,3 +274,25 @@ def test_the_views_keep_one_row_per_code_and_the_latest_period_with_names(publis
                      (A[0], A[1], "Reading", "Thames Valley", "2025-02", 4.0),
                      (C[0], C[1], "Slough", "Thames Valley", "2025-01", 3.0)]
     assert named_rows == (fact_rows,) * 5
+
+
+def test_a_table_too_large_to_index_states_its_key_in_its_comment(published, monkeypatch):
+    """Above KEYED_ROWS_MAX rows a table gets no key constraints (their index would multiply a
+    national publish), and its comment says what its key is. Republished as before at the end."""
+    import ingestion.publish as publishing
+
+    monkeypatch.setattr(publishing, "KEYED_ROWS_MAX", 5)
+    try:
+        publishing.publish()
+        with duckdb.connect(str(published), read_only=True) as con:
+            large = con.execute("SELECT count(*) FROM fct_indicator_value").fetchone()[0]
+            keyed = con.execute("SELECT DISTINCT table_name FROM duckdb_constraints() WHERE constraint_type IN "
+                                "('PRIMARY KEY', 'UNIQUE', 'FOREIGN KEY') AND table_name = 'fct_indicator_value'"
+                                ).fetchall()
+            comment = con.execute("SELECT comment FROM duckdb_tables() WHERE table_name = 'fct_indicator_value'"
+                                  ).fetchone()[0]
+        assert large > 5 and keyed == []
+        assert "Unique key: (indicator_id, area_code, area_type, period_type, period_start)" in comment
+    finally:
+        monkeypatch.undo()
+        publishing.publish()
