@@ -61,7 +61,7 @@ AREA = """{% extends "base" %}{% block body %}
 {% for r in rows %}<tr data-indicator="{{ r.indicator_id }}">
 <td><a href="{{ root }}indicators/{{ r.indicator_id }}.html">{{ r.indicator_name }}</a></td><td>{{ r.period_label or '' }}</td>
 <td class="num">{{ r.numerator_text }}</td>
-<td class="num value" data-value="{{ r.value if r.value is not none else '' }}" style="background:{{ r.colour }}">{{ r.value_text }}</td>
+<td class="num value c-{{ r.comparison|replace(' ', '-') }}" data-value="{{ r.value if r.value is not none else '' }}" style="background:{{ r.colour }}">{{ r.value_text }}</td>
 <td class="num">{{ r.ci_text }}</td><td>{{ r.comparator_name or '' }}</td>
 <td class="num" data-value="{{ r.comparator_value if r.comparator_value is not none else '' }}">{{ r.comparator_text }}</td>
 <td class="num">{{ r.england_text }}</td><td class="comparison">{{ r.comparison }}</td><td class="note">{{ r.note }}</td></tr>
@@ -87,7 +87,7 @@ INDICATOR = """{% extends "base" %}{% block body %}
 <th>Compared</th><th>Note</th></tr></thead><tbody>
 {% for r in table %}<tr data-area="{{ r.area_code }}"><td>{{ r.area_name }}</td><td class="num">{{ r.numerator_text }}</td>
 <td class="num">{{ r.denominator_text }}</td>
-<td class="num value" data-value="{{ r.value if r.value is not none else '' }}" style="background:{{ r.colour }}">{{ r.value_text }}</td>
+<td class="num value c-{{ r.comparison|replace(' ', '-') }}" data-value="{{ r.value if r.value is not none else '' }}" style="background:{{ r.colour }}">{{ r.value_text }}</td>
 <td class="num">{{ r.ci_text }}</td><td class="num">{{ r.ci998_text }}</td><td>{{ r.comparison }}</td><td class="note">{{ r.note }}</td></tr>{% endfor %}
 </tbody></table>
 <h2>Funnel plot</h2>
@@ -153,5 +153,6 @@ table{border-collapse:collapse;margin:10px 0;font-size:13px}th,td{border:1px sol
 th{background:#eee}.num{text-align:right}.muted{color:#666;font-size:12px}.note{font-size:12px;color:#444;max-width:320px}
 .pass{color:#006400}.fail{color:#b00020;font-weight:bold}.key{display:inline-block;width:14px;height:14px;
 border:1px solid #333;margin:0 3px 0 8px;vertical-align:middle}.chart{margin:10px 0;min-height:300px}
+td.c-worse,td.c-lower{color:#fff}
 dl.meta dt{font-weight:bold;margin-top:6px}dl.meta dd{margin-left:12px}
 """
