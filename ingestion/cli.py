@@ -111,8 +111,10 @@ def demo(
                   f"{extracts.ae_nighttime_hotspot_lsoa21_code} (where injuries happened, fct_ae_assault_profile "
                   f"and ae_assault_place_rate).", soft_wrap=True)
     console.print(f"Published warehouse (read-only, DuckDB ≥1.4): [bold]{settings.published_db}[/]", soft_wrap=True)
+    index = _write_report(settings.published_db)
     console.print(f"Great Expectations Data Docs: [bold]{settings.data_docs_index}[/]", soft_wrap=True)
     console.print(f"Airflow log: {outcome.log_file}", soft_wrap=True)
+    console.print(f"Indicator report (opens offline in a browser): [bold]{index}[/]", soft_wrap=True)
 
 
 def _print_lad_table(published: Path) -> None:
@@ -466,10 +468,21 @@ def build(
 
 @app.command()
 def publish() -> None:
-    """Publish the checked marts as the read-only warehouse file."""
+    """Publish the checked marts as the read-only warehouse file, and the HTML report beside it."""
     from ingestion.publish import publish as run
 
-    _run_step("Publishing the marts", run)
+    published = _run_step("Publishing the marts", run)
+    console.print(f"Open {escape(str(_write_report(published)))} in a browser.")
+
+
+def _write_report(published: Path) -> Path:
+    """The HTML report of a published file, in report/ beside it (`vru report` writes it elsewhere)."""
+    from ingestion.report import ReportError, write_report
+
+    try:
+        return _run_step("Writing the HTML report", write_report, published, published.parent / "report")
+    except ReportError as error:
+        _fail(str(error))
 
 
 @app.command("export", no_args_is_help=True)

@@ -47,6 +47,10 @@ def test_demo_runs_through_airflow_and_prints_the_lad_table_and_paths(demo_run):
     assert str(warehouse / "published" / "vru.duckdb") in run.stdout.replace("\n", "")
     assert (warehouse / "published" / "vru.duckdb").exists()
     assert (warehouse / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html").exists()
+    # school exclusions beside the region and England as DfE publishes them; the report's path last
+    assert "School permanent exclusions, Thames Valley, 2023/24" in run.stdout
+    report = warehouse / "published" / "report" / "index.html"
+    assert report.exists() and str(report) in run.stdout.strip().replace("\n", "").split("Indicator report")[-1]
 
 
 def test_planted_hotspot_and_seasonal_peak_are_found_again(demo_run):
