@@ -285,7 +285,8 @@ def test_sigkill_during_ingest_build_and_publish_leaves_no_unlocked_writer_and_r
     # the next writer, whichever it is, removed the killed publish's copy as it took the lock
     assert sorted(p.name for p in folder.iterdir()) == ["vru.duckdb"]
     run_vru(env, "publish")
-    assert sorted(p.name for p in folder.iterdir()) == ["vru.duckdb"]
+    # the CLI's publish writes the HTML report beside the file; no temporary copy of either is left
+    assert sorted(p.name for p in folder.iterdir()) == ["report", "vru.duckdb"]
     assert differences(str(published), str(clean_run.working_db), [(t, f"marts.{t}") for t in marts]) == {}
 
 
