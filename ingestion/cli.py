@@ -43,10 +43,14 @@ def _fail(message: str, hint: str = "") -> None:
 
 
 def _run_step(title: str, func, *args, passing: tuple[type[VruError], ...] = ()):
-    """Run one pipeline step with a spinner; the platform's own failures (VruError) become the
-    message and its hint, except those in `passing`, raised for the caller to handle."""
+    """Run one pipeline step under a spinner, with a progress bar for each long step inside it
+    (ingestion/progress.py; log lines instead when the output is not a terminal); the platform's
+    own failures (VruError) become the message and its hint, except those in `passing`, raised
+    for the caller to handle."""
+    from ingestion import progress
+
     try:
-        with console.status(title):
+        with progress.attach(console, title):
             result = func(*args)
     except VruError as error:
         if isinstance(error, passing):
@@ -293,10 +297,11 @@ def download_police(
     url: str = typer.Option(None, help="URL template with {month} (default: data.police.uk archive, or VRU_POLICE_ARCHIVE_URL)"),
 ) -> None:
     """Download a data.police.uk archive; its street files are checked before it is unpacked."""
+    from ingestion import progress
     from ingestion.downloads import DownloadFailed, fetch_police_archive
 
     try:
-        with console.status(f"Downloading the police.uk archive for {month}…"):
+        with progress.attach(console, f"Downloading the police.uk archive for {month}…"):
             folder, files = fetch_police_archive(month, get_settings().landing_dir, url)
     except DownloadFailed as error:
         _fail(str(error), error.hint)
@@ -310,13 +315,14 @@ def download(
 ) -> None:
     """Download the ONS reference files and the DfE exclusions release; each is checked before it
     replaces the previous version."""
+    from ingestion import progress
     from ingestion.downloads import DownloadFailed, fetch, read_config
 
     landing = landing or get_settings().landing_dir
     failures = 0
     for spec in read_config(config, releases=True):
         try:
-            with console.status(f"Downloading {spec.name}…"):
+            with progress.attach(console, f"Downloading {spec.name}…"):
                 result = fetch(spec, landing)
             state = "replaced" if result.replaced else "unchanged"
             console.print(f"[green]✓[/] {spec.name}: {result.rows:,} rows, {state} → {result.path}")
@@ -340,9 +346,7 @@ def bootstrap(
     """Download the reference data an area needs (each file checked before it replaces the
     previous one; a force area's rows only) into the landing folder, then load it; with
     --police-months or --police-archive, police.uk street crime too (a force area's files only)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from ingestion import pipeline
+    from ingestion import pipeline, progress
     from ingestion.downloads import DownloadFailed, DownloadResult, area_scope, fetch_area, read_config
 
     landing = get_settings().landing_dir
@@ -358,26 +362,18 @@ def bootstrap(
         _fail(f"no URL configured for {', '.join(s.name for s in missing)} and no copy in the landing folder "
               f"({', '.join(str(landing / s.target) for s in missing)})",
               "set its url in the downloads config, or save the file there, then run `vru bootstrap` again")
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        tasks = {}
-
-        def start(spec):
-            tasks[spec.name] = progress.add_task(f"{spec.name}", total=None)
-
-        def advance(spec, rows, total):
-            progress.update(tasks[spec.name], completed=rows, total=total)
-
+    # each download is a row with its bar (rows or bytes received of those announced, then its checks)
+    with progress.attach(console, f"Downloading {area}'s reference data"):
         def done(outcome):
             if isinstance(outcome, DownloadResult):
                 state = "replaced" if outcome.replaced else "unchanged"
-                progress.console.print(f"[green]✓[/] {outcome.spec.name}: {outcome.rows:,} rows, {state} → "
-                                       f"{escape(str(outcome.path))}", highlight=False, soft_wrap=True)
+                console.print(f"[green]✓[/] {outcome.spec.name}: {outcome.rows:,} rows, {state} → "
+                              f"{escape(str(outcome.path))}", highlight=False, soft_wrap=True)
             else:
-                progress.console.print(f"[red]✗[/] {escape(str(outcome))}", highlight=False)
+                console.print(f"[red]✗[/] {escape(str(outcome))}", highlight=False)
 
         try:
-            fetch_area([s for s in specs if s.url], landing, scope, start, advance, done)
+            fetch_area([s for s in specs if s.url], landing, scope, on_done=done)
         except DownloadFailed:
             _fail(f"{area}: some downloads failed (above); previous files are unchanged and nothing was loaded",
                   "check the addresses in the downloads config or try again later")
@@ -420,13 +416,13 @@ def _police_plan(months: str | None, archive: str | None) -> tuple[str, list[str
 def _bootstrap_police(area: str, scope, archive: str, wanted: list[str] | None, landing: Path) -> None:
     """`vru download-police` for the area (its force's files only, when it is a force), then
     `vru ingest police-street` for the months asked for."""
-    from ingestion import pipeline
+    from ingestion import pipeline, progress
     from ingestion.downloads import DownloadFailed, fetch_police_archive
     from ingestion.sources import police_uk
 
     force = None if scope.national else area
     try:
-        with console.status(f"Downloading the police.uk archive for {archive}…"):
+        with progress.attach(console, f"Downloading the police.uk archive for {archive}…"):
             folder, files = fetch_police_archive(archive, landing, force=force)
     except DownloadFailed as error:
         _fail(str(error), error.hint)

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingestion import progress
 from ingestion.errors import VruError
 from ingestion.load import FileRejected, ResourceExhausted, SourceSpec, resource_fault, shown, validate_file
 from ingestion.settings import PROJECT_ROOT
@@ -251,15 +252,31 @@ def _check_geojson(spec: DownloadSpec, path: Path, min_rows: int) -> int:
 
 
 def fetch(spec: DownloadSpec, landing_dir: Path, timeout_s: float = 120.0, scope: AreaScope | None = None,
-          on_progress: Callable[[int, int], None] | None = None) -> DownloadResult:
+          on_progress: Callable[[int, int], None] | None = None,
+          reporter: progress.Reporter | None = None) -> DownloadResult:
     """Download one dataset (for `scope`'s area, when given), check it, and only then replace the
-    previous version."""
-    from ingestion.arcgis import ArcGISFailed
+    previous version. `on_progress(rows, total)` after each page of a paged download.
 
+    Progress (progress.py): a step "download <name>" counting bytes (a file) or rows (a paged
+    service) received of those announced, then its checks."""
     if spec.kind in RELEASE_KINDS:          # a folder of files, each checked by its own source
         from ingestion import ees
 
-        return ees.fetch_release(spec, landing_dir, timeout_s)
+        return ees.fetch_release(spec, landing_dir, timeout_s, reporter=reporter)
+    unit = "bytes" if spec.kind == "file" else "rows"
+    with progress.current(reporter).step(f"download {spec.name}", unit=unit) as step:
+        def pages(done: int, total: int) -> None:
+            step.update(done=done, total=total or None)
+            if on_progress:
+                on_progress(done, total)
+
+        return _fetch(spec, landing_dir, timeout_s, scope, pages, step)
+
+
+def _fetch(spec: DownloadSpec, landing_dir: Path, timeout_s: float, scope: AreaScope | None,
+           on_progress: Callable[[int, int], None], step: progress.Step) -> DownloadResult:
+    from ingestion.arcgis import ArcGISFailed
+
     if not spec.url:
         raise DownloadFailed(f"{spec.name}: no URL configured (set it in {DEFAULT_CONFIG.name})")
     min_rows = spec.min_rows if scope is None or scope.national or not spec.area else 1
@@ -270,12 +287,16 @@ def fetch(spec: DownloadSpec, landing_dir: Path, timeout_s: float = 120.0, scope
     try:
         if spec.kind == "file":
             with urllib.request.urlopen(url, timeout=timeout_s) as response, open(partial, "wb") as out:
+                length = response.headers.get("Content-Length") or ""
+                step.update(total=int(length) if length.isdigit() else None)
                 for block in iter(lambda: response.read(1 << 20), b""):
                     out.write(block)
+                    step.advance(len(block))
         elif spec.kind == "nomis_csv":
             _download_nomis(spec, partial, timeout_s, scope, on_progress)
         else:
             _download_arcgis(spec, partial, timeout_s, scope, on_progress)
+        step.set_phase("checking")
         if spec.kind == "arcgis_geojson":
             rows = _check_geojson(spec, partial, min_rows)
         else:
@@ -367,7 +388,8 @@ def fetch_area(specs: list[DownloadSpec], landing_dir: Path, scope: AreaScope,
 
 
 def fetch_police_archive(month: str, landing_dir: Path, url_template: str | None = None,
-                         timeout_s: float = 600.0, force: str | None = None) -> tuple[Path, int]:
+                         timeout_s: float = 600.0, force: str | None = None,
+                         reporter: progress.Reporter | None = None) -> tuple[Path, int]:
     """Download the police.uk archive for `month`, check every street file in it against the
     loader's rules, and only then unpack it to landing/police/<month>/ (replacing a previous copy).
     Returns the folder and the number of street files. A refused archive changes nothing.
@@ -377,7 +399,10 @@ def fetch_police_archive(month: str, landing_dir: Path, url_template: str | None
     (checked before anything is touched), the target folder is resolved and must lie directly
     in landing/police, and the archive is checked from its central directory before anything is
     unpacked (police_uk.archive_members: limits on size, ratio and members; absolute paths, `..`
-    and links refused), then unpacked with its bytes counted (police_uk.extract_members)."""
+    and links refused), then unpacked with its bytes counted (police_uk.extract_members).
+
+    Progress (progress.py): a step "download police.uk <month>" counting the archive's bytes
+    received, then the street files checked."""
     import tempfile
 
     from ingestion.sources.police_uk import (
@@ -402,24 +427,30 @@ def fetch_police_archive(month: str, landing_dir: Path, url_template: str | None
                              hint="remove the link under the landing folder's police/ and try again")
     url = (url_template or _police_archive_template()).format(month=month)
     police_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=root, prefix=".download-") as scratch:
+    with progress.current(reporter).step(f"download police.uk {month}", unit="bytes") as step, \
+            tempfile.TemporaryDirectory(dir=root, prefix=".download-") as scratch:
         archive = Path(scratch) / f"{month}.zip"
         try:
             received = 0
             with urllib.request.urlopen(url, timeout=timeout_s) as response, open(archive, "wb") as out:
+                length = response.headers.get("Content-Length") or ""
+                step.update(total=int(length) if length.isdigit() else None)
                 while block := response.read(1 << 20):
                     received += len(block)
                     if received > ARCHIVE_MAX_TOTAL_BYTES:
                         raise DownloadFailed(f"police archive {url}: more than {ARCHIVE_MAX_TOTAL_BYTES:,} bytes "
                                              "(ARCHIVE_MAX_TOTAL_BYTES); download stopped, nothing unpacked")
                     out.write(block)
+                    step.advance(len(block))
+            step.set_phase("unpacking")
             with open_archive(archive) as zipped:
                 members = archive_members(archive, zipped, (f"-{force}-street.csv" if force else "-street.csv",))
                 if not members:
                     raise DownloadFailed(f"police archive {url}: no {force + ' ' if force else ''}street files in it")
                 unpacked = Path(scratch) / "unpacked"
                 extract_members(archive, zipped, members, unpacked)
-            for member in members:
+            for n, member in enumerate(members, 1):
+                step.set_phase(f"checking street file {n}/{len(members)}")
                 validate_file(POLICE_STREET, unpacked / member.filename)
         except urllib.error.URLError as error:
             raise DownloadFailed(f"police archive: could not download {url}: {error}") from None

@@ -34,6 +34,7 @@ from pathlib import Path, PurePosixPath
 
 import duckdb
 
+from ingestion import progress
 from ingestion.downloads import DownloadFailed, DownloadResult, DownloadSpec, resolved_url
 from ingestion.load import FileRejected, ResourceExhausted, read_header, resource_fault, shown, validate_file
 
@@ -86,24 +87,29 @@ def _contents(folder: Path) -> dict[str, str]:
     return {p.relative_to(folder).as_posix(): _digest(p) for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def _download(url: str, to: Path, timeout_s: float, limit: int) -> int:
+def _download(url: str, to: Path, timeout_s: float, limit: int, step: progress.Step | None = None) -> int:
     """Stream the answer to `to` (never held in memory); a body longer than `limit` or shorter
     than its Content-Length is refused."""
     received = 0
     with urllib.request.urlopen(url, timeout=timeout_s) as response, open(to, "wb") as out:
         declared = response.headers.get("Content-Length")
+        if step is not None and declared is not None and declared.isdigit():
+            step.update(total=int(declared))
         while block := response.read(1 << 20):
             received += len(block)
             if received > limit:
                 raise DownloadFailed(f"more than {limit:,} bytes (ARCHIVE_MAX_TOTAL_BYTES); download stopped")
             out.write(block)
+            if step is not None:
+                step.advance(len(block))
     if declared is not None and declared.isdigit() and received != int(declared):
         raise DownloadFailed(f"the connection closed after {received:,} of the {int(declared):,} bytes "
                              "announced (truncated download)")
     return received
 
 
-def _unpack_and_check(archive: Path, scratch: Path, spec: DownloadSpec) -> tuple[list[tuple[str, str, int]], list[str]]:
+def _unpack_and_check(archive: Path, scratch: Path, spec: DownloadSpec,
+                      step: progress.Step | None = None) -> tuple[list[tuple[str, str, int]], list[str]]:
     """Unpack the zip's CSV data files under scratch/unpacked, route each by its header and check
     it against its source. Returns (path in the zip, source, rows) of every routed file and the
     paths of the CSVs no source reads. Raises FileRejected naming the file and rule."""
@@ -119,7 +125,9 @@ def _unpack_and_check(archive: Path, scratch: Path, spec: DownloadSpec) -> tuple
         unpacked = scratch / "unpacked"
         police_uk.extract_members(archive, zipped, members, unpacked)
     routed, unused = [], []
-    for member in members:
+    for n, member in enumerate(members, 1):
+        if step is not None:
+            step.set_phase(f"checking file {n}/{len(members)}")
         path = unpacked / member.filename
         kind = kind_of(read_header(path))
         if kind is None:
@@ -144,10 +152,17 @@ def _unpack_and_check(archive: Path, scratch: Path, spec: DownloadSpec) -> tuple
     return routed, unused
 
 
-def fetch_release(spec: DownloadSpec, landing_dir: Path, timeout_s: float = 120.0) -> DownloadResult:
+def fetch_release(spec: DownloadSpec, landing_dir: Path, timeout_s: float = 120.0,
+                  reporter: progress.Reporter | None = None) -> DownloadResult:
     """Download an EES release zip, check every data file in it, and only then replace the
     previous version of the release folder (see the module's docstring). Raises DownloadFailed
-    naming the address, the file and the rule; the previous folder is then unchanged."""
+    naming the address, the file and the rule; the previous folder is then unchanged.
+    Progress (progress.py): a step "download <name>" counting the zip's bytes, then its checks."""
+    with progress.current(reporter).step(f"download {spec.name}", unit="bytes") as step:
+        return _fetch_release(spec, landing_dir, timeout_s, step)
+
+
+def _fetch_release(spec: DownloadSpec, landing_dir: Path, timeout_s: float, step: progress.Step) -> DownloadResult:
     from ingestion.sources import police_uk
 
     problem = spec_problem(spec)
@@ -170,8 +185,9 @@ def fetch_release(spec: DownloadSpec, landing_dir: Path, timeout_s: float = 120.
         scratch = Path(scratch_name)
         archive = scratch / f"{spec.name}.zip"
         try:
-            size = _download(url, archive, timeout_s, police_uk.ARCHIVE_MAX_TOTAL_BYTES)
-            routed, unused = _unpack_and_check(archive, scratch, spec)
+            size = _download(url, archive, timeout_s, police_uk.ARCHIVE_MAX_TOTAL_BYTES, step)
+            step.set_phase("unpacking")
+            routed, unused = _unpack_and_check(archive, scratch, spec, step)
         except DownloadFailed as error:
             raise DownloadFailed(f"{spec.name}: could not download {url}: {error}; previous version kept") from None
         except urllib.error.HTTPError as error:
@@ -218,7 +234,7 @@ def fetch_release(spec: DownloadSpec, landing_dir: Path, timeout_s: float = 120.
 
 
 def fetch_configured_release(landing_dir: Path, name: str = "dfe_exclusions", config: Path | None = None,
-                             timeout_s: float = 120.0) -> DownloadResult:
+                             timeout_s: float = 120.0, reporter: progress.Reporter | None = None) -> DownloadResult:
     """The release the downloads config declares under `name`, fetched and checked into the
     landing area (what the yearly DAG runs when asked to download)."""
     from ingestion.downloads import read_config
@@ -226,4 +242,4 @@ def fetch_configured_release(landing_dir: Path, name: str = "dfe_exclusions", co
     spec = next((s for s in read_config(config, releases=True) if s.name == name), None)
     if spec is None:
         raise DownloadFailed(f"no release {name!r} in the downloads config; nothing was changed")
-    return fetch_release(spec, landing_dir, timeout_s)
+    return fetch_release(spec, landing_dir, timeout_s, reporter)

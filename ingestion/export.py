@@ -42,6 +42,7 @@ from urllib.parse import quote
 
 import yaml
 
+from ingestion import progress
 from ingestion.errors import VruError
 from ingestion.settings import DBT_PROJECT_DIR, Settings, get_settings
 
@@ -144,8 +145,10 @@ class ExportResult:
 
 
 def export(directory: Path | str, fmt: str = "parquet", settings: Settings | None = None,
-           partition_rows: int = PARTITION_ROWS) -> ExportResult:
-    """Write the export to a folder beside `directory`, then swap it in (module docstring)."""
+           partition_rows: int = PARTITION_ROWS, reporter: progress.Reporter | None = None) -> ExportResult:
+    """Write the export to a folder beside `directory`, then swap it in (module docstring).
+    Progress (progress.py): a step "export" counting the files written (each table and view, the
+    Fingertips-style file, the data dictionary) and their rows."""
     from ingestion.warehouse import reader
 
     settings = settings or get_settings()
@@ -162,12 +165,17 @@ def export(directory: Path | str, fmt: str = "parquet", settings: Settings | Non
     staging.mkdir()
     result = ExportResult(target, fmt)
     try:
-        with reader(published) as con:
-            result.tables = _export_tables(con, staging, fmt, partition_rows)
+        with reader(published) as con, progress.current(reporter).step(
+                "export", total=_object_count(con) + 2, unit="files") as step:
+            result.tables = _export_tables(con, staging, fmt, partition_rows, step)
+            step.set_phase(FINGERTIPS_CSV)
             result.fingertips_rows = _export_fingertips(con, staging / FINGERTIPS_CSV)
+            step.advance(rows=result.fingertips_rows)
+            step.set_phase("data dictionary")
             entries = dictionary_entries(con, result.tables)
-        result.dictionary_columns = sum(1 for e in entries if e["column"])
-        _write_dictionary(staging, entries, result.tables, fmt)
+            result.dictionary_columns = sum(1 for e in entries if e["column"])
+            _write_dictionary(staging, entries, result.tables, fmt)
+            step.advance()
         (staging / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
         _swap_in(staging, target)
     except BaseException:
@@ -191,29 +199,38 @@ def _copy(con, select: str, path: Path, fmt: str) -> None:
     con.execute(f"COPY ({select}) TO {_literal(path)} ({options})").fetchall()
 
 
-def _export_tables(con, folder: Path, fmt: str, partition_rows: int) -> list[ExportedTable]:
-    objects = con.execute("""
-        SELECT table_name, CASE table_type WHEN 'VIEW' THEN 'view' ELSE 'table' END
-        FROM information_schema.tables
-        WHERE table_catalog = current_database() AND table_schema = 'main'
-        ORDER BY table_type = 'VIEW', table_name""").fetchall()
+_OBJECTS = """
+    SELECT table_name, CASE table_type WHEN 'VIEW' THEN 'view' ELSE 'table' END
+    FROM information_schema.tables
+    WHERE table_catalog = current_database() AND table_schema = 'main'
+    ORDER BY table_type = 'VIEW', table_name"""
+
+
+def _object_count(con) -> int:
+    return len(con.execute(_OBJECTS).fetchall())
+
+
+def _export_tables(con, folder: Path, fmt: str, partition_rows: int, step: progress.Step) -> list[ExportedTable]:
+    objects = con.execute(_OBJECTS).fetchall()
     exported = []
     for name, kind in objects:
+        step.set_phase(name)
         columns = [c for (c,) in con.execute("""
             SELECT column_name FROM information_schema.columns
             WHERE table_catalog = current_database() AND table_schema = 'main' AND table_name = ?
             ORDER BY ordinal_position""", [name]).fetchall()]
         rows = con.execute(f"SELECT count(*) FROM {_ident(name)}").fetchall()[0][0]
         if PARTITION_COLUMN in columns and (name in ALWAYS_PARTITIONED or rows > partition_rows):
-            partitions = _export_partitioned(con, name, folder / name, fmt)
+            partitions = _export_partitioned(con, name, folder / name, fmt, step)
             exported.append(ExportedTable(name, kind, rows, f"{name}/", partitions))
         else:
             _copy(con, f"SELECT * FROM {_ident(name)} ORDER BY ALL", folder / f"{name}.{fmt}", fmt)
             exported.append(ExportedTable(name, kind, rows, f"{name}.{fmt}", None))
+        step.advance(rows=rows)
     return exported
 
 
-def _export_partitioned(con, name: str, folder: Path, fmt: str) -> int:
+def _export_partitioned(con, name: str, folder: Path, fmt: str, step: progress.Step | None = None) -> int:
     """One Hive-style folder per indicator (`indicator_id=…`, `__HIVE_DEFAULT_PARTITION__` for none),
     each one COPY of that indicator's rows."""
     column = _ident(PARTITION_COLUMN)
@@ -222,7 +239,9 @@ def _export_partitioned(con, name: str, folder: Path, fmt: str) -> int:
         f"SELECT DISTINCT {column} FROM {_ident(name)} ORDER BY 1 NULLS LAST").fetchall()]
     # Parquet readers take the column from the folder name (Hive); a spreadsheet opens one CSV file
     selected = f"* EXCLUDE ({column})" if fmt == "parquet" else "*"
-    for value in values:
+    for n, value in enumerate(values, 1):
+        if step is not None:
+            step.set_phase(f"{name}, indicator {n}/{len(values)}")
         where = f"{column} IS NULL" if value is None else f"{column} = {_literal(value)}"
         part = folder / f"{PARTITION_COLUMN}={'__HIVE_DEFAULT_PARTITION__' if value is None else quote(str(value), safe='')}"
         part.mkdir()

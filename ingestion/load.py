@@ -35,7 +35,7 @@ from typing import Literal
 
 import duckdb
 
-from ingestion import codes, privacy
+from ingestion import codes, privacy, progress
 from ingestion.errors import VruError
 
 # Columns the loader writes on every raw row: which delivery, which file, its digest, when, which row.
@@ -654,7 +654,7 @@ def _file_attrs(spec: SourceSpec, delivery: _Delivery, found: dict[str, str] | N
 
 
 def load_files(con: duckdb.DuckDBPyConnection, spec: SourceSpec, paths: list[Path | str],
-               batch_bytes: int = 256 << 20) -> list[LoadResult]:
+               batch_bytes: int = 256 << 20, reporter: progress.Reporter | None = None) -> list[LoadResult]:
     """Load many delivered files of one source, set-based: files with the same header are read
     by one parallel `read_csv` (in batches of about `batch_bytes`), every rule is checked over
     the batch in one pass, and the accepted files are written in one transaction. Each file
@@ -662,23 +662,29 @@ def load_files(con: duckdb.DuckDBPyConnection, spec: SourceSpec, paths: list[Pat
     outcome "rejected" and the reason in `message`) never stops the others.
 
     Running out of disk, temp space or memory raises ResourceExhausted: the batch in hand rolls
-    back and its files are left unjudged (no manifest row), so the same call can be run again."""
+    back and its files are left unjudged (no manifest row), so the same call can be run again.
+
+    Progress (progress.py): a step "load <source>" counting files done of those given, with the
+    rows loaded and the bytes read, and its phase (hashing, reading, checking rules, writing)."""
     paths = [Path(p).resolve() for p in paths]
     try:
-        return _load_files(con, spec, paths, batch_bytes)
+        with progress.current(reporter).step(f"load {spec.name}", total=len(paths), unit="files") as step:
+            return _load_files(con, spec, paths, batch_bytes, step)
     except (duckdb.Error, OSError, MemoryError) as error:
         if resource_fault(error):
             raise _exhausted(error, paths) from error
         raise
 
 
-def _load_files(con: duckdb.DuckDBPyConnection, spec: SourceSpec, paths: list[Path], batch_bytes: int) -> list[LoadResult]:
+def _load_files(con: duckdb.DuckDBPyConnection, spec: SourceSpec, paths: list[Path], batch_bytes: int,
+                step: progress.Step) -> list[LoadResult]:
     started = datetime.now(UTC).replace(tzinfo=None)
     from ingestion.sources import ensure_raw_tables  # the registry imports this module
 
     ensure_raw_tables(con)
     ensure_tables(con, spec)
     key = privacy.configured_key() if spec.identifier_columns else None
+    step.set_phase("hashing")
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:   # hashlib releases the GIL
         shas = list(pool.map(sha256_of, paths))
     loaded = {(name, sha): load_id for name, sha, load_id in con.execute(
@@ -702,10 +708,14 @@ def _load_files(con: duckdb.DuckDBPyConnection, spec: SourceSpec, paths: list[Pa
             _refuse(con, spec, delivery, rejection)
             continue
         groups.setdefault((tuple(names), result.vintage), []).append(delivery)
+    step.advance(len(paths) - sum(len(d) for d in groups.values()))    # unchanged or refused by name/header
     with privacy.key_bound(con, key):
         for (names, vintage), deliveries in groups.items():
             for batch in _batches(spec, deliveries, batch_bytes):
-                _load_batch(con, spec, batch, list(names), vintage)
+                _load_batch(con, spec, batch, list(names), vintage, step)
+                step.advance(len(batch), rows=sum(d.result.rows_loaded or 0 for d in batch),
+                             nbytes=sum(d.path.stat().st_size for d in batch))
+    step.set_phase("")
     return results
 
 
@@ -743,27 +753,33 @@ def _name_groups(spec: SourceSpec) -> tuple[str, ...]:
     return tuple(re.compile(spec.file_pattern).groupindex)
 
 
-def _load_batch(con, spec: SourceSpec, deliveries: list[_Delivery], names: list[str], vintage: str | None) -> None:
+def _load_batch(con, spec: SourceSpec, deliveries: list[_Delivery], names: list[str], vintage: str | None,
+                step: progress.Step | None = None) -> None:
     attrs = dict.fromkeys(_name_groups(spec), "") | {k: "" for d in deliveries for k in d.attrs}
     if vintage:
         attrs["_vintage"] = vintage
+    phase = step.set_phase if step is not None else (lambda _: None)
+    files = f"{len(deliveries)} file{'s' if len(deliveries) > 1 else ''}"
     try:
         try:
+            phase(f"reading {files}")
             _stage(con, spec, deliveries, names)
         except duckdb.Error:
             if len(deliveries) == 1:
                 raise
             for delivery in deliveries:      # a malformed file in the batch: find it, load the rest
-                _load_batch(con, spec, [delivery], names, vintage)
+                _load_batch(con, spec, [delivery], names, vintage, step)
             return
         except FileRejected as rejection:
             _refuse(con, spec, deliveries[0], rejection)
             return
+        phase(f"checking rules on {files}")
         _check_rules(con, spec, deliveries, attrs)
         for delivery in deliveries:
             if delivery.rejection:
                 _refuse(con, spec, delivery, delivery.rejection)
         if any(not d.rejection for d in deliveries):
+            phase(f"writing {files}")
             _write_batch(con, spec, [d for d in deliveries if not d.rejection], names, attrs)
     finally:
         # scratch objects only (each is created OR REPLACE); a cleanup failing after a fault must

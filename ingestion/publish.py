@@ -21,6 +21,7 @@ from pathlib import Path
 
 import duckdb
 
+from ingestion import progress
 from ingestion import published_metadata as meta
 from ingestion.errors import VruError
 from ingestion.load import MANIFEST_DDL
@@ -214,7 +215,7 @@ def _assert_checks_passed(con) -> None:
                              f"({last[2]:%Y-%m-%d %H:%M:%S}): run `vru check` first")
 
 
-def publish(settings: Settings | None = None) -> Path:
+def publish(settings: Settings | None = None, reporter: progress.Reporter | None = None) -> Path:
     """Copy the checked marts, the published views and the scrubbed pipeline metadata into a new
     file beside the published one, then rename it over it, all under the writer lock. Whatever
     fails (a copy, DETACH, the rename), no `.publishing-*` file is left behind; one left by a
@@ -224,7 +225,9 @@ def publish(settings: Settings | None = None) -> Path:
 
     On a first day (reference data only, no police data yet) check_marts records "nothing to
     check" as a pass, and the reference marts (dim_area, fct_area_population, …) are published
-    with an empty fct_indicator_value."""
+    with an empty fct_indicator_value.
+
+    Progress (progress.py): a step "publish" counting the tables and views written and their rows."""
     settings = settings or get_settings()
     target = settings.published_db
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -242,7 +245,7 @@ def publish(settings: Settings | None = None) -> Path:
                 raise PublishRefused("the working warehouse has no marts yet; run the build first")
             con.execute(f"ATTACH '{staging_file}' AS published (STORAGE_VERSION '{PUBLISHED_STORAGE_VERSION}')")
             try:
-                _copy(con, marts)
+                _copy(con, marts, progress.current(reporter))
             except BaseException:
                 with contextlib.suppress(duckdb.Error):     # the first failure is the one to report
                     con.execute("DETACH published")
@@ -286,41 +289,51 @@ def _published_tables(con, marts: list[str]) -> list[meta.PublishedTable]:
 KEYED_ROWS_MAX = 1_000_000
 
 
-def _unkeyed_if_large(con, table: meta.PublishedTable) -> None:
+def _unkeyed_if_large(con, table: meta.PublishedTable) -> int:
+    """The table's rows; over KEYED_ROWS_MAX its keys are dropped and stated in its comment."""
     rows = con.execute(f"SELECT count(*) FROM ({table.select})").fetchone()[0]
     if rows <= KEYED_ROWS_MAX:
-        return
+        return rows
     keys = [k for k in (table.primary_key, *table.unique) if k]
     if keys:
         table.description = " ".join(filter(None, [table.description, (
             f"Unique key: ({', '.join(keys[0])}); not declared as a constraint at {rows:,} rows "
             f"(the key index would multiply the publish time).")]))
     table.primary_key, table.unique, table.foreign_keys = None, [], []
+    return rows
 
 
-def _copy(con, marts: list[str]) -> None:
+def _copy(con, marts: list[str], reporter: progress.Reporter) -> None:
+    """Every table with its keys, then the views, then the comments, as one progress step:
+    tables and views done of all of them, and the rows copied."""
     tables = _published_tables(con, marts)
-    for table in tables:
-        _unkeyed_if_large(con, table)
-    keyed = {t.name for t in tables if t.primary_key}
-    for table in tables:        # a reference needs the referenced table's key
-        table.foreign_keys = [(key, dimension) for key, dimension in table.foreign_keys if dimension in keyed]
-    for table in tables:
-        con.execute(meta.create_table_sql(table, "published"))
-        con.execute(f"INSERT INTO published.main.{table.name} {table.select}")
-    home = con.execute("SELECT current_database()").fetchone()[0]
-    con.execute("USE published")    # views name the published file's own tables
-    try:
-        for name, view in PUBLISHED_VIEWS.items():
-            con.execute(f"CREATE VIEW {name} AS {view.sql}")
-        by_name = {t.name: t for t in tables}
+    with reporter.step("publish", total=len(tables) + len(PUBLISHED_VIEWS), unit="tables") as step:
+        step.set_phase("counting rows")
+        rows = {table.name: _unkeyed_if_large(con, table) for table in tables}
+        keyed = {t.name for t in tables if t.primary_key}
+        for table in tables:        # a reference needs the referenced table's key
+            table.foreign_keys = [(key, dimension) for key, dimension in table.foreign_keys if dimension in keyed]
+        step.set_phase("copying tables")
         for table in tables:
-            for statement in meta.comment_sql("TABLE", table.name, table.description, table.column_descriptions):
-                con.execute(statement)
-        for name, view in PUBLISHED_VIEWS.items():
-            columns = [r[0] for r in con.execute(f"DESCRIBE {name}").fetchall()]
-            described = meta.view_column_descriptions(columns, view.columns, view.columns_from, by_name)
-            for statement in meta.comment_sql("VIEW", name, view.description, described):
-                con.execute(statement)
-    finally:
-        con.execute(f'USE "{home}"')
+            con.execute(meta.create_table_sql(table, "published"))
+            con.execute(f"INSERT INTO published.main.{table.name} {table.select}")
+            step.advance(rows=rows[table.name])
+        home = con.execute("SELECT current_database()").fetchone()[0]
+        con.execute("USE published")    # views name the published file's own tables
+        try:
+            step.set_phase("views")
+            for name, view in PUBLISHED_VIEWS.items():
+                con.execute(f"CREATE VIEW {name} AS {view.sql}")
+                step.advance()
+            step.set_phase("comments")
+            by_name = {t.name: t for t in tables}
+            for table in tables:
+                for statement in meta.comment_sql("TABLE", table.name, table.description, table.column_descriptions):
+                    con.execute(statement)
+            for name, view in PUBLISHED_VIEWS.items():
+                columns = [r[0] for r in con.execute(f"DESCRIBE {name}").fetchall()]
+                described = meta.view_column_descriptions(columns, view.columns, view.columns_from, by_name)
+                for statement in meta.comment_sql("VIEW", name, view.description, described):
+                    con.execute(statement)
+        finally:
+            con.execute(f'USE "{home}"')
