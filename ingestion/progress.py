@@ -13,7 +13,9 @@ each step writes a line through the standard `logging` module (logger `ingestion
 it starts, at most one every `every` seconds while it runs (LOG_EVERY_S, or
 VRU_PROGRESS_LOG_SECONDS), and one as it ends, e.g. "publish: 12/40 tables, 1.2 M rows, 35 s".
 That is what Airflow's task logs show, and the CLI when its output is not a terminal. Never a
-line per row or per small item: however often `advance` is called, the lines are throttled.
+line per row or per small item: however often `advance` is called, the lines are throttled, and a
+step begun inside another (a caller's step over many small loads) logs at DEBUG only. A step is
+always used as a context manager, so it ends (and says so) whatever happens.
 
 The `vru` CLI wraps each step it runs in `attach(console)`: when the console is a terminal, steps
 begun inside it are rows of one rich Progress display (a bar with the counts: done / total,
@@ -72,6 +74,7 @@ class Step:
         self._task = None
         self._last_logged = self.started
         self._ended = False
+        self._nested = False
         self.reporter._begin(self)
 
     # --- what library code calls ---------------------------------------------------------------
@@ -142,24 +145,42 @@ class Step:
 
 class Reporter:
     """Makes steps and shows them: as throttled log lines (no `display`), or as rows of a rich
-    Progress display (`display`, as attach() makes for a terminal)."""
+    Progress display (`display`, as attach() makes for a terminal).
+
+    In logs, a step begun while another of the same reporter is open in the same thread (a load
+    inside a caller's step over many loads) writes its lines at DEBUG: the outer step's lines say
+    the progress, and many small inner steps never flood the log."""
 
     def __init__(self, *, logger: logging.Logger | None = None, every: float | None = None,
                  clock: Callable[[], float] = time.monotonic, display: Progress | None = None):
         self.logger = logger or LOG
-        self.every = _log_every() if every is None else every
+        self._every = every
         self.clock = clock
         self.display = display
+        self._open: dict[int, int] = {}        # open steps per thread
+        self._open_lock = threading.Lock()
+
+    @property
+    def every(self) -> float:
+        """Seconds between two log lines of a step (VRU_PROGRESS_LOG_SECONDS unless given)."""
+        return _log_every() if self._every is None else self._every
 
     def step(self, name: str, total: int | None = None, unit: str = "items") -> Step:
         return Step(self, name, total, unit)
 
+    def _level(self, step: Step) -> int:
+        return logging.DEBUG if step._nested else logging.INFO
+
     def _begin(self, step: Step) -> None:
+        with self._open_lock:
+            thread = threading.get_ident()
+            step._nested = self._open.get(thread, 0) > 0
+            self._open[thread] = self._open.get(thread, 0) + 1
         if self.display is not None:
             step._task = self.display.add_task(step.label(), total=step.total, counts=step.counts())
             return
         size = f" ({_amount(step.total, step.unit)} {step.unit})" if step.total is not None else ""
-        self.logger.info("%s: started%s", step.name, size)
+        self.logger.log(self._level(step), "%s: started%s", step.name, size)
 
     def _changed(self, step: Step) -> None:
         if self.display is not None:
@@ -171,25 +192,29 @@ class Reporter:
             if now - step._last_logged < self.every:
                 return
             step._last_logged = now
-        self.logger.info("%s", step.line())
+        self.logger.log(self._level(step), "%s", step.line())
 
     def _end(self, step: Step, failed: BaseException | None) -> None:
+        with self._open_lock:
+            thread = threading.get_ident()
+            self._open[thread] = max(self._open.get(thread, 1) - 1, 0)
         if self.display is not None:
             self.display.remove_task(step._task)
             return
         if failed is None:
-            self.logger.info("%s: done, %s in %.0f s", step.name, step.counts(), step.elapsed())
+            self.logger.log(self._level(step), "%s: done, %s in %.0f s", step.name, step.counts(), step.elapsed())
         else:
-            self.logger.warning("%s: stopped (%s) after %s, %.0f s", step.name, type(failed).__name__,
-                                step.counts(), step.elapsed())
+            self.logger.log(logging.DEBUG if step._nested else logging.WARNING, "%s: stopped (%s) after %s, %.0f s",
+                            step.name, type(failed).__name__, step.counts(), step.elapsed())
 
 
 _CURRENT: ContextVar[Reporter | None] = ContextVar("vru_progress_reporter", default=None)
+_LOGGING = Reporter()     # the process's logging reporter, so nested steps know their outer one
 
 
 def current(reporter: Reporter | None = None) -> Reporter:
-    """`reporter` when given, else the one attach() set for this context, else a logging reporter."""
-    return reporter or _CURRENT.get() or Reporter()
+    """`reporter` when given, else the one attach() set for this context, else the logging reporter."""
+    return reporter or _CURRENT.get() or _LOGGING
 
 
 def columns() -> tuple:
@@ -206,7 +231,7 @@ def attach(console: Console, title: str | None = None) -> Iterator[Reporter]:
     if not console.is_terminal:
         if not LOG.hasHandlers():
             _log_to_stderr()
-        reporter = Reporter()
+        reporter = _LOGGING
         token = _CURRENT.set(reporter)
         try:
             if title:

@@ -94,6 +94,23 @@ def test_update_sets_counts_outright_as_a_paged_download_reports_them(log):
     assert len(lines) == 2 + 35 // 5
 
 
+def test_steps_inside_a_step_log_at_debug_only(log):
+    clock = FakeClock()
+    reporter = progress.Reporter(every=10, clock=clock)
+    with reporter.step("load reference", total=12, unit="files") as outer:
+        for n in range(12):                    # twelve small files, a layout each
+            with reporter.step(f"load ons_lookup_{n}", total=1, unit="files") as inner:
+                clock.now += 1
+                inner.advance(rows=100)
+            outer.advance(rows=100)
+    assert progress_lines(log) == ["load reference: started (12 files)", "load reference: 10/12 files, 1,000 rows, 10 s",
+                                   "load reference: done, 12/12 files, 1,200 rows in 12 s"]
+    log.set_level(logging.DEBUG, logger=progress.LOG.name)
+    with reporter.step("outer"), reporter.step("inner"):
+        pass
+    assert "inner: started" in [r.getMessage() for r in log.records if r.levelno == logging.DEBUG]
+
+
 def test_the_interval_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("VRU_PROGRESS_LOG_SECONDS", "2.5")
     assert progress.Reporter().every == 2.5
