@@ -36,6 +36,7 @@ from contextvars import ContextVar
 from rich.console import Console
 from rich.filesize import decimal
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Column
 
 LOG = logging.getLogger(__name__)
 LOG_EVERY_S = 30.0
@@ -218,9 +219,12 @@ def current(reporter: Reporter | None = None) -> Reporter:
 
 
 def columns() -> tuple:
-    """The columns of a step's row in a terminal: spinner, what, bar, counts, elapsed time."""
-    return (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-            TextColumn("{task.fields[counts]}"), TimeElapsedColumn())
+    """The columns of a step's row in a terminal: spinner, what (cut to the width left), bar,
+    counts, elapsed time."""
+    return (SpinnerColumn(), TextColumn("{task.description}", table_column=Column(ratio=1, no_wrap=True,
+                                                                                 overflow="ellipsis")),
+            BarColumn(bar_width=24), TextColumn("{task.fields[counts]}", table_column=Column(no_wrap=True)),
+            TimeElapsedColumn())
 
 
 @contextlib.contextmanager
@@ -249,7 +253,7 @@ def attach(console: Console, title: str | None = None) -> Iterator[Reporter]:
             if task is not None:
                 outer.display.remove_task(task)
         return
-    with Progress(*columns(), console=console, transient=True) as display:
+    with Progress(*columns(), console=console, transient=True, expand=True) as display:
         if title:
             display.add_task(title, total=None, counts="")
         reporter = Reporter(display=display)
