@@ -60,6 +60,11 @@ def _amount(n: int, unit: str) -> str:
     return decimal(n) if unit == "bytes" else rows_text(n)
 
 
+def _quantity(n: int, unit: str) -> str:
+    """"35.0 MB" (bytes name themselves), "1.2 M rows", "40 tables"."""
+    return decimal(n) if unit == "bytes" else f"{rows_text(n)} {unit}"
+
+
 class Step:
     """One long step's progress: `done` of `total` items of `unit` (files, tables, rows, bytes),
     with rows and bytes counted beside them and an optional phase ("checking", "comments").
@@ -113,9 +118,8 @@ class Step:
 
     def counts(self) -> str:
         """"12/40 tables, 1.2 M rows, 35.0 MB": what is done so far (no time)."""
-        done = _amount(self.done, self.unit)
-        parts = [f"{done}/{_amount(self.total, self.unit)} {self.unit}" if self.total is not None
-                 else f"{done} {self.unit}"]
+        parts = [f"{_amount(self.done, self.unit)}/{_quantity(self.total, self.unit)}" if self.total is not None
+                 else _quantity(self.done, self.unit)]
         if self.rows and self.unit != "rows":
             parts.append(f"{rows_text(self.rows)} rows")
         if self.nbytes and self.unit != "bytes":
@@ -180,7 +184,7 @@ class Reporter:
         if self.display is not None:
             step._task = self.display.add_task(step.label(), total=step.total, counts=step.counts())
             return
-        size = f" ({_amount(step.total, step.unit)} {step.unit})" if step.total is not None else ""
+        size = f" ({_quantity(step.total, step.unit)})" if step.total is not None else ""
         self.logger.log(self._level(step), "%s: started%s", step.name, size)
 
     def _changed(self, step: Step) -> None:

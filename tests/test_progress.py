@@ -15,6 +15,7 @@ from rich.console import Console
 
 from conftest import MINI_LSOAS
 from ingestion import progress
+from test_downloads import lookup_spec, server  # noqa: F401  (the local HTTP server fixture)
 from test_police_street_load import ROBBERY, VIOLENCE, write_street
 
 A, B = (lsoa[:2] for lsoa in MINI_LSOAS[:2])
@@ -141,6 +142,25 @@ def test_loading_files_logs_its_start_and_end_with_files_rows_and_bytes(tmp_path
 
 
 MART_ROWS = {"tiny_area_count": 2_500, "tiny_period": 12, "tiny_empty": 0}
+
+
+def test_a_download_logs_its_start_and_end_with_the_bytes_received(server, tmp_path, log):  # noqa: F811
+    from ingestion.downloads import fetch
+
+    served, base = server
+    size = (served / "ons/LAD24_CSP24_PFA24_EW_LU.csv").stat().st_size
+    fetch(lookup_spec(base), tmp_path / "landing")
+    assert progress_lines(log) == ["download ons_lad_csp_pfa: started",
+                                   f"download ons_lad_csp_pfa: done, {size} bytes/{size} bytes in 0 s"]  # 182 bytes
+
+
+def test_a_failed_download_says_it_stopped(server, tmp_path, log):  # noqa: F811
+    from ingestion.downloads import DownloadFailed, fetch
+
+    _, base = server
+    with pytest.raises(DownloadFailed):
+        fetch(lookup_spec(base, "ons/missing.csv"), tmp_path / "landing")
+    assert progress_lines(log)[-1].startswith("download ons_lad_csp_pfa: stopped (DownloadFailed) after ")
 
 
 @pytest.fixture(scope="module")
