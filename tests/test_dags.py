@@ -8,7 +8,7 @@ import pytest
 
 from ingestion.settings import DAGS_DIR
 
-TAIL = ["check_raw", "dbt_build", "check_marts", "publish"]
+TAIL = ["check_raw", "dbt_build", "check_marts", "publish", "report"]
 EXPECTED = {
     "vru_pipeline": ["load_reference", "ingest_ae_ecds", "ingest_ae_istv", "ingest_police_street",
                      "ingest_dfe_exclusion_reasons", "ingest_dfe_exclusions", "ingest_force_crime",

@@ -21,7 +21,8 @@ from vru_airflow.runner import run_dag_test
 
 DAG_ID = "dfe_exclusions_yearly"
 DAG_FILE = DAGS_DIR / f"{DAG_ID}.py"
-ORDER = ["fetch_release", "wait_for_delivery", "ingest_release", "check_raw", "dbt_build", "check_marts", "publish"]
+ORDER = ["fetch_release", "wait_for_delivery", "ingest_release", "check_raw", "dbt_build", "check_marts", "publish",
+         "report"]
 
 # the 2023/24 national / region / local authority file (SOURCES.md §2), cut down: Reading and
 # Slough (unitary authorities of Thames Valley, South East), one row per level and phase

@@ -16,7 +16,7 @@ from conftest import MINI_LSOAS, write_mini_reference
 from test_police_street_load import VIOLENCE, write_street
 
 A = MINI_LSOAS[0][:2]
-TASKS = ["load_reference", "check_raw", "dbt_build", "check_marts", "publish"]
+TASKS = ["load_reference", "check_raw", "dbt_build", "check_marts", "publish", "report"]
 
 
 def test_check_on_raw_data_before_any_build_checks_the_raw_data_and_says_the_marts_are_not_built(

@@ -10,6 +10,7 @@ own driver from the PyPI wheel; `playwright install` is never run.
 from __future__ import annotations
 
 import base64
+import json
 import math
 import os
 import shutil
@@ -19,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import MINI_LSOAS, write_mini_reference
+from conftest import MINI_CENTROIDS, MINI_LSOAS, write_mini_reference
 from test_police_street_load import ROBBERY, VIOLENCE, write_street
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -38,6 +39,25 @@ def _chromium() -> Path | None:
     return CHROMIUM if CHROMIUM.exists() else None
 
 
+def _write_boundaries(path: Path) -> None:
+    """LSOA 2021 boundaries for the four mini LSOAs: a square around each centroid, the first a
+    MultiPolygon of two squares, one with a hole (so parts and holes are drawn)."""
+    def square(lat: float, lon: float, half: float) -> list[list[float]]:
+        return [[lon - half, lat - half], [lon + half, lat - half], [lon + half, lat + half], [lon - half, lat + half],
+                [lon - half, lat - half]]
+
+    features = []
+    for n, (code, (lat, lon)) in enumerate(MINI_CENTROIDS.items()):
+        if n == 0:
+            geometry = {"type": "MultiPolygon", "coordinates": [[square(lat, lon, 0.01), square(lat, lon, 0.003)[::-1]],
+                                                                 [square(lat - 0.03, lon, 0.005)]]}
+        else:
+            geometry = {"type": "Polygon", "coordinates": [square(lat, lon, 0.01)]}
+        features.append({"type": "Feature", "properties": {"LSOA21CD": code}, "geometry": geometry})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+
+
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
@@ -49,6 +69,7 @@ def published(tmp_path_factory):
         from ingestion.transform import run_dbt
 
         landing = write_mini_reference(root / "landing")
+        _write_boundaries(landing / "boundaries" / "mini_lsoa21.geojson")
         write_street(landing / "police", "2025-01", [(READING_A, VIOLENCE, 11), (SLOUGH_A, VIOLENCE, 3),
                                                      (READING_A, ROBBERY, 2)])
         pipeline.load_reference(landing)
@@ -243,6 +264,142 @@ def test_multi_agency_and_index_pages(browser, published, report):
     finally:
         page.close()
     assert problems == more == []
+
+
+# OHID Fingertips' comparison colours, as the browser computes a cell's background
+RGB = {"better": "rgb(146, 208, 80)", "similar": "rgb(255, 192, 0)", "worse": "rgb(192, 0, 0)",
+       "higher": "rgb(190, 210, 255)", "lower": "rgb(85, 85, 230)", "not compared": "rgb(201, 201, 201)"}
+HEADLINE = ("rolling_12_months", "calendar_year", "financial_year", "academic_year", "quarter", "month")
+
+
+def _rug_expected(db: Path, level: str) -> dict[tuple[str, str], tuple[float | None, str]]:
+    """Each indicator's values at one level in the level's latest period of its headline period type
+    (the first of HEADLINE it has above MSOA)."""
+    return {(r[0], r[1]): (r[2], r[3]) for r in _query(db, f"""
+        with headline as (
+            select indicator_id, arg_min(period_type, list_position({list(HEADLINE)}, period_type)) period_type
+            from fct_indicator_value where area_type not in ('lsoa', 'msoa') group by 1),
+        v as (select v.* from fct_indicator_value v join headline using (indicator_id, period_type)
+              where v.area_type = ?
+              qualify period_start = max(period_start) over (partition by indicator_id))
+        select indicator_id, area_code, value, comparison from v""", [level])}
+
+
+def test_tartan_rug_cells_are_the_marts_values_coloured_by_their_comparison(browser, published, report, tmp_path):
+    rugs = sorted(report.glob("rug-*.html"))
+    levels = {r[0] for r in _query(published, """select distinct area_type from fct_indicator_value
+                                                  where area_type in ('region', 'pfa', 'utla', 'lad')""")}
+    assert {p.stem.removeprefix("rug-") for p in rugs} == levels and "lad" in levels
+    for path in rugs:
+        level = path.stem.removeprefix("rug-")
+        expected = _rug_expected(published, level)
+        page, problems = _open(browser, path)
+        try:
+            cells = page.evaluate("""() => [...document.querySelectorAll('#rug tbody tr')].flatMap(tr =>
+                [...tr.querySelectorAll('td.value')].map(td => [tr.dataset.indicator, td.dataset.area,
+                 td.dataset.value, td.dataset.comparison, getComputedStyle(td).backgroundColor]))""")
+            if level == "lad":
+                png = page.locator("#rug").screenshot(path=str(tmp_path / "rug.png"))
+        finally:
+            page.close()
+        assert problems == []
+        filled = {(i, a): (v, c, bg) for i, a, v, c, bg in cells if c}
+        assert filled.keys() == expected.keys(), level
+        for key, (value, comparison) in expected.items():
+            shown, shown_comparison, background = filled[key]
+            assert _close(shown, value), (level, key)
+            assert shown_comparison == comparison and background == RGB[comparison], (level, key, background)
+        # every empty cell is an area without a value of that indicator at that level
+        assert all((i, a) not in expected for i, a, _, c, _ in cells if not c)
+    assert _colours(browser, png) > 3
+
+
+def test_area_page_trends_are_the_marts_series(browser, published, report, tmp_path):
+    page, problems = _open(browser, report / "areas" / f"lad-{READING_LAD}.html")
+    try:
+        plotted = page.evaluate("""() => document.getElementById('area-trends').data
+            .filter(t => t.mode === 'lines+markers').map(t => [t.name, t.y])""")
+        png = page.locator("#area-trends").screenshot(path=str(tmp_path / "trends.png"))
+    finally:
+        page.close()
+    assert problems == []
+    # the series with the most periods per indicator (above MSOA), this district's values oldest first
+    expected = {}
+    for name, values in _query(published, """
+            with counts as (select indicator_id, period_type, count(distinct period_start) n from fct_indicator_value
+                            where area_type not in ('lsoa', 'msoa')
+                              and period_type in ('month', 'quarter', 'academic_year', 'financial_year', 'calendar_year')
+                            group by all),
+                 best as (select indicator_id, arg_max(period_type, [n, -list_position(
+                              ['month', 'quarter', 'academic_year', 'financial_year', 'calendar_year'], period_type)])
+                              period_type from counts group by 1)
+            select i.indicator_name, list(v.value order by v.period_start)
+            from fct_indicator_value v join best using (indicator_id, period_type)
+            join dim_indicator i using (indicator_id)
+            where v.area_code = ? and v.area_type = 'lad' group by 1""", [READING_LAD]):
+        expected[name] = values
+    assert {name for name, _ in plotted} == expected.keys() and expected
+    for name, ys in plotted:
+        assert len(ys) == len(expected[name]), name
+        for y, value in zip(ys, expected[name], strict=True):
+            assert (y is None and value is None) or math.isclose(y, value, rel_tol=1e-5), name
+    assert _colours(browser, png) > 10
+
+
+def test_lsoa_map_has_one_shape_per_lsoa_with_its_value(browser, published, report, tmp_path):
+    boundaries = dict(_query(published, "select lsoa21_code, lad_code from fct_lsoa_boundary"))
+    assert set(boundaries) == set(MINI_CENTROIDS)           # every delivered polygon is published
+    page, problems = _open(browser, report / "maps.html")
+    try:
+        assert page.locator("#maps-status").get_attribute("data-loaded") == "true"
+    finally:
+        page.close()
+    assert problems == []
+    path = report / "maps" / f"lad-{READING_LAD}.html"
+    page, problems = _open(browser, path)
+    try:
+        indicator = page.locator("#map-wrap").get_attribute("data-indicator")
+        traces = page.evaluate("""() => document.getElementById('map-chart').data.map(t =>
+            [t.meta.lsoa, t.meta.values[0], t.fillcolor, t.fill, t.x.filter(x => x === null).length])""")
+        png = page.locator("#map-chart").screenshot(path=str(tmp_path / "map.png"))
+    finally:
+        page.close()
+    assert problems == []                                     # no request failed: no base map fetched
+    # the headline LSOA period of the indicator shown first: its latest period with an LSOA value
+    expected = dict(_query(published, f"""
+        with p as (select period_type, max(period_start) period_start from fct_indicator_value
+                   where indicator_id = ? and area_type = 'lsoa' and value is not null group by 1
+                   order by list_position({list(HEADLINE)}, period_type) limit 1)
+        select v.area_code, v.value from fct_indicator_value v join p using (period_type, period_start)
+        join fct_lsoa_boundary b on b.lsoa21_code = v.area_code
+        where v.indicator_id = ? and v.area_type = 'lsoa' and b.lad_code = ? and v.value is not null""",
+        [indicator, indicator, READING_LAD]))
+    assert expected
+    # one filled shape per LSOA of the district with a boundary; those with a value carry it, in colour
+    assert sorted(t[0] for t in traces) == sorted(c for c, lad in boundaries.items() if lad == READING_LAD)
+    assert all(t[3] == "toself" for t in traces)
+    with_value = {t[0]: t[1] for t in traces if t[1] is not None}
+    assert with_value.keys() == expected.keys()
+    for code, value in expected.items():
+        assert math.isclose(with_value[code], value, rel_tol=1e-12), code
+    assert all((t[2] != "#d9d9d9") == (t[1] is not None) for t in traces)
+    multi = next(t for t in traces if t[0] == MINI_LSOAS[0][0])
+    assert multi[4] == 2                                      # outer ring, hole, second part
+    assert _colours(browser, png) > 3
+    assert (report / "areas" / f"lad-{READING_LAD}.html").read_text().count(f"maps/lad-{READING_LAD}.html") == 1
+
+
+def test_maps_page_says_so_when_no_boundaries_are_loaded(published, tmp_path):
+    from ingestion.report import write_report
+
+    copy = tmp_path / "vru.duckdb"
+    shutil.copy(published, copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("delete from fct_lsoa_boundary")
+    out = write_report(copy, tmp_path / "report").parent
+    text = (out / "maps.html").read_text()
+    assert 'data-loaded="false"' in text and "No LSOA boundaries are loaded" in text
+    assert not list((out / "maps").iterdir())
 
 
 def test_funnel_limits_follow_exact_poisson_limits():

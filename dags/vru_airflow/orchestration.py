@@ -131,7 +131,9 @@ def dbt_build_task(task_id: str = "dbt_build") -> LockedDbtBuildOperator:
 
 def check_build_publish():
     """The tail every ingest DAG shares, as tasks in the current DAG: GX on new raw deliveries →
-    dbt build → GX on the marts → publish. Returns (first task, last task) for wiring."""
+    dbt build → GX on the marts → publish → the HTML report of the published file (report/ beside
+    it, swapped in whole: a failed report leaves the previous one and the published file as they
+    were). Returns (first task, last task) for wiring."""
     from airflow.sdk import task
 
     @task
@@ -152,8 +154,14 @@ def check_build_publish():
 
         return str(run())
 
+    @task
+    def report() -> str:
+        from ingestion.report import write_published_report
+
+        return str(write_published_report())
+
     first = check_raw()
-    last = first >> dbt_build_task() >> check_marts() >> publish()
+    last = first >> dbt_build_task() >> check_marts() >> publish() >> report()
     return first, last
 
 

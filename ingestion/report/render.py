@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
 import tempfile
@@ -84,15 +86,15 @@ def _decorate(r: dict) -> dict:
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.DictLoader({
         "base": templates.BASE, "index": templates.INDEX, "area": templates.AREA, "indicator": templates.INDICATOR,
-        "multi": templates.MULTI, "methods": templates.METHODS}),
+        "multi": templates.MULTI, "methods": templates.METHODS, "rug": templates.RUG,
+        "maps": templates.MAPS, "map": templates.MAP}),
         autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     env.globals["fmt"] = fmt
     env.globals["colours"] = charts.COLOURS
     return env
 
 
-def _area_page(con, rd: data.ReportData, area: dict) -> dict:
-    values = data.area_values(con, area["area_code"], area["area_type"], rd.headline)
+def _area_page(rd: data.ReportData, area: dict, values: dict[str, dict], trends: dict[str, list[dict]]) -> dict:
     out = []
     for ind in rd.indicators:
         iid = ind["indicator_id"]
@@ -104,23 +106,23 @@ def _area_page(con, rd: data.ReportData, area: dict) -> dict:
                         "comparison": "not compared", "note": "not published at this area level"})
             continue
         r = _decorate(r)
-        comp = data.value_at(con, iid, r["period_type"], r["period_start"], r.get("comparator_area_code"))
-        eng = data.value_at(con, iid, r["period_type"], r["period_start"], ENGLAND)
         r.update(indicator_name=ind["indicator_name"],
-                 comparator_name=comp["area_name"] if comp else "",
-                 comparator_value=comp["value"] if comp else None,
-                 comparator_text=fmt(comp["value"]) if comp else "",
-                 england_text=fmt(eng["value"]) if eng else "")
+                 comparator_name=r["comparator_name"] or "",
+                 comparator_text=fmt(r["comparator_value"]),
+                 england_text=fmt(r["england_value"]))
         out.append(r)
     notes = []
     for key, title, why in NOTE_KEYS:
         if any(key in (r["note"] or "") for r in out):
             notes.append((title, why))
-    fig = charts.spine(out)
-    return {"rows": out, "notes": notes, "spine": charts.to_div(fig, "spine-chart")}
+    series = [(ind["indicator_name"], rd.trend_period[ind["indicator_id"]], trends[ind["indicator_id"]])
+              for ind in rd.indicators if trends.get(ind["indicator_id"])]
+    return {"rows": out, "notes": notes, "spine": charts.spine(out, "spine-chart"),
+            "trends": charts.small_trends(series, "area-trends") if series else "",
+            "trend_count": len(series), "trend_periods": data.TREND_PERIODS}
 
 
-def _indicator_page(con, rd: data.ReportData, ind: dict) -> dict:
+def _indicator_page(con, rd: data.ReportData, ind: dict, by_level: dict[str, list[dict]]) -> dict:
     iid = ind["indicator_id"]
     unit = _unit(ind)
     page: dict = {"ind": ind, "disclosure_text": DISCLOSURE.get(ind["disclosure_rule"], ""), "bars": "", "table": [],
@@ -129,7 +131,7 @@ def _indicator_page(con, rd: data.ReportData, ind: dict) -> dict:
     if period_type:
         level_rows: list[dict] = []
         for level in data.BAR_LEVELS:
-            level_rows = data.latest_values(con, iid, period_type, (level,))
+            level_rows = by_level.get(level, [])
             if any(r["value"] is not None for r in level_rows):
                 page["level_name"] = data.LEVEL_NAMES[level]
                 break
@@ -138,13 +140,12 @@ def _indicator_page(con, rd: data.ReportData, ind: dict) -> dict:
             code = Counter(r["comparator_area_code"] for r in level_rows if r["comparator_area_code"]).most_common(1)
             comparator = data.value_at(con, iid, period_type, level_rows[0]["period_start"], code[0][0]) if code else None
             page["table"] = [_decorate(r) for r in level_rows]
-            page["bars"] = charts.to_div(charts.bars(level_rows, comparator, unit), "bar-chart")
+            page["bars"] = charts.bars(level_rows, comparator, unit, "bar-chart")
             target = comparator["value"] if comparator else None
             if ind["method"] in ("crude_rate", "proportion") and target and \
                     any(r["value"] is not None and r["denominator"] for r in level_rows):
-                fig = charts.funnel(level_rows, target, ind["method"], ind.get("multiplier") or 1,
-                                    comparator["area_name"], unit)
-                page["funnel"] = charts.to_div(fig, "funnel-chart")
+                page["funnel"] = charts.funnel(level_rows, target, ind["method"], ind.get("multiplier") or 1,
+                                               comparator["area_name"], unit, "funnel-chart")
                 page["funnel_note"] = ("Suppressed values are not plotted. Limits: " +
                                        ("Byar's approximation to exact Poisson limits on the expected count."
                                         if ind["method"] == "crude_rate" else "normal approximation to the binomial."))
@@ -162,8 +163,64 @@ def _indicator_page(con, rd: data.ReportData, ind: dict) -> dict:
             first = rows[0]["area_code"]
             rows = [r for r in rows if r["area_code"] == first]
             page["trend_area"] = f"{rows[0]['area_name']} ({tp.replace('_', ' ')})"
-            page["trend"] = charts.to_div(charts.trend_chart(rows, unit), "trend-chart")
+            page["trend"] = charts.trend_chart(rows, unit, "trend-chart")
     return page
+
+
+def _rugs(rd: data.ReportData, by_indicator_level: dict[tuple[str, str], list[dict]]) -> list[dict]:
+    """A tartan rug per area level: indicators as rows, the level's areas as columns, each cell the
+    indicator's value in the level's latest headline period, coloured by its comparison."""
+    rugs = []
+    for level in data.RUG_LEVELS:
+        cells: dict[tuple[str, str], dict] = {}
+        areas: dict[str, str] = {}
+        rows = []
+        for ind in rd.indicators:
+            level_rows = by_indicator_level.get((ind["indicator_id"], level), [])
+            if not level_rows:
+                continue
+            rows.append({"indicator_id": ind["indicator_id"], "indicator_name": ind["indicator_name"],
+                         "period_label": level_rows[0]["period_label"] or str(level_rows[0]["period_start"])})
+            for r in level_rows:
+                areas[r["area_code"]] = r["area_name"]
+                cells[(ind["indicator_id"], r["area_code"])] = _decorate(r)
+        if not rows:
+            continue
+        columns = [{"area_code": c, "area_name": n, "href": f"areas/{level}-{c}.html"}
+                   for c, n in sorted(areas.items(), key=lambda kv: (kv[1], kv[0]))]
+        rugs.append({"level": level, "level_name": data.LEVEL_NAMES[level], "rows": rows, "columns": columns,
+                     "cells": cells, "href": f"rug-{level}.html"})
+    return rugs
+
+
+def _maps(con, rd: data.ReportData) -> tuple[bool, list[dict], list[dict]]:
+    """LSOA maps, one page per district with boundaries and LSOA values: (loaded, indicators, pages)."""
+    loaded, indicators, boundaries, values = data.lsoa_map_data(con)
+    if not loaded or not indicators:
+        return loaded, indicators, []
+    by_indicator: dict[str, dict[str, float]] = {}
+    for v in values:
+        if v["value"] is not None:
+            by_indicator.setdefault(v["indicator_id"], {})[v["area_code"]] = v["value"]
+    layers = [{"indicator_id": i["indicator_id"], "label": i["indicator_name"][:60],
+               "title": f"{i['indicator_name']}, {i['period_label']}", "period_label": i["period_label"],
+               "period_type": i["period_type"], "values": by_indicator.get(i["indicator_id"], {}),
+               "breaks": charts.quantile_breaks(list(by_indicator.get(i["indicator_id"], {}).values()))}
+              for i in indicators]
+    districts: dict[str, list[dict]] = {}
+    for b in boundaries:
+        districts.setdefault(b["lad_code"], []).append(
+            {"code": b["lsoa21_code"], "name": b["lsoa21_name"], "geometry": json.loads(b["geometry_geojson"])})
+    pages = []
+    for lad, shapes in sorted(districts.items(), key=lambda kv: (rd.area_names.get(kv[0], kv[0]), kv[0])):
+        mine = [dict(layer, values={s["code"]: layer["values"][s["code"]] for s in shapes if s["code"] in layer["values"]})
+                for layer in layers]
+        mine = [layer for layer in mine if layer["values"]]
+        if not mine:
+            continue
+        pages.append({"lad_code": lad, "lad_name": rd.area_names.get(lad, lad), "href": f"maps/lad-{lad}.html",
+                      "shapes": len(shapes), "layers": mine, "map": charts.lsoa_map(shapes, mine, "map-chart")})
+    return loaded, indicators, pages
 
 
 def _swap_in(staging: Path, out_dir: Path) -> None:
@@ -179,19 +236,35 @@ def _swap_in(staging: Path, out_dir: Path) -> None:
 
 
 def write_report(published_db: Path, out_dir: Path) -> Path:
-    """Write the report for `published_db` into `out_dir` (replaced whole); returns its index.html."""
+    """Write the report for `published_db` into `out_dir` (replaced whole); returns its index.html.
+    Written in a staging folder beside `out_dir` and swapped in only when complete: a failure leaves
+    the previous report as it was. Two writers of one folder (two DAGs publishing) take turns on an
+    exclusive lock of the parent folder (flock on its descriptor: no lock file is left behind)."""
     published_db, out_dir = Path(published_db), Path(out_dir)
     if not published_db.exists():
         raise ReportError(f"no published warehouse at {published_db}: run `vru publish` first")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    parent = os.open(out_dir.parent, os.O_RDONLY)
     try:
-        _write(published_db, staging)
-        _swap_in(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        fcntl.flock(parent, fcntl.LOCK_EX)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+        try:
+            _write(published_db, staging)
+            _swap_in(staging, out_dir)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    finally:
+        os.close(parent)     # releases the lock
     return out_dir / "index.html"
+
+
+def write_published_report() -> Path:
+    """The report of the published file, in report/ beside it (the DAGs' `report` task, after `publish`)."""
+    from ingestion.settings import get_settings
+
+    published = get_settings().published_db
+    return write_report(published, published.parent / "report")
 
 
 def _write(published_db: Path, out: Path) -> None:
@@ -199,6 +272,7 @@ def _write(published_db: Path, out: Path) -> None:
     (out / "assets").mkdir()
     (out / "areas").mkdir()
     (out / "indicators").mkdir()
+    (out / "maps").mkdir()
     (out / "assets" / "plotly.min.js").write_text(plotly.offline.get_plotlyjs(), encoding="utf-8")
     (out / "assets" / "report.css").write_text(templates.CSS, encoding="utf-8")
     (out / MARKER).write_text("written by ingestion.report\n", encoding="utf-8")
@@ -217,18 +291,40 @@ def _write(published_db: Path, out: Path) -> None:
         inds = [dict(i, href=f"indicators/{i['indicator_id']}.html") for i in rd.indicators]
         dq_passed = all(c["success"] for c in rd.checks)
         dq_when = max((c["checked_at"] for c in rd.checks), default=None)
+        headline = data.headline_values(con, rd.headline)
+        values: dict[tuple[str, str], dict[str, dict]] = {}
+        for r in headline:
+            values.setdefault((r["area_type"], r["area_code"]), {})[r["indicator_id"]] = r
+        trends: dict[tuple[str, str], dict[str, list[dict]]] = {}
+        for r in data.area_trends(con, rd.trend_period):
+            trends.setdefault((r["area_type"], r["area_code"]), {}).setdefault(r["indicator_id"], []).append(r)
+        by_level: dict[tuple[str, str], list[dict]] = {}
+        for r in data.level_latest_values(con, rd.headline):
+            by_level.setdefault((r["indicator_id"], r["area_type"]), []).append(r)
+        rugs = _rugs(rd, by_level)
+        maps_loaded, map_indicators, maps = _maps(con, rd)
+        map_of = {m["lad_code"]: m["href"] for m in maps}
         page("index.html", "index", title="VRU indicator report", charts=False, checks=rd.checks, dq_passed=dq_passed,
              dq_when=f"{dq_when:%Y-%m-%d %H:%M} UTC" if dq_when else "", coverage=rd.coverage, areas=areas,
-             indicators=inds)
+             indicators=inds, rugs=rugs, maps=maps)
         for a in areas:
+            key = (a["area_type"], a["area_code"])
             page(a["href"], "area", title=a["area_name"], charts=True, area=a, level=a["level"],
-                 **_area_page(con, rd, a))
+                 map_href=map_of.get(a["area_code"]) if a["area_type"] == "lad" else None,
+                 **_area_page(rd, a, values.get(key, {}), trends.get(key, {})))
         for i in inds:
-            page(i["href"], "indicator", title=i["indicator_name"], charts=True, **_indicator_page(con, rd, i))
+            mine = {level: rows for (iid, level), rows in by_level.items() if iid == i["indicator_id"]}
+            page(i["href"], "indicator", title=i["indicator_name"], charts=True, **_indicator_page(con, rd, i, mine))
+        for rug in rugs:
+            page(rug["href"], "rug", title=f"Tartan rug: {rug['level_name'].lower()}s", charts=False, rug=rug)
+        page("maps.html", "maps", title="LSOA maps", charts=False, loaded=maps_loaded, indicators=map_indicators,
+             maps=maps)
+        for m in maps:
+            page(m["href"], "map", title=f"LSOA map: {m['lad_name']}", charts=True, m=m)
         month, ma_rows = data.multi_agency(con)
         page("multi_agency.html", "multi", title="Multi-agency LSOA panel: police beside A&E", charts=bool(month),
              month=f"{month:%B %Y}" if month else "", rows=ma_rows,
-             scatter=charts.to_div(charts.multi_agency_scatter(ma_rows), "ma-chart") if month else "")
+             scatter=charts.multi_agency_scatter(ma_rows, "ma-chart") if month else "")
         page("methods.html", "methods", title="Methods", charts=False)
     finally:
         con.close()

@@ -10,7 +10,7 @@ BASE = """<!doctype html>
 {% if charts %}<script src="{{ root }}assets/plotly.min.js"></script>{% endif %}
 </head><body>
 <header><a href="{{ root }}index.html">VRU indicator report</a> ·
-<a href="{{ root }}index.html#areas">Areas</a> · <a href="{{ root }}index.html#indicators">Indicators</a> ·
+<a href="{{ root }}index.html#areas">Areas</a> · <a href="{{ root }}index.html#indicators">Indicators</a> · <a href="{{ root }}index.html#rugs">Tartan rugs</a> · <a href="{{ root }}maps.html">LSOA maps</a> ·
 <a href="{{ root }}multi_agency.html">Multi-agency LSOA panel</a> · <a href="{{ root }}methods.html">Methods</a></header>
 <main>
 <h1>{{ title }}</h1>
@@ -47,6 +47,10 @@ its values missing, not zero; <em>withheld</em> means the source held the figure
 <tbody>{% for c in coverage %}<tr><td>{{ c.source }}</td><td>{{ c.delivery_status }}</td>
 <td class="num">{{ c.reporting_periods }}</td><td>{{ c.first_period }}</td><td>{{ c.last_period }}</td></tr>{% endfor %}
 </tbody></table>
+<h2 id="rugs">Tartan rugs</h2>
+{% if rugs %}<p>Every indicator against every area of a level, coloured by the comparison with each area's comparator:</p>
+<ul>{% for r in rugs %}<li><a href="{{ r.href }}">{{ r.level_name }}s</a> <span class="muted">{{ r.columns|length }} areas, {{ r.rows|length }} indicators</span></li>{% endfor %}</ul>
+{% else %}<p>No values at region, force or local-authority level yet.</p>{% endif %}
 <h2 id="areas">Areas</h2>
 <ul>{% for a in areas %}<li><a href="{{ a.href }}">{{ a.area_name }}</a> <span class="muted">{{ a.level }} {{ a.area_code }}</span></li>{% endfor %}</ul>
 <h2 id="indicators">Indicators</h2>
@@ -54,7 +58,8 @@ its values missing, not zero; <em>withheld</em> means the source held the figure
 {% endblock %}"""
 
 AREA = """{% extends "base" %}{% block body %}
-<p>{{ level }} <code>{{ area.area_code }}</code>. Each indicator's latest value against its comparator.</p>
+<p>{{ level }} <code>{{ area.area_code }}</code>. Each indicator's latest value against its comparator.
+{% if map_href %}<a id="map-link" href="{{ root }}{{ map_href }}">LSOA map of the district</a>.{% endif %}</p>
 """ + LEGEND + """
 <table id="spine-table"><thead><tr><th>Indicator</th><th>Period</th><th>Count</th><th>Value</th><th>95% CI</th>
 <th>Comparator</th><th>Comparator value</th><th>England</th><th>Compared</th><th>Note</th></tr></thead><tbody>
@@ -67,6 +72,11 @@ AREA = """{% extends "base" %}{% block body %}
 <td class="num">{{ r.england_text }}</td><td class="comparison">{{ r.comparison }}</td><td class="note">{{ r.note }}</td></tr>
 {% endfor %}</tbody></table>
 <div class="chart" id="spine-wrap">{{ spine|safe }}</div>
+<h2 id="trends">Trends</h2>
+{% if trends %}<p>Each indicator over its latest periods (at most {{ trend_periods }}, in the period type with the
+longest series), with its 95% confidence interval; markers coloured by the comparison in each period.</p>
+<div class="chart" id="trends-wrap" data-trends="{{ trend_count }}">{{ trends|safe }}</div>
+{% else %}<p>No trend for this area.</p>{% endif %}
 {% if notes %}<h2>Value notes</h2><dl>{% for n, why in notes %}<dt>{{ n }}</dt><dd>{{ why }}</dd>{% endfor %}</dl>{% endif %}
 {% endblock %}"""
 
@@ -113,6 +123,42 @@ with the reason in the note.</p>
 {% else %}<p>The multi-agency panel is empty in this file.</p>{% endif %}
 {% endblock %}"""
 
+RUG = """{% extends "base" %}{% block body %}
+<p>Each indicator (row) for every {{ rug.level_name|lower }} (column) in the level's latest period of the
+indicator's headline period type, coloured by the comparison with each area's own comparator; the number is
+the value. Empty grey cells: suppressed or not published.</p>
+""" + LEGEND + """
+<div class="rug-wrap"><table id="rug" class="rug" data-level="{{ rug.level }}"><thead><tr><th>Indicator</th><th>Period</th>
+{% for c in rug.columns %}<th class="area" data-area="{{ c.area_code }}"><a href="{{ root }}{{ c.href }}">{{ c.area_name }}</a></th>{% endfor %}</tr></thead><tbody>
+{% for r in rug.rows %}<tr data-indicator="{{ r.indicator_id }}"><th><a href="{{ root }}indicators/{{ r.indicator_id }}.html">{{ r.indicator_name }}</a></th><td>{{ r.period_label }}</td>
+{% for c in rug.columns %}{% set v = rug.cells.get((r.indicator_id, c.area_code)) %}{% if v %}<td class="num value c-{{ v.comparison|replace(' ', '-') }}" data-area="{{ c.area_code }}" data-comparison="{{ v.comparison }}" data-value="{{ v.value if v.value is not none else '' }}" style="background:{{ v.colour }}" title="{{ c.area_name }}: {{ v.comparison }}{{ '; ' + v.note if v.note else '' }}">{{ v.value_text }}</td>{% else %}<td class="num value c-none" data-area="{{ c.area_code }}" data-comparison="" data-value=""></td>{% endif %}{% endfor %}</tr>
+{% endfor %}</tbody></table></div>
+{% endblock %}"""
+
+MAPS = """{% extends "base" %}{% block body %}
+{% if not loaded %}<p id="maps-status" data-loaded="false">No LSOA boundaries are loaded in this file, so there are no
+LSOA maps. Deliver the ONS LSOA 2021 boundaries (GeoJSON, WGS84) in the reference folder's <code>boundaries/</code>
+(<code>vru download</code> fetches them) and publish again.</p>
+{% elif not maps %}<p id="maps-status" data-loaded="true">LSOA boundaries are loaded, but no LSOA-level indicator has a
+value in an LSOA with a boundary.</p>
+{% else %}<p id="maps-status" data-loaded="true">One map per local authority district, its LSOAs coloured by the
+indicator's value in five classes (quantiles of all LSOAs with a value), grey where there is no value
+(suppressed or none). Pick the indicator above each map. Polygons are the ONS LSOA 2021 boundaries, simplified
+for drawing (<code>fct_lsoa_boundary</code>); no base map, so nothing is fetched from the network.</p>
+<table id="map-indicators"><thead><tr><th>Indicator</th><th>Period</th></tr></thead><tbody>
+{% for i in indicators %}<tr><td>{{ i.indicator_name }}</td><td>{{ i.period_label }}</td></tr>{% endfor %}</tbody></table>
+<ul id="map-list">{% for m in maps %}<li><a href="{{ m.href }}">{{ m.lad_name }}</a> <span class="muted">{{ m.lad_code }}, {{ m.shapes }} LSOAs</span></li>{% endfor %}</ul>
+{% endif %}
+{% endblock %}"""
+
+MAP = """{% extends "base" %}{% block body %}
+<p>LSOAs of <a href="{{ root }}areas/lad-{{ m.lad_code }}.html">{{ m.lad_name }}</a> ({{ m.shapes }} with a boundary),
+coloured by the chosen indicator's value (quantile classes over all LSOAs with a value; grey: no value).
+Indicators: {% for l in m.layers %}{{ l.title }}{{ '; ' if not loop.last }}{% endfor %}.
+<a href="{{ root }}maps.html">All maps</a>.</p>
+<div class="chart" id="map-wrap" data-lad="{{ m.lad_code }}" data-indicator="{{ m.layers[0].indicator_id }}">{{ m.map|safe }}</div>
+{% endblock %}"""
+
 METHODS = """{% extends "base" %}{% block body %}
 <h2>Suppression and rounding</h2>
 <ul>
@@ -154,5 +200,8 @@ th{background:#eee}.num{text-align:right}.muted{color:#666;font-size:12px}.note{
 .pass{color:#006400}.fail{color:#b00020;font-weight:bold}.key{display:inline-block;width:14px;height:14px;
 border:1px solid #333;margin:0 3px 0 8px;vertical-align:middle}.chart{margin:10px 0;min-height:300px}
 td.c-worse,td.c-lower{color:#fff}
+.rug-wrap{overflow-x:auto;max-width:100%}table.rug th.area{writing-mode:vertical-rl;transform:rotate(180deg);
+white-space:nowrap;font-weight:normal;font-size:11px}table.rug td{white-space:nowrap;font-size:11px;min-width:34px}
+table.rug td.c-none{background:#f4f4f4}table.rug tbody th{text-align:left;font-weight:normal}
 dl.meta dt{font-weight:bold;margin-top:6px}dl.meta dd{margin-left:12px}
 """
