@@ -362,6 +362,15 @@ def test_lsoa_map_has_one_shape_per_lsoa_with_its_value(browser, published, repo
         traces = page.evaluate("""() => document.getElementById('map-chart').data.map(t =>
             [t.meta.lsoa, t.meta.values[0], t.fillcolor, t.fill, t.x.filter(x => x === null).length])""")
         png = page.locator("#map-chart").screenshot(path=str(tmp_path / "map.png"))
+        # the indicator picker (the map's dropdown, as a click applies it): each indicator colours
+        # exactly the LSOAs with a value of its own
+        switched = page.evaluate("""async () => {
+            const gd = document.getElementById('map-chart'); const out = [];
+            const buttons = (gd.layout.updatemenus || [{buttons: []}])[0].buttons;
+            for (const [k, b] of buttons.entries()) {
+                await Plotly.update(gd, ...b.args);
+                out.push(gd.data.every(t => (t.fillcolor !== '#d9d9d9') === (t.meta.values[k] !== null))); }
+            return out; }""")
     finally:
         page.close()
     assert problems == []                                     # no request failed: no base map fetched
@@ -383,6 +392,7 @@ def test_lsoa_map_has_one_shape_per_lsoa_with_its_value(browser, published, repo
     for code, value in expected.items():
         assert math.isclose(with_value[code], value, rel_tol=1e-12), code
     assert all((t[2] != "#d9d9d9") == (t[1] is not None) for t in traces)
+    assert len(switched) >= 2 and all(switched), switched
     multi = next(t for t in traces if t[0] == MINI_LSOAS[0][0])
     assert multi[4] == 2                                      # outer ring, hole, second part
     assert _colours(browser, png) > 3

@@ -257,9 +257,10 @@ def lsoa_map(shapes: list[dict], layers: list[dict], div_id: str) -> str:
         text = [f"{s['name']} ({s['code']}): " + (f"{v:.3g}" if (v := layer["values"].get(s["code"])) is not None
                                                    else "no value") for s in shapes]
         low = [None, *layer["breaks"][:-1]]
-        legend = "<br>".join(f"<span style='color:{c}'>■</span> " + (f"≤ {hi:.3g}" if lo is None else f"{lo:.3g} – {hi:.3g}")
+        swatch = "<span style='color:{};font-size:15px'>■</span> "
+        legend = "<br>".join(swatch.format(c) + (f"≤ {hi:.3g}" if lo is None else f"{lo:.3g} – {hi:.3g}")
                              for c, lo, hi in zip(MAP_BINS, low, layer["breaks"], strict=False))
-        legend += f"<br><span style='color:{MAP_NO_VALUE}'>■</span> no value (suppressed or none)"
+        legend += "<br>" + swatch.format(MAP_NO_VALUE) + "no value (suppressed or none)"
         annotation = {"xref": "paper", "yref": "paper", "x": 1.0, "y": 1.0, "xanchor": "left", "yanchor": "top",
                       "align": "left", "showarrow": False, "text": legend, "bgcolor": "rgba(255,255,255,0.85)"}
         return {"fillcolor": colours, "text": text}, {"annotations": [annotation], "title": {"text": layer["title"]}}

@@ -215,7 +215,8 @@ def _maps(con, rd: data.ReportData) -> tuple[bool, list[dict], list[dict]]:
     for lad, shapes in sorted(districts.items(), key=lambda kv: (rd.area_names.get(kv[0], kv[0]), kv[0])):
         mine = [dict(layer, values={s["code"]: layer["values"][s["code"]] for s in shapes if s["code"] in layer["values"]})
                 for layer in layers]
-        mine = [layer for layer in mine if layer["values"]]
+        # the indicator with values in most of the district's LSOAs first
+        mine = sorted((layer for layer in mine if layer["values"]), key=lambda layer: -len(layer["values"]))
         if not mine:
             continue
         pages.append({"lad_code": lad, "lad_name": rd.area_names.get(lad, lad), "href": f"maps/lad-{lad}.html",
