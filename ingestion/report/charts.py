@@ -119,13 +119,41 @@ def funnel(rows: list[dict], target: float, method: str, multiplier: float, comp
     return raw_div(data, layout, div_id, 460)
 
 
+def _whiskers(rows: list[dict]) -> dict:
+    """Thin 95% CI whiskers on every point (a point between two suppressed periods has no band)."""
+    def ok(r: dict) -> bool:
+        return r["value"] is not None and r["lower_ci_95"] is not None and r["upper_ci_95"] is not None
+
+    return {"type": "data", "symmetric": False, "thickness": 1, "width": 0, "color": "rgba(31,119,180,0.6)",
+            "array": [_r(r["upper_ci_95"] - r["value"]) if ok(r) else None for r in rows],
+            "arrayminus": [_r(r["value"] - r["lower_ci_95"]) if ok(r) else None for r in rows]}
+
+
+def _band(rows: list[dict]) -> tuple[list, list]:
+    """The 95% CI band as closed shapes, one per run of consecutive periods with an interval (gaps
+    between them, so a band never bridges a suppressed or missing period)."""
+    xs: list = []
+    ys: list = []
+    run: list[dict] = []
+    for r in [*rows, None]:
+        if r is not None and r["lower_ci_95"] is not None and r["upper_ci_95"] is not None:
+            run.append(r)
+            continue
+        if run:
+            if xs:
+                xs.append(None)
+                ys.append(None)
+            xs += [str(q["period_label"]) for q in run] + [str(q["period_label"]) for q in reversed(run)]
+            ys += [_r(q["upper_ci_95"]) for q in run] + [_r(q["lower_ci_95"]) for q in reversed(run)]
+            run = []
+    return xs, ys
+
+
 def trend_chart(rows: list[dict], unit: str, div_id: str) -> str:
     data: list[dict] = []
-    band = [r for r in rows if r["lower_ci_95"] is not None and r["upper_ci_95"] is not None]
-    if band:
-        data.append({"type": "scatter", "mode": "lines",
-                     "x": [str(r["period_label"]) for r in band] + [str(r["period_label"]) for r in reversed(band)],
-                     "y": [_r(r["upper_ci_95"]) for r in band] + [_r(r["lower_ci_95"]) for r in reversed(band)],
+    bx, by = _band(rows)
+    if bx:
+        data.append({"type": "scatter", "mode": "lines", "x": bx, "y": by,
                      "fill": "toself", "fillcolor": "rgba(31,119,180,0.2)", "line": {"color": "rgba(0,0,0,0)"},
                      "name": "95% confidence interval", "hoverinfo": "skip"})
     data.append({"type": "scatter", "x": [str(r["period_label"]) for r in rows], "y": [_r(r["value"]) for r in rows],
@@ -133,7 +161,9 @@ def trend_chart(rows: list[dict], unit: str, div_id: str) -> str:
                  "marker": {"size": 9, "color": [colour(r["comparison"]) for r in rows],
                             "line": {"color": "#333", "width": 1}}})
     layout = {"title": {"text": "Trend, with 95% confidence interval"}, "yaxis": {"title": {"text": unit},
-              "gridcolor": "#eee"}, "xaxis": {"type": "category"}, "margin": {"l": 60, "r": 20, "t": 50, "b": 60}}
+              "gridcolor": "#eee"}, "margin": {"l": 60, "r": 20, "t": 50, "b": 60},
+              "xaxis": {"type": "category", "categoryorder": "array",
+                        "categoryarray": [str(r["period_label"]) for r in rows]}}
     return raw_div(data, layout, div_id, 400)
 
 
@@ -180,7 +210,10 @@ def small_trends(series: list[tuple[str, str, list[dict]]], div_id: str, columns
         x0 = col * (width + gap_x)
         top = 1 - (row * cell_h) / (height - 40)
         bottom = 1 - ((row + 1) * cell_h - gap_y) / (height - 40)
+        labels = [str(r["period_label"]) for r in rows]
+        # periods in time order (the CI band, drawn first, would otherwise order the categories)
         layout[f"xaxis{ax}"] = {"domain": [x0, x0 + width], "anchor": f"y{ax}", "type": "category",
+                                "categoryorder": "array", "categoryarray": labels,
                                 "tickfont": {"size": 9}, "nticks": 6, "showgrid": False}
         layout[f"yaxis{ax}"] = {"domain": [max(bottom, 0), top], "anchor": f"x{ax}", "gridcolor": "#eee",
                                 "tickfont": {"size": 9}, "rangemode": "tozero"}
@@ -188,17 +221,14 @@ def small_trends(series: list[tuple[str, str, list[dict]]], div_id: str, columns
         layout["annotations"].append({"text": f"<b>{short}</b> ({period_type.replace('_', ' ')})", "showarrow": False,
                                       "xref": "paper", "yref": "paper", "x": x0, "y": top, "yanchor": "bottom",
                                       "xanchor": "left", "font": {"size": 10}})
-        labels = [str(r["period_label"]) for r in rows]
-        band = [r for r in rows if r["lower_ci_95"] is not None and r["upper_ci_95"] is not None]
-        if band:
-            data.append({"type": "scatter", "xaxis": f"x{ax}", "yaxis": f"y{ax}", "hoverinfo": "skip",
-                         "x": [str(r["period_label"]) for r in band] + [str(r["period_label"]) for r in reversed(band)],
-                         "y": [_r(r["upper_ci_95"]) for r in band] + [_r(r["lower_ci_95"]) for r in reversed(band)],
+        bx, by = _band(rows)
+        if bx:
+            data.append({"type": "scatter", "xaxis": f"x{ax}", "yaxis": f"y{ax}", "hoverinfo": "skip", "x": bx, "y": by,
                          "fill": "toself", "fillcolor": "rgba(31,119,180,0.2)", "line": {"color": "rgba(0,0,0,0)"},
                          "mode": "lines"})
         data.append({"type": "scatter", "xaxis": f"x{ax}", "yaxis": f"y{ax}", "x": labels,
                      "y": [_r(r["value"]) for r in rows], "mode": "lines+markers", "name": name,
-                     "line": {"color": "#1f77b4", "width": 1.5},
+                     "line": {"color": "#1f77b4", "width": 1.5}, "error_y": _whiskers(rows),
                      "marker": {"size": 6, "color": [colour(r["comparison"]) for r in rows],
                                 "line": {"color": "#333", "width": 0.5}}})
     layout["margin"] = {"l": 40, "r": 10, "t": 30, "b": 30}
