@@ -142,25 +142,6 @@ def area_trends(con, trend_period: dict[str, str], periods: int = TREND_PERIODS)
         order by v.area_type, v.area_code, v.indicator_id, v.period_start""", [*params, periods])
 
 
-def latest_values(con, indicator_id: str, period_type: str, area_types: tuple[str, ...] | None = None) -> list[dict]:
-    """Every area's value of one indicator in its latest period of that type, with names and labels."""
-    where = ""
-    params: list = [indicator_id, period_type]
-    if area_types:
-        where = "and v.area_type in (" + ", ".join("?" for _ in area_types) + ")"
-        params += list(area_types)
-    return rows(con, f"""
-        with v as (select * from fct_indicator_value v where indicator_id = ? and period_type = ? {where}
-                   and area_type not in ('lsoa', 'msoa')),
-             latest as (select max(period_start) p from v)
-        select v.*, coalesce(a.area_name, v.area_code) area_name, p.period_label
-        from v join latest on v.period_start = latest.p
-        left join (select distinct area_code, area_type, area_name from dim_area) a
-               on a.area_code = v.area_code and a.area_type = v.area_type
-        left join dim_period p on p.period_type = v.period_type and p.period_start = v.period_start
-        order by v.value desc nulls last, area_name""", params)
-
-
 def value_at(con, indicator_id: str, period_type: str, period_start, area_code: str | None) -> dict | None:
     if area_code is None:
         return None
@@ -171,19 +152,6 @@ def value_at(con, indicator_id: str, period_type: str, period_start, area_code: 
                          order by list_position(['country', 'region', 'pfa', 'utla', 'lad', 'csp'], v.area_type)
                          limit 1""", [indicator_id, period_type, period_start, area_code])
     return found[0] if found else None
-
-
-def area_values(con, area_code: str, area_type: str, headline: dict[str, str]) -> dict[str, dict]:
-    """The area's latest value of every indicator (each in its headline period type)."""
-    out = {}
-    for indicator_id, period_type in headline.items():
-        found = rows(con, """select v.*, p.period_label from fct_indicator_value v
-                             left join dim_period p on p.period_type = v.period_type and p.period_start = v.period_start
-                             where indicator_id = ? and v.period_type = ? and area_code = ? and area_type = ?
-                             order by v.period_start desc limit 1""", [indicator_id, period_type, area_code, area_type])
-        if found:
-            out[indicator_id] = found[0]
-    return out
 
 
 def trend(con, indicator_id: str, period_type: str, area_type: str = "pfa") -> list[dict]:
