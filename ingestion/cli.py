@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ingestion import privacy
+from ingestion import privacy, summary
 from ingestion.errors import VruError
 from ingestion.settings import get_settings
 
@@ -30,9 +30,9 @@ def _dag_tasks() -> list[str]:
     """The demo DAG's tasks in order: reference data, one task per declared source with a landing
     folder (dags/vru_pipeline.py), then the shared check-build-publish tail."""
     from ingestion.sources import landed_sources
+    from vru_airflow import TAIL_TASK_IDS
 
-    return ["load_reference", *[s.task_id for s in landed_sources()], "check_raw", "dbt_build", "check_marts",
-            "publish"]
+    return ["load_reference", *[s.task_id for s in landed_sources()], *TAIL_TASK_IDS]
 
 
 def _fail(message: str, hint: str = "") -> None:
@@ -106,94 +106,18 @@ def demo(
         _fail(f"the {DEMO_DAG} DAG run failed", f"full Airflow log: {outcome.log_file}")
     console.print(f"[green]✓[/] Airflow DAG {DEMO_DAG} succeeded in {time.monotonic() - started:.0f}s")
 
-    _print_lad_table(settings.published_db)
-    _print_knife_line(settings.published_db)
-    _print_exclusions_line(settings.published_db)
-    console.print(f"\nPlanted signals: hotspot LSOA {extracts.hotspot_lsoa21_code} "
-                  f"({extracts.hotspot_lsoa21_name}); seasonal peak {extracts.peak_month}; A&E assaults "
-                  f"peak on Friday and Saturday nights, with a night-time economy hotspot in LSOA "
-                  f"{extracts.ae_nighttime_hotspot_lsoa21_code} (where injuries happened, fct_ae_assault_profile "
-                  f"and ae_assault_place_rate).", soft_wrap=True)
+    console.print()
+    summary.print_summary(settings.published_db, console)
+    console.print(f"\nPatterns planted in the demo data, for you to find: a violence hotspot, LSOA "
+                  f"{extracts.hotspot_lsoa21_code} ({extracts.hotspot_lsoa21_name}), about six times Thames Valley's "
+                  f"rate; violence peaks each July; A&E assaults peak on Friday and Saturday nights, and most "
+                  f"happen in a night-time economy hotspot in LSOA {extracts.ae_nighttime_hotspot_lsoa21_code} "
+                  f"(Oxford city centre: the assault profile and the place-of-injury rate show both).", soft_wrap=True)
     console.print(f"Published warehouse (read-only, DuckDB ≥1.4): [bold]{settings.published_db}[/]", soft_wrap=True)
-    index = _write_report(settings.published_db)
+    index = settings.published_db.parent / "report" / "index.html"      # written by the DAG's report task
     console.print(f"Great Expectations Data Docs: [bold]{settings.data_docs_index}[/]", soft_wrap=True)
     console.print(f"Airflow log: {outcome.log_file}", soft_wrap=True)
     console.print(f"Indicator report (opens offline in a browser): [bold]{index}[/]", soft_wrap=True)
-
-
-def _print_lad_table(published: Path) -> None:
-    from ingestion.warehouse import reader
-
-    with reader(published) as con:
-        rows = con.execute("""
-            WITH latest AS (SELECT max(period_start) AS period_start FROM fct_indicator_value
-                            WHERE period_type = 'rolling_12_months')
-            SELECT a.area_name, f.area_code, p.period_label, f.numerator,
-                   f.denominator, f.value, f.lower_ci_95, f.upper_ci_95, f.comparison
-            FROM fct_indicator_value f JOIN latest USING (period_start)
-            JOIN dim_area a USING (area_code, area_type)
-            JOIN dim_period p USING (period_type, period_start)
-            WHERE f.indicator_id = 'violence_offences_rate' AND f.area_type IN ('lad', 'pfa')
-              AND f.period_type = 'rolling_12_months'
-            ORDER BY f.area_type = 'pfa', a.area_name""").fetchall()
-    if not rows:
-        return
-    table = Table(title=f"Violence and sexual offences per 1,000 population, {rows[0][2]}")
-    for name, justify in [("Area", "left"), ("Code", "left"), ("Offences", "right"),
-                          ("Population", "right"), ("Rate", "right"), ("95% CI", "right"),
-                          ("vs Thames Valley", "left")]:
-        table.add_column(name, justify=justify, no_wrap=True)
-    for name, code, _, num, den, value, low, high, comparison in rows:
-        rate = "suppressed" if value is None else f"{value:.2f}"
-        ci = "" if value is None else f"{low:.2f}–{high:.2f}"
-        table.add_row(name, code, f"{num:,.0f}", f"{den:,.0f}", rate, ci, comparison)
-    console.print(table)
-
-
-def _print_knife_line(published: Path) -> None:
-    from ingestion.warehouse import reader
-
-    with reader(published) as con:
-        rows = con.execute("""
-            SELECT f.indicator_id, p.period_label, f.numerator, f.value, f.lower_ci_95, f.upper_ci_95
-            FROM fct_indicator_value f JOIN dim_period p USING (period_type, period_start)
-            WHERE f.indicator_id LIKE 'knife_serious_violence%' AND f.area_type = 'pfa'
-              AND f.period_type = 'rolling_12_months'
-            QUALIFY f.period_start = max(f.period_start) OVER (PARTITION BY f.indicator_id)
-            ORDER BY f.indicator_id""").fetchall()
-    for indicator, period, count, value, low, high in rows:
-        who = "under 25" if indicator.endswith("u25_rate") else "all ages"
-        console.print(f"Knife-enabled serious violence, {who}, Thames Valley, {period}: "
-                      f"{value:.1f} per 100,000 (95% CI {low:.1f}–{high:.1f}; about {count:,.0f} offences, "
-                      "from the force extract)")
-
-
-def _print_exclusions_line(published: Path) -> None:
-    """The force's school exclusions in the latest academic year beside its region and England,
-    as DfE publishes them (the region and England rows are the release's own)."""
-    from ingestion.warehouse import reader
-
-    with reader(published) as con:
-        rows = con.execute("""
-            SELECT f.indicator_id, p.period_label, f.area_type, coalesce(a.area_name, f.area_code), f.value,
-                   f.comparison
-            FROM fct_indicator_value f JOIN dim_period p USING (period_type, period_start)
-            LEFT JOIN dim_area a USING (area_code, area_type)
-            WHERE f.indicator_id IN ('dfe_permanent_exclusion_rate', 'dfe_suspension_rate')
-              AND f.area_type IN ('pfa', 'region', 'country') AND f.value IS NOT NULL
-            QUALIFY f.period_start = max(f.period_start) OVER (PARTITION BY f.indicator_id)
-            ORDER BY f.indicator_id, f.area_type""").fetchall()
-    values = {(indicator, area_type): (period, name, value, comparison)
-              for indicator, period, area_type, name, value, comparison in rows}
-    for indicator, what, per in (("dfe_permanent_exclusion_rate", "permanent exclusions", "10,000"),
-                                 ("dfe_suspension_rate", "suspensions", "100")):
-        force, region, england = (values.get((indicator, t)) for t in ("pfa", "region", "country"))
-        if force is None:
-            continue
-        others = "; ".join(f"{v[1]} {v[2]:.1f}" for v in (region, england) if v)
-        console.print(f"School {what}, {force[1]}, {force[0]}: {force[2]:.1f} per {per} pupils "
-                      f"({'similar to' if force[3] == 'similar' else force[3] + ' than'} its region by 95% confidence interval; "
-                      f"{others}; DfE)", soft_wrap=True)
 
 
 @app.command()

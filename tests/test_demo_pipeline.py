@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -39,7 +40,7 @@ def test_demo_runs_through_airflow_and_prints_the_lad_table_and_paths(demo_run):
     warehouse, run = demo_run
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     for task in ["load_reference", "ingest_police_street", "ingest_force_crime", "check_raw", "dbt_build", "check_marts",
-                 "publish"]:
+                 "publish", "report"]:
         assert f"{task}: success" in run.stdout
     for lad in ["Bracknell Forest", "Buckinghamshire", "Milton Keynes", "Oxford", "Reading", "Slough",
                 "West Oxfordshire", "Wokingham"]:
@@ -55,8 +56,8 @@ def test_demo_runs_through_airflow_and_prints_the_lad_table_and_paths(demo_run):
 
 def test_planted_hotspot_and_seasonal_peak_are_found_again(demo_run):
     warehouse, run = demo_run
-    hotspot = next(line.split("hotspot LSOA ")[1].split()[0] for line in run.stdout.splitlines()
-                   if "hotspot LSOA" in line)
+    hotspot = next(line.split("violence hotspot, LSOA ")[1].split()[0] for line in run.stdout.splitlines()
+                   if "violence hotspot, LSOA" in line)
     with duckdb.connect(str(warehouse / "published" / "vru.duckdb"), read_only=True) as con:
         annual = con.execute("""
             SELECT area_code, sum(numerator) / avg(denominator) * 1000 AS annual_rate
@@ -76,13 +77,63 @@ def test_planted_hotspot_and_seasonal_peak_are_found_again(demo_run):
             ORDER BY numerator DESC LIMIT 1""").fetchone()[0]
         calendar_year = con.execute("""
             SELECT numerator, comparison FROM fct_indicator_value
-            WHERE area_code = ? AND period_type IN ('calendar_year', 'rolling_12_months')
+            WHERE area_code = ? AND period_type IN ('calendar_year', 'rolling_12_months', 'financial_year')
               AND indicator_id = 'violence_offences_rate'""", [hotspot]).fetchall()
     assert annual[0][0] == hotspot and annual[0][1] > 3 * force
-    assert worse_months >= 10          # significantly worse than Thames Valley in most months
+    assert worse_months >= 20          # significantly worse than Thames Valley in most of the 24 months
     assert peak == "07"
-    # the 12 months Jan–Dec 2025, as a calendar year and as the (single complete) rolling year
-    assert [c for _, c in calendar_year] == ["worse", "worse"]
+    # April 2023 to March 2025: calendar year 2024, 13 rolling years and 2 financial years, all worse
+    assert [c for _, c in calendar_year] == ["worse"] * (1 + 13 + 2)
+
+
+def test_readme_example_returns_both_financial_years_counted_from_the_files(demo_run):
+    """The README's example query, run as an analyst would, returns every district for both of the
+    demo's financial years; its counts equal the street files' violence rows in each district's
+    LSOAs over April–March (counted with DuckDB's CSV reader), and the demo's district table,
+    comparisons and rounding are said in plain words."""
+    warehouse, run = demo_run
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    example = readme.split("```sql\n")[1].split("```")[0]
+    with duckdb.connect(str(warehouse / "published" / "vru.duckdb"), read_only=True) as con:
+        published = con.execute(example).fetchall()
+    demo = warehouse / "landing" / "demo"
+    with duckdb.connect() as con:
+        counted = dict(con.execute(f"""
+            SELECT (l.LAD24CD, make_date(CAST(left(s.Month, 4) AS INTEGER) - (right(s.Month, 2) < '04')::INTEGER, 4, 1)),
+                   count(*)
+            FROM read_csv('{demo}/police/*/*-street.csv', all_varchar = true) AS s
+            JOIN read_csv('{demo}/ons/LSOA21_WD24_LAD24_EW_LU.csv', all_varchar = true) AS l
+              ON l.LSOA21CD = s."LSOA code"
+            WHERE s."Crime type" = 'Violence and sexual offences'
+            GROUP BY ALL""").fetchall())
+    assert len(published) == 13 * 2 and {str(r[1]) for r in published} == {"2023-04-01", "2024-04-01"}
+    assert {(code, start): numerator for code, start, numerator, *_ in published} == counted
+    reading = counted[("E06000038", date(2024, 4, 1))]
+    table_row = next(line for line in run.stdout.splitlines() if line.startswith("│ Reading "))
+    assert f"{reading:,}" in table_row
+    # each district's comparison, in words, is the published one for a lower-is-better rate
+    with duckdb.connect(str(warehouse / "published" / "vru.duckdb"), read_only=True) as con:
+        compared = dict(con.execute("""
+            SELECT a.area_name, f.comparison FROM fct_indicator_value AS f JOIN dim_area AS a USING (area_code, area_type)
+            WHERE f.indicator_id = 'violence_offences_rate' AND f.area_type = 'lad' AND f.period_type = 'financial_year'
+              AND f.period_start = DATE '2024-04-01'""").fetchall())
+    words = {"worse": "higher (worse)", "better": "lower (better)", "similar": "similar"}
+    for name, comparison in compared.items():
+        row = next(line for line in run.stdout.splitlines() if line.startswith(f"│ {name} "))
+        assert row.rstrip(" │").endswith(words[comparison]), row
+    assert len(set(compared.values())) > 1
+    # police beside A&E: the hospitals' data begins in April 2024, and the months before say so
+    with duckdb.connect(str(warehouse / "published" / "vru.duckdb"), read_only=True) as con:
+        lsoas = con.execute("SELECT count(*) FROM dim_area WHERE area_type = 'lsoa'").fetchone()[0]
+        by_year = con.execute("""
+            SELECT month_start >= DATE '2024-04-01', count(*), count(police_violence_count),
+                   count(*) FILTER (WHERE ae_assault_residence_note = 'not delivered'
+                                      AND ae_assault_residence_count IS NULL)
+            FROM fct_multi_agency_lsoa_month GROUP BY ALL ORDER BY ALL""").fetchall()
+    assert by_year == [(False, 12 * lsoas, 12 * lsoas, 12 * lsoas), (True, 12 * lsoas, 12 * lsoas, 0)]
+    assert "financial year 2024/25" in run.stdout and "Rate 2023/24" in run.stdout
+    assert "compared with the force by 95% confidence interval" in run.stdout
+    assert "rounded to the nearest 5" in run.stdout and "Planted signals" not in run.stdout
 
 
 # Friday and Saturday nights, 22:00 to 03:59 (ISO day 5 is Friday): 12 of the week's 168 hours
@@ -136,7 +187,7 @@ def test_knife_serious_violence_from_the_demo_force_extract(demo_run):
     """Counted independently from the generated extract files with DuckDB's CSV reader: the force
     area's count is every crime the force recorded, geocoded to an LSOA or not (force totals)."""
     warehouse, run = demo_run
-    extracts = warehouse / "landing" / "demo" / "force_crime" / "thames-valley" / "*.csv"
+    extracts = warehouse / "landing" / "demo" / "force_crime" / "thames-valley" / "*.csv"   # April 2024 – March 2025
     with duckdb.connect() as con:
         counted = con.execute(f"""
             SELECT count(*), count(*) FILTER (TRY_CAST("Victim Age" AS INTEGER) < 25)
@@ -146,7 +197,7 @@ def test_knife_serious_violence_from_the_demo_force_extract(demo_run):
     with duckdb.connect(str(warehouse / "published" / "vru.duckdb"), read_only=True) as con:
         got = dict(con.execute("""
             SELECT indicator_id, (numerator, denominator, value) FROM fct_indicator_value
-            WHERE indicator_id LIKE 'knife%' AND area_type = 'pfa' AND period_type = 'calendar_year'""").fetchall())
+            WHERE indicator_id LIKE 'knife%' AND area_type = 'pfa' AND period_type = 'financial_year'""").fetchall())
     for indicator, events in zip(["knife_serious_violence_rate", "knife_serious_violence_u25_rate"], counted, strict=True):
         numerator, denominator, value = got[indicator]
         assert numerator == round(events / 5) * 5             # published counts are rounded to 5
@@ -154,7 +205,8 @@ def test_knife_serious_violence_from_the_demo_force_extract(demo_run):
         # denominator, would give the true count back (test_disclosure_attack.py)
         assert value == pytest.approx(numerator / denominator * 100_000)
     assert 30 < got["knife_serious_violence_rate"][2] < 100   # per 100,000 a year: England's range
-    assert "Knife-enabled serious violence, under 25, Thames Valley" in run.stdout
+    assert ("Knife-enabled serious violence against under-25s per 100,000 aged under 25, Thames Valley, "
+            "financial year 2024/25") in run.stdout
 
 
 def test_demo_stop_and_search_is_placed_by_map_point_where_street_crimes_share_it(demo_run):
@@ -189,7 +241,7 @@ def test_rerunning_the_demo_changes_nothing(demo_run):
     assert published_digest(published) == before
     with duckdb.connect(str(warehouse / "vru.duckdb"), read_only=True) as con:
         outcomes = dict(con.execute("SELECT outcome, count(*) FROM raw.load_manifest GROUP BY ALL").fetchall())
-    # 12 street files, 12 stop-and-search files, 12 force extracts, 5 lookups, centroids,
+    # 24 street files, 24 stop-and-search files, 12 force extracts, 5 lookups, centroids,
     # population, IMD: once each; each A&E submission once, in its latest revision (a corrected
     # one's original is never loaded beside it, so nothing is superseded either)
     submissions = {re.sub(r"-r\d+(?=\.csv$)", "", p.name) for p in (warehouse / "landing" / "demo" / "ae").rglob("*.csv")}
@@ -197,7 +249,7 @@ def test_rerunning_the_demo_changes_nothing(demo_run):
     # and the DfE release's four files (exclusions by authority and by school, by reason, register)
     dfe = sorted(p.name for p in (warehouse / "landing" / "demo" / "dfe").rglob("*.csv"))
     assert dfe == ["edubase_schools.csv", "exc_nat_region_la.csv", "exc_reason_la.csv", "exc_school.csv"]
-    assert outcomes == {"loaded": 12 + 12 + 12 + 5 + 1 + 1 + 1 + len(submissions) + len(dfe)}
+    assert outcomes == {"loaded": 24 + 24 + 12 + 5 + 1 + 1 + 1 + len(submissions) + len(dfe)}
 
 
 def test_status_reports_the_loads(demo_run):

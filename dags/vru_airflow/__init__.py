@@ -15,3 +15,6 @@ TELEMETRY_OFF = {
     "SCARF_NO_ANALYTICS": "true",
     "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
 }
+
+# the task ids of the tail every ingest DAG ends with (orchestration.check_build_publish), in order
+TAIL_TASK_IDS = ("check_raw", "dbt_build", "check_marts", "publish", "report")

@@ -15,7 +15,7 @@ from pathlib import Path
 from subprocess import PIPE, STDOUT
 from typing import Any
 
-from vru_airflow import TELEMETRY_OFF
+from vru_airflow import TAIL_TASK_IDS, TELEMETRY_OFF
 
 # before cosmos is imported: its settings read these once, at import
 os.environ.update(TELEMETRY_OFF)
@@ -134,7 +134,7 @@ def check_build_publish():
     dbt build → GX on the marts → publish → the HTML report of the published file (report/ beside
     it, swapped in whole: a failed report leaves the previous one and the published file as they
     were). Returns (first task, last task) for wiring."""
-    from airflow.sdk import task
+    from airflow.sdk import chain, task
 
     @task
     def check_raw() -> str:
@@ -160,9 +160,10 @@ def check_build_publish():
 
         return str(write_published_report())
 
-    first = check_raw()
-    last = first >> dbt_build_task() >> check_marts() >> publish() >> report()
-    return first, last
+    tasks = [check_raw(), dbt_build_task(), check_marts(), publish(), report()]
+    assert [getattr(t, "operator", t).task_id for t in tasks] == list(TAIL_TASK_IDS), "TAIL_TASK_IDS names them"
+    chain(*tasks)
+    return tasks[0], tasks[-1]
 
 
 def landing_dir_param(demo: bool = False):

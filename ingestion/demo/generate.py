@@ -1,15 +1,16 @@
 """Deterministic demo extracts for Thames Valley in the real published layouts.
 
 Writes ONS lookups, LSOA centroids and a mid-2024 small-area population file (ons/,
-population/), a data.police.uk street and stop-and-search file per month (police/YYYY-MM/, see
-stop_search.py) and the force's own recorded-crime extract for the same crimes with its
-column-mapping file (force_crime/thames-valley/, see force_extract.py) and hospital A&E assault
-data: each ED's monthly ISTV submission and each provider's ECDS extract (ae/istv/, ae/ecds/, see
-ae.py), DfE suspensions and permanent exclusions release files with a schools register (dfe/, see
-dfe.py), all from one seed: the same seed gives byte-identical files. Signals are planted for
-tests (and analysts trying the platform) to find again:
+population/), a data.police.uk street and stop-and-search file per month for two complete
+financial years, April 2023 to March 2025 (police/YYYY-MM/, see stop_search.py), and for the last
+of them the force's own recorded-crime extract for the same crimes with its column-mapping file
+(force_crime/thames-valley/, see force_extract.py) and hospital A&E assault data: each ED's monthly
+ISTV submission and each provider's ECDS extract (ae/istv/, ae/ecds/, see ae.py), DfE suspensions
+and permanent exclusions release files with a schools register (dfe/, see dfe.py), all from one
+seed: the same seed gives byte-identical files. Signals are planted for tests (and analysts
+trying the platform) to find again:
 - a hotspot LSOA in Reading whose violence rate is about six times the force's, every month;
-- a seasonal peak: violence rises to a maximum in July (police and A&E);
+- a seasonal peak: violence rises to a maximum in July each year (police and A&E);
 - A&E: a Friday and Saturday night peak of assaults (22:00–03:59); a night-time-economy hotspot
   LSOA in Oxford city centre where licensed-premises assaults cluster; sharp-object assaults
   concentrated in ages 15–24; repeat victims; one site-month resubmitted (-r2 files) and one
@@ -30,7 +31,13 @@ from ingestion.demo import ae, dfe, force_extract, stop_search
 from ingestion.demo import thames_valley as tv
 from ingestion.demo.files import write_csv
 
-DEFAULT_MONTHS = tuple(f"2025-{m:02d}" for m in range(1, 13))
+# two complete financial years, April 2023 to March 2025, so financial-year rows, year-on-year
+# trends and 13 rolling years exist (and the academic years 2022/23 and 2023/24 of the DfE files overlap)
+DEFAULT_MONTHS = tuple(str(m) for m in np.arange("2023-04", "2025-04", dtype="datetime64[M]"))
+# the hospitals' data-sharing agreement and the force's own extract began later, as they often
+# do: A&E and force-extract files cover the last 12 months only (with all months, the NHS rule's
+# overlapping-period relations, and so secondary suppression, grow with the cube of the months)
+LATER_SOURCE_MONTHS = 12
 POPULATION_YEAR = 2024
 HOTSPOT_VIOLENCE_FACTOR = 6.0
 NO_LOCATION_SHARE = 0.02
@@ -44,7 +51,7 @@ class DemoExtracts:
     months: tuple[str, ...]
     hotspot_lsoa21_code: str
     hotspot_lsoa21_name: str
-    peak_month: str
+    peak_month: str                                               # the month of the year, "07"
     police_files: list[Path] = field(default_factory=list)
     lookup_files: dict[str, Path] = field(default_factory=dict)
     population_files: list[Path] = field(default_factory=list)
@@ -57,6 +64,7 @@ class DemoExtracts:
     ae_resubmission: ae.Resubmission | None = None
     ae_istv_missing_site: str = ""                                # did not submit ISTV for…
     ae_istv_missing_month: str = ""                               # …this month
+    later_months: tuple[str, ...] = ()                            # the months of the A&E and force extracts
     dfe_files: list[Path] = field(default_factory=list)          # exclusions, school-level, by-reason, register
     dfe_planted: dfe.DfeFiles | None = None                       # the planted c and x cells, shared LSOA
 
@@ -238,6 +246,7 @@ def generate_demo_extracts(out_dir: Path, seed: int = 2025, months: Sequence[str
         ([code, names11[code], rank, 1 + (rank - 1) * 10 // len(ranked)] for rank, code in enumerate(ranked, 1)))
 
     police_files, force_files, stop_search_files = [], [], []
+    later_months = tuple(months[-LATER_SOURCE_MONTHS:])
     for month in months:
         month_number = int(month[5:7])
         season = np.where(np.arange(len(crime_types)) == violence, _violence_season(month_number),
@@ -276,28 +285,29 @@ def generate_demo_extracts(out_dir: Path, seed: int = 2025, months: Sequence[str
 
         police_files.append(write_csv(
             out_dir / "police" / month / f"{month}-{tv.FORCE_SLUG}-street.csv", STREET_HEADER, rows()))
-        force_files.append(force_extract.write_month(
-            out_dir, month, seed, crime_types, type_idx,
-            [geo.lsoa_code[j] if j >= 0 else "" for j in lsoa_idx],
-            # its own stream, so adding the extract left the street files byte-identical
-            np.random.default_rng([seed, int(month.replace("-", ""))])))
+        if month in later_months:
+            force_files.append(force_extract.write_month(
+                out_dir, month, seed, crime_types, type_idx,
+                [geo.lsoa_code[j] if j >= 0 else "" for j in lsoa_idx],
+                # its own stream, so adding the extract left the street files byte-identical
+                np.random.default_rng([seed, int(month.replace("-", ""))])))
         located = lsoa_idx >= 0
         stop_search_files.append(stop_search.write_month(
             out_dir, month, int(totals.sum()), lon[located], lat[located], geo.longitude, geo.latitude,
             np.random.default_rng([seed, int(month.replace("-", "")), 1])))
 
     # A&E from its own stream, so adding it left the police and ONS files byte-identical
-    hospital = ae.write_extracts(out_dir, tuple(months), geo.lsoa_code, geo.lad_index, geo.longitude, geo.latitude,
-                                 age_sex, np.array([_violence_season(int(m[5:7])) for m in months]),
+    hospital = ae.write_extracts(out_dir, later_months, geo.lsoa_code, geo.lad_index, geo.longitude, geo.latitude,
+                                 age_sex, np.array([_violence_season(int(m[5:7])) for m in later_months]),
                                  np.random.default_rng([seed, ae.AE_STREAM]))
 
     # DfE from its own stream too, so adding it left every other file byte-identical
     schools = dfe.write_extracts(out_dir, geo.lsoa_code, geo.lsoa_name, geo.lad_index,
                                  np.random.default_rng([seed, dfe.DFE_STREAM]))
 
-    peak = max(months, key=lambda m: _violence_season(int(m[5:7])))
-    return DemoExtracts(out_dir, tuple(months), geo.lsoa_code[hotspot], geo.lsoa_name[hotspot], peak,
+    peak = max(range(1, 13), key=_violence_season)
+    return DemoExtracts(out_dir, tuple(months), geo.lsoa_code[hotspot], geo.lsoa_name[hotspot], f"{peak:02d}",
                         police_files, lookups, [population_file], imd_file, force_files, stop_search_files,
                         hospital.istv_files, hospital.ecds_files, hospital.nighttime_hotspot_lsoa21_code,
                         hospital.resubmission, hospital.istv_missing_site, hospital.istv_missing_month,
-                        schools.files, schools)
+                        later_months, schools.files, schools)

@@ -2,7 +2,8 @@
 -- hospital-seen violence goes unreported. Every figure is one fct_indicator_value already
 -- publishes (the catalogue's LSOA × month values), so this view discloses nothing new: A&E counts
 -- are as the NHS small-number rule publishes them (rounded to 5, or hidden with a note).
--- A row for every LSOA × month either agency has a published value for.
+-- A row for every LSOA × month either agency has a published value for; a month the other agency
+-- has nothing for (its data begins later, as the demo's hospital data does) says "not delivered".
 {%- set columns = [
     ('police_violence', 'violence_offences_rate'),
     ('ae_assault_residence', 'ae_assault_rate'),
@@ -22,8 +23,9 @@ select
     {%- for name, id in columns %}
     any_value(numerator) filter (where indicator_id = '{{ id }}')::double           as {{ name }}_count,
     any_value(value) filter (where indicator_id = '{{ id }}')::double               as {{ name }}_rate,
-    any_value(coalesce(value_note, suppression_reason))
-        filter (where indicator_id = '{{ id }}')::varchar                           as {{ name }}_note{{ ',' if not loop.last }}
+    case when count(*) filter (where indicator_id = '{{ id }}') = 0 then 'not delivered'
+         else any_value(coalesce(value_note, suppression_reason)) filter (where indicator_id = '{{ id }}')
+    end::varchar                                                                    as {{ name }}_note{{ ',' if not loop.last }}
     {%- endfor %}
 from published
 group by area_code, period_start
