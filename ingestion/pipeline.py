@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ingestion import sources
+from ingestion import progress, sources
 from ingestion.errors import VruError
 from ingestion.load import MANIFEST_DDL, LoadResult, SourceSpec, discover_files, load_files
 from ingestion.settings import Settings, get_settings
@@ -63,14 +63,19 @@ def _load_layouts(pairs: list[tuple[SourceSpec, Path]], settings: Settings) -> I
     for layout, path in pairs:
         groups.setdefault(layout, []).append(path)
     report = IngestReport()
-    with writer(settings) as con:
+    # one step over the layouts: each layout's own load step then logs at DEBUG, so loading the
+    # reference data (a layout per file) says two lines, not two per file
+    names = ", ".join(sorted({layout.name for layout in groups}))
+    with writer(settings) as con, progress.current().step(f"load {names}", total=len(pairs), unit="files") as step:
         ensure_raw_tables(con)
         for layout, files in groups.items():
-            for result in load_files(con, layout, files):
+            results = load_files(con, layout, files)
+            for result in results:
                 if result.rejection:
                     report.rejections.append(str(result.rejection))
                 else:
                     report.results.append(result)
+            step.advance(len(files), rows=sum(r.rows_loaded for r in results))
     return report
 
 

@@ -141,6 +141,21 @@ def test_loading_files_logs_its_start_and_end_with_files_rows_and_bytes(tmp_path
         assert progress_lines(log)[-1].startswith("load police_street: done, 2/2 files in ")
 
 
+def test_loading_the_reference_data_logs_two_lines_not_two_per_file(tmp_path, log):
+    """Reference data is a layout per file; their loads are one step in the log."""
+    from conftest import write_mini_reference
+    from ingestion.pipeline import load_reference
+    from ingestion.settings import Settings
+
+    write_mini_reference(tmp_path / "landing")
+    files = sum(1 for _ in (tmp_path / "landing").rglob("*.csv"))
+    report = load_reference(tmp_path / "landing", Settings(warehouse_dir=tmp_path / "warehouse"))
+    lines = progress_lines(log)
+    assert len(report.results) == files > 2 and len(lines) == 2, lines
+    assert lines[0].startswith("load ") and lines[0].endswith(f": started ({files} files)")
+    assert f": done, {files}/{files} files, " in lines[1]
+
+
 MART_ROWS = {"tiny_area_count": 2_500, "tiny_period": 12, "tiny_empty": 0}
 
 

@@ -443,6 +443,23 @@ def test_report_is_replaced_whole_and_refuses_a_foreign_folder(published, tmp_pa
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_writing_the_report_logs_its_start_and_end_with_every_page(published, tmp_path, caplog):
+    """In a DAG's task log: one line as the pages begin, one as they are done, with the count of
+    pages written (counted here from the folder) and never a line per page."""
+    import logging
+
+    from ingestion import progress
+    from ingestion.report import write_report
+
+    caplog.set_level(logging.INFO, logger=progress.LOG.name)
+    index = write_report(published, tmp_path / "report", reporter=progress.Reporter(every=3600))
+    pages = sum(1 for _ in index.parent.rglob("*.html"))
+    lines = [r.getMessage() for r in caplog.records if r.name == progress.LOG.name]
+    assert len(lines) == 2, lines
+    assert lines[0] == f"report: started ({pages} pages)"
+    assert lines[1].startswith(f"report: done, {pages}/{pages} pages"), lines
+
+
 def test_cli_writes_the_report_beside_the_published_file(published, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 

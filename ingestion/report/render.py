@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -14,6 +15,7 @@ from pathlib import Path
 import jinja2
 import plotly.offline
 
+from ingestion import progress
 from ingestion.report import charts, data, templates
 
 ENGLAND = "E92000001"
@@ -236,7 +238,7 @@ def _swap_in(staging: Path, out_dir: Path) -> None:
         os.rename(staging, out_dir)
 
 
-def write_report(published_db: Path, out_dir: Path) -> Path:
+def write_report(published_db: Path, out_dir: Path, reporter: progress.Reporter | None = None) -> Path:
     """Write the report for `published_db` into `out_dir` (replaced whole); returns its index.html.
     Written in a staging folder beside `out_dir` and swapped in only when complete: a failure leaves
     the previous report as it was. Two writers of one folder (two DAGs publishing) take turns on an
@@ -250,7 +252,7 @@ def write_report(published_db: Path, out_dir: Path) -> Path:
         fcntl.flock(parent, fcntl.LOCK_EX)
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
         try:
-            _write(published_db, staging)
+            _write(published_db, staging, reporter)
             _swap_in(staging, out_dir)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -268,7 +270,7 @@ def write_published_report() -> Path:
     return write_report(published, published.parent / "report")
 
 
-def _write(published_db: Path, out: Path) -> None:
+def _write(published_db: Path, out: Path, reporter: progress.Reporter | None) -> None:
     env = _environment()
     (out / "assets").mkdir()
     (out / "areas").mkdir()
@@ -279,13 +281,18 @@ def _write(published_db: Path, out: Path) -> None:
     (out / MARKER).write_text("written by ingestion.report\n", encoding="utf-8")
     common = {"generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "source": published_db.name}
 
+    step = None          # the pages' progress, once their number is known
+
     def page(path: str, template: str, **context) -> None:
         root = "../" * path.count("/")
         html = env.get_template(template).render(root=root, **common, **context)
         (out / path).write_text(html, encoding="utf-8")
+        if step is not None:
+            step.advance(nbytes=len(html))
 
     con = data.connect(published_db)
-    try:
+    with contextlib.ExitStack() as stack:
+        stack.callback(con.close)
         rd = data.load(con)
         areas = [dict(a, level=data.LEVEL_NAMES[a["area_type"]], href=f"areas/{a['area_type']}-{a['area_code']}.html")
                  for a in rd.areas]
@@ -305,6 +312,8 @@ def _write(published_db: Path, out: Path) -> None:
         rugs = _rugs(rd, by_level)
         maps_loaded, map_indicators, maps = _maps(con, rd)
         map_of = {m["lad_code"]: m["href"] for m in maps}
+        pages = 4 + len(areas) + len(inds) + len(rugs) + len(maps)    # index, maps, multi-agency, methods
+        step = stack.enter_context(progress.current(reporter).step("report", total=pages, unit="pages"))
         page("index.html", "index", title="VRU indicator report", charts=False, checks=rd.checks, dq_passed=dq_passed,
              dq_when=f"{dq_when:%Y-%m-%d %H:%M} UTC" if dq_when else "", coverage=rd.coverage, areas=areas,
              indicators=inds, rugs=rugs, maps=maps)
@@ -327,5 +336,3 @@ def _write(published_db: Path, out: Path) -> None:
              month=f"{month:%B %Y}" if month else "", rows=ma_rows,
              scatter=charts.multi_agency_scatter(ma_rows, "ma-chart") if month else "")
         page("methods.html", "methods", title="Methods", charts=False)
-    finally:
-        con.close()
