@@ -158,7 +158,7 @@ def test_docs_site_is_generated_with_every_mart_described(built):
     for model in marts:
         assert model["description"], model["name"]
         assert all(c["description"] for c in model["columns"].values()), model["name"]
-    assert {e["name"] for e in manifest["exposures"].values()} == {"published_warehouse", "bi_dashboards"}
+    assert {e["name"] for e in manifest["exposures"].values()} == {"published_warehouse", "bi_dashboards", "html_report"}
 
 
 @pytest.mark.parametrize("change, message", [
