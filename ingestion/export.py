@@ -40,11 +40,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-import yaml
-
 from ingestion import progress
 from ingestion.errors import VruError
-from ingestion.settings import DBT_PROJECT_DIR, Settings, get_settings
+from ingestion.settings import Settings, get_settings
 
 FORMATS = ("parquet", "csv")
 # a table over this many rows with an indicator_id column is written one folder per indicator
@@ -342,21 +340,16 @@ def _text(value) -> str:
 
 
 def dbt_descriptions() -> dict[str, _Described]:
-    """The descriptions the dbt YAML gives the published tables: the mart models
-    (models/marts/*.yml), then the tables of its sources (the pipeline's provenance tables)."""
-    models_dir = DBT_PROJECT_DIR / "models"
-    found: dict[str, _Described] = {}
-    for path in sorted((models_dir / "marts").glob("*.yml")):
-        for model in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("models") or []:
-            found[model["name"]] = _Described(_text(model.get("description")), {
-                c["name"]: _text(c.get("description")) for c in model.get("columns") or []},
-                f"dbt {path.relative_to(DBT_PROJECT_DIR)}")
-    for path in sorted(models_dir.rglob("*.yml")):
-        for source in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("sources") or []:
-            for table in source.get("tables") or []:
-                found.setdefault(table["name"], _Described(_text(table.get("description")), {
-                    c["name"]: _text(c.get("description")) for c in table.get("columns") or []},
-                    f"dbt {path.relative_to(DBT_PROJECT_DIR)} (source {source['name']})"))
+    """The descriptions the dbt YAML gives the published tables (published_metadata reads it):
+    the mart models, then the tables of its sources (the pipeline's provenance tables)."""
+    from ingestion.published_metadata import dbt_declarations
+
+    dbt = dbt_declarations()
+    found = {name: _Described(_text(m.description), {c: _text(d) for c, d in m.columns.items()}, f"dbt {m.path}")
+             for name, m in dbt.models.items() if m.path.startswith("models/marts/")}
+    for (source, table), m in sorted(dbt.sources.items(), key=lambda item: item[1].path):
+        found.setdefault(table, _Described(_text(m.description), {c: _text(d) for c, d in m.columns.items()},
+                                           f"dbt {m.path} (source {source})"))
     return found
 
 

@@ -272,7 +272,8 @@ def _published_tables(con, marts: list[str]) -> list[meta.PublishedTable]:
         select = table.select()
         raw_key = meta.primary_key_of(con, "raw", table.raw_table)
         keys = tuple(k for k in (raw_key, table.key) if k and set(k) <= set(table.columns))
-        described = dbt.sources.get(("pipeline", table.raw_table))
+        source = dbt.sources.get(("pipeline", table.raw_table))
+        described = source.description if source else None
         # a column copied as it is keeps the raw table's NOT NULL
         not_null = {c.name for c in meta.working_columns(con, "raw", table.raw_table)
                     if c.not_null and table.columns.get(c.name, ("",))[0] == c.name}

@@ -42,12 +42,13 @@ class ModelDeclaration:
     description: str | None
     columns: dict[str, str | None]
     unique: tuple[tuple[str, ...], ...]     # declared unique combinations, primary_key constraints first
+    path: str = ""                          # the YAML file declaring it, relative to the dbt project
 
 
 @dataclass(frozen=True)
 class DbtDeclarations:
     models: dict[str, ModelDeclaration]
-    sources: dict[tuple[str, str], str | None]      # (source, table) → description
+    sources: dict[tuple[str, str], ModelDeclaration]      # (source, table) → its description and columns
 
 
 def _text(value) -> str | None:
@@ -68,7 +69,7 @@ def _test_name_and_arguments(test) -> tuple[str, Mapping]:
     return name.rsplit(".", 1)[-1], {**config, **(config.get("arguments") or {})}
 
 
-def _model(node: Mapping) -> ModelDeclaration:
+def _model(node: Mapping, path: str = "") -> ModelDeclaration:
     columns = {c["name"]: _text(c.get("description")) for c in node.get("columns") or []}
     primary, unique = [], []
     for constraint in node.get("constraints") or []:
@@ -86,20 +87,21 @@ def _model(node: Mapping) -> ModelDeclaration:
         if name == "unique_combination_of_columns" and arguments.get("combination_of_columns"):
             unique.append(tuple(arguments["combination_of_columns"]))
     keys = list(dict.fromkeys(primary + unique))
-    return ModelDeclaration(_text(node.get("description")), columns, tuple(keys))
+    return ModelDeclaration(_text(node.get("description")), columns, tuple(keys), path)
 
 
 def dbt_declarations(project_dir: Path = DBT_PROJECT_DIR) -> DbtDeclarations:
     """Every model and source table the project's YAML files declare."""
     models: dict[str, ModelDeclaration] = {}
-    sources: dict[tuple[str, str], str | None] = {}
+    sources: dict[tuple[str, str], ModelDeclaration] = {}
     for path in sorted([*(project_dir / "models").rglob("*.yml"), *(project_dir / "models").rglob("*.yaml")]):
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        where = str(path.relative_to(project_dir))
         for node in document.get("models") or []:
-            models[node["name"]] = _model(node)
+            models[node["name"]] = _model(node, where)
         for source in document.get("sources") or []:
             for table in source.get("tables") or []:
-                sources[(source["name"], table["name"])] = _text(table.get("description"))
+                sources[(source["name"], table["name"])] = _model(table, where)
     return DbtDeclarations(models, sources)
 
 
