@@ -36,6 +36,7 @@ CRIME_TYPES = [  # (type, share of records)
     ("Theft from the person", 0.02), ("Robbery", 0.01), ("Possession of weapons", 0.01),
 ]
 LSOAS_PER_LAD = 110
+DBT_SEEDS = Path(__file__).resolve().parent.parent / "dbt_project" / "seeds"
 LSOA_POPULATION = 1_800
 
 
@@ -66,13 +67,18 @@ def write_reference(con: duckdb.DuckDBPyConnection, root: Path, total_lsoas: int
             lsoa += 1
     con.execute("CREATE OR REPLACE TEMP TABLE area (force VARCHAR, f INTEGER, lad INTEGER, lsoa INTEGER)")
     con.executemany("INSERT INTO area VALUES (?, ?, ?, ?)", rows)
-    con.execute("""CREATE OR REPLACE TEMP TABLE area_codes AS SELECT force, f, lsoa,
+    # the force areas' real codes (the police_force seed: the platform counts a force-month as
+    # delivered through them); MSOAs of five LSOAs within one district, never across two
+    seed = DBT_SEEDS / "police_force.csv"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE area_codes AS SELECT force, f, lsoa,
         printf('E01%06d', 500000 + lsoa) AS lsoa_code, printf('Bench %03d%s', lad, chr(65 + lsoa % 26)) AS lsoa_name,
-        printf('E02%06d', 500000 + lsoa // 5) AS msoa_code, printf('Bench MSOA %06d', lsoa // 5) AS msoa_name,
+        printf('E02%06d', 500000 + msoa) AS msoa_code, printf('Bench MSOA %06d', msoa) AS msoa_name,
         printf('E07900%03d', lad) AS lad_code, printf('Bench district %03d', lad) AS lad_name,
         printf('E22900%03d', lad) AS csp_code, printf('Bench CSP %03d', lad) AS csp_name,
-        printf('E23900%03d', f) AS pfa_code, initcap(replace(force, '-', ' ')) AS pfa_name,
-        printf('E1200000%d', 1 + f % 9) AS region_code FROM area""")
+        s.pfa_code, initcap(replace(force, '-', ' ')) AS pfa_name,
+        printf('E1200000%d', 1 + f % 9) AS region_code
+        FROM (SELECT *, dense_rank() OVER (ORDER BY lad, lsoa // 5) AS msoa FROM area) AS area
+        JOIN read_csv('{seed}') AS s ON s.force_id = area.force""")
     ons, population = root / "reference" / "ons", root / "reference" / "population"
     ons.mkdir(parents=True, exist_ok=True)
     population.mkdir(parents=True, exist_ok=True)

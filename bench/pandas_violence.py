@@ -4,7 +4,8 @@ sexual offences by the LSOA of the map point, identical repeated records counted
 LSOA of a delivering force counted (zero when it had none), per 1,000 residents (population
 averaged over the period's months), Byar's 95% CI from 10 events, exact Poisson below, no rate
 below 10 events; for LSOA, MSOA, LAD, CSP and PFA, by month, quarter, calendar year, financial
-year and rolling 12 months (complete periods only)."""
+year and rolling 12 months (complete periods only). Records with no location count at the force
+area of the force whose file they came from (as forces publish their totals), never below."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from scipy.stats import chi2
 
 Z = 1.959963984540054
 VIOLENCE = "Violence and sexual offences"
+FORCE_SEED = Path(__file__).resolve().parent.parent / "dbt_project" / "seeds" / "police_force.csv"
 
 
 def _ci(observed: np.ndarray, population: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -61,8 +63,9 @@ def violence_indicator(street_files: list[Path], reference_dir: Path) -> pd.Data
              .merge(lsoa_msoa.rename(columns={"LSOA21CD": "lsoa", "MSOA21CD": "msoa"})[["lsoa", "msoa"]])
              .merge(population))
 
-    crimes = pd.concat([pd.read_csv(f, dtype=str, keep_default_na=False, na_values=[""]) for f in street_files],
-                       ignore_index=True)
+    # the force is in each file's name: YYYY-MM-<force>-street.csv
+    crimes = pd.concat([pd.read_csv(f, dtype=str, keep_default_na=False, na_values=[""])
+                        .assign(force=Path(f).name[8:-len("-street.csv")]) for f in street_files], ignore_index=True)
     with_id = crimes[crimes["Crime ID"].notna()].drop_duplicates()
     crimes = pd.concat([with_id, crimes[crimes["Crime ID"].isna()]], ignore_index=True)
     placed = crimes[crimes["LSOA code"].notna()]
@@ -76,12 +79,19 @@ def violence_indicator(street_files: list[Path], reference_dir: Path) -> pd.Data
     grid = areas.merge(delivered, on="pfa")
     grid = grid.merge(counts, on=["lsoa", "Month"], how="left").fillna({"numerator": 0})
 
+    forces = pd.read_csv(FORCE_SEED)[["force_id", "pfa_code"]].rename(columns={"force_id": "force", "pfa_code": "pfa"})
+    unlocated = (crimes[crimes["LSOA code"].isna() & (crimes["Crime type"] == VIOLENCE)].merge(forces)
+                 .groupby(["pfa", "Month"]).size().rename("unlocated").reset_index())
+
     periods = _periods(sorted(grid["Month"].unique()))
     per_period = grid.merge(periods, on="Month")
     out = []
     for level in ["lsoa", "msoa", "lad", "csp", "pfa"]:
         by_month = per_period.groupby([level, "period_type", "period_start", "Month"], as_index=False).agg(
             numerator=("numerator", "sum"), population=("population", "sum"))
+        if level == "pfa":
+            by_month = by_month.merge(unlocated, on=["pfa", "Month"], how="left").fillna({"unlocated": 0})
+            by_month["numerator"] += by_month.pop("unlocated")
         agg = by_month.groupby([level, "period_type", "period_start"], as_index=False).agg(
             numerator=("numerator", "sum"), denominator=("population", "mean"))
         agg["value"] = agg["numerator"] / agg["denominator"] * 1000

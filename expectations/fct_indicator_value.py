@@ -17,6 +17,7 @@ def contract_columns(model: str = "fct_indicator_value") -> list[str]:
 def build_suite():
     import great_expectations as gx
     import great_expectations.expectations as gxe
+    from great_expectations.expectations.row_conditions import Column
 
     from ingestion.codes import AREA_LEVELS, COMPARISONS, PERIOD_TYPES, VALUE_NOTES
 
@@ -29,10 +30,9 @@ def build_suite():
         *[gxe.ExpectColumnValuesToNotBeNull(column=c, meta=why("key and count columns are always filled"))
           for c in ("indicator_id", "area_code", "area_type", "period_type", "period_start",
                     "period_end", "is_suppressed")],
-        gxe.ExpectColumnValuesToNotBeNull(column="denominator", row_condition="value_note.isnull()",
-                                          condition_parser="pandas",
+        gxe.ExpectColumnValuesToNotBeNull(column="denominator", row_condition=Column("value_note").is_null(),
                                           meta=why("every delivered value has its population; a not-delivered row has none")),
-        gxe.ExpectColumnValuesToBeNull(column="value", row_condition="value_note.notnull()", condition_parser="pandas",
+        gxe.ExpectColumnValuesToBeNull(column="value", row_condition=Column("value_note").is_not_null(),
                                        meta=why("an area-period not delivered is never shown as a value (a low rate)")),
         gxe.ExpectColumnValuesToBeInSet(column="value_note", value_set=list(VALUE_NOTES)),
         gxe.ExpectColumnValuesToBeInSet(column="area_type", value_set=list(AREA_LEVELS)),

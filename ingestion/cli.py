@@ -379,30 +379,53 @@ def build(
                                       help="Rebuild every model from scratch (after upgrading the platform's models)."),
 ) -> None:
     """Build the dbt models (staging → intermediate → marts) with their tests. By default only
-    what changed deliveries can move is rebuilt (months of new or replaced street files)."""
-    from ingestion.transform import run_dbt
+    what changed deliveries can move is rebuilt (months of new or replaced street files), and
+    nothing at all when no delivery changed since the last build."""
+    from ingestion.transform import build as run
 
-    args = ["build", "--full-refresh"] if full_refresh else ["build"]
-    _run_step("dbt build", lambda: (run_dbt(args), "models built and tested")[1])
+    _run_step("dbt build", run, None, full_refresh)
 
 
 @app.command()
-def publish() -> None:
-    """Publish the checked marts as the read-only warehouse file, and the HTML report beside it."""
+def publish(
+    force: bool = typer.Option(False, "--force", help="Write the published file even when nothing changed since it was."),
+) -> None:
+    """Publish the checked marts as the read-only warehouse file, and the HTML report beside it.
+    With nothing new since the last publish, both are left as they are."""
+    _publish_and_report(force)
+
+
+@app.command()
+def refresh() -> None:
+    """Everything after loading, as the DAGs run it, each step only when something is new: checks
+    on new deliveries, the dbt build, checks on the rows it rebuilt, publish and the HTML report.
+    With nothing new since the last run this does no dbt work and rewrites nothing."""
+    from ingestion import pipeline
+    from ingestion.transform import build as run_build
+
+    _run_step("Checking new raw deliveries", pipeline.check_raw)
+    _run_step("dbt build", run_build)
+    _run_step("Checking the marts", pipeline.check_marts)
+    _publish_and_report()
+
+
+def _publish_and_report(force: bool = False) -> None:
     from ingestion.publish import publish as run
+    from ingestion.report import ReportError, write_published_report
 
-    published = _run_step("Publishing the marts", run)
-    console.print(f"Open {escape(str(_write_report(published)))} in a browser.")
+    def publish_step() -> str:
+        target = get_settings().published_db
+        before = target.stat().st_mtime_ns if target.exists() else None
+        published = run(force=force)
+        return f"{published} (unchanged: nothing new since the last publish)" \
+            if before == published.stat().st_mtime_ns else str(published)
 
-
-def _write_report(published: Path) -> Path:
-    """The HTML report of a published file, in report/ beside it (`vru report` writes it elsewhere)."""
-    from ingestion.report import ReportError, write_report
-
+    _run_step("Publishing the marts", publish_step)
     try:
-        return _run_step("Writing the HTML report", write_report, published, published.parent / "report")
+        index = _run_step("Writing the HTML report", write_published_report)
     except ReportError as error:
         _fail(str(error))
+    console.print(f"Open {escape(str(index))} in a browser.")
 
 
 @app.command("export", no_args_is_help=True)

@@ -218,54 +218,64 @@ def _record_check(con, suite: str, rows: int, report) -> None:
     )
 
 
-# GX validates pandas batches (see quality.py); batches of about this many rows keep memory
-# bounded (a national year of street files is 6.5 million rows)
-CHECK_BATCH_ROWS = 1_000_000
+def _load_batch_query(table: str, load_ids: list[str]) -> str:
+    listed = ", ".join("'" + load_id.replace("'", "''") + "'" for load_id in load_ids)
+    return f"SELECT * FROM {table} WHERE _load_id IN ({listed})"
 
 
-def _chunks(sizes: list[tuple[str, int]]) -> list[list[str]]:
-    """Consecutive groups of keys whose sizes add up to about CHECK_BATCH_ROWS (a key is never split)."""
-    limit, chunks, size = CHECK_BATCH_ROWS, [[]], 0
-    for key, rows in sizes:
-        if chunks[-1] and size + rows > limit:
-            chunks.append([])
-            size = 0
-        chunks[-1].append(key)
-        size += rows
-    return [c for c in chunks if c]
+def _check_loads(con, settings: Settings, spec: SourceSpec, loads: list[tuple[str, int]]) -> tuple[list, list]:
+    """Validate the loads together; when they fail, halve and validate each half, down to single
+    deliveries, so only the bad ones are held back (k bad of n cost about 2k·log2(n) more
+    validations, none when all pass). Returns (passed, failed) as (load ids, rows, report)."""
+    from ingestion.quality import validate_queries
+
+    ids = [load_id for load_id, _ in loads]
+    report = validate_queries(con, settings.gx_dir, {spec.gx_suite: _load_batch_query(spec.raw_table, ids)})
+    rows = sum(n for _, n in loads)
+    if report.success:
+        return [(ids, rows, report)], []
+    if len(loads) == 1:
+        return [], [(ids, rows, report)]
+    half = len(loads) // 2
+    passed_a, failed_a = _check_loads(con, settings, spec, loads[:half])
+    passed_b, failed_b = _check_loads(con, settings, spec, loads[half:])
+    return passed_a + passed_b, failed_a + failed_b
 
 
 def check_raw(settings: Settings | None = None) -> str:
-    """Great Expectations on every delivery not yet checked, whole deliveries at a time. Passing
-    loads become usable by dbt; loads in a failing batch are marked failed (staging leaves them
-    out) and the step fails."""
-    from ingestion.quality import validate_frames
-
+    """Great Expectations, inside DuckDB, on every delivery not yet checked (only new loads: a
+    delivery is checked once). A source's pending deliveries are validated together; passing
+    loads become usable by dbt; deliveries that fail are found by halving and marked failed
+    (staging leaves them out), and the step fails naming them."""
     settings = settings or get_settings()
     done, failures = [], []
     with writer(settings) as con:
         ensure_raw_tables(con)
         con.execute(MANIFEST_DDL)
         for spec in sources.gated_sources():
-            source, table, suite = spec.name, spec.raw_table, spec.gx_suite
             pending = con.execute(
                 "SELECT load_id, rows_loaded FROM raw.load_manifest WHERE source = ? "
-                "AND outcome = 'loaded' AND check_status = 'pending' ORDER BY source_file", [source]).fetchall()
-            for load_ids in _chunks(pending):
-                batch = con.execute(f"SELECT * FROM {table} WHERE _load_id IN (SELECT unnest(?::VARCHAR[]))",
-                                    [load_ids]).fetchdf()
-                report = validate_frames(settings.gx_dir, {suite: batch})
-                status = "passed" if report.success else "failed"
-                con.execute("UPDATE raw.load_manifest SET check_status = ? WHERE load_id IN (SELECT unnest(?))",
-                            [status, load_ids])
-                _record_check(con, suite, len(batch), report)
-                done.append(f"{source}: {len(load_ids)} deliveries, {len(batch)} rows {status}")
-                failures += report.failures()
-                del batch
+                "AND outcome = 'loaded' AND check_status = 'pending' ORDER BY source_file", [spec.name]).fetchall()
+            if not pending:
+                continue
+            passed, failed = _check_loads(con, settings, spec, pending)
+            for status, results in (("passed", passed), ("failed", failed)):
+                for load_ids, rows, report in results:
+                    con.execute("UPDATE raw.load_manifest SET check_status = ? WHERE load_id IN (SELECT unnest(?))",
+                                [status, load_ids])
+                    _record_check(con, spec.gx_suite, rows, report)
+                    done.append(f"{spec.name}: {len(load_ids)} deliveries, {rows} rows {status}")
+                    if status == "failed":
+                        failures += [f"{_source_files(con, load_ids)}: {failure}" for failure in report.failures()]
     if failures:
         raise ChecksFailed("raw batch failed its checks; it will not reach the marts:\n  "
                            + "\n  ".join(failures))
     return "; ".join(done) or "no new deliveries to check"
+
+
+def _source_files(con, load_ids: list[str]) -> str:
+    return ", ".join(r[0] for r in con.execute(
+        "SELECT source_file FROM raw.load_manifest WHERE load_id IN (SELECT unnest(?)) ORDER BY 1", [load_ids]).fetchall())
 
 
 class MartsNotBuilt(VruError):
@@ -283,11 +293,21 @@ def _delivered_sources(con) -> list[str]:
         [counted]).fetchall()]
 
 
+def _checked_since_last_build(con) -> bool:
+    """The marts' last check passed, and no dbt build started after it (a build skipped because
+    nothing was new starts none)."""
+    last = con.execute("SELECT success, checked_at FROM raw.check_result WHERE suite = 'fct_indicator_value' "
+                       "ORDER BY checked_at DESC LIMIT 1").fetchone()
+    started = con.execute("SELECT max(started_at) FROM raw.dbt_build_started").fetchone()[0] if con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = 'dbt_build_started'"
+    ).fetchone()[0] else None
+    return bool(last and last[0] and started is not None and last[1] > started)
+
+
 def check_marts(settings: Settings | None = None, everything: bool = False) -> str:
     """Great Expectations on the indicator values the last dbt build wrote (dbt's
-    int_refresh__indicator / int_refresh__period say which), or on the whole mart; one or more
-    indicators at a time (the suite's keys all include the indicator, so uniqueness holds within
-    each batch); one result.
+    int_refresh__indicator / int_refresh__period say which), or on the whole mart, inside DuckDB;
+    one result.
 
     First day: raises MartsNotBuilt when the marts do not exist yet (the CLI says so and goes
     on). When `fct_indicator_value` is empty and no source other than reference data (lookups,
@@ -296,17 +316,19 @@ def check_marts(settings: Settings | None = None, everything: bool = False) -> s
     marts (dim_area, fct_area_population, …) can be published on a fresh warehouse. An empty
     mart while some source *has* delivered data is checked as usual and fails (the suite wants
     at least one row). When the build rewrote nothing, the mart's last result stands — unless
-    there is none, in which case the whole mart is checked."""
-    from ingestion.quality import QualityReport, validate_frames
+    there is none, in which case the whole mart is checked. When no build ran since the last
+    passing check (nothing was new), nothing is checked or recorded."""
+    from ingestion.quality import QualityReport, validate_queries
 
     settings = settings or get_settings()
-    outcomes, rows = [], 0
     with writer(settings) as con:
         built = con.execute("SELECT count(*) FROM information_schema.tables "
                             "WHERE table_schema = 'marts' AND table_name = 'fct_indicator_value'").fetchone()[0]
         if not built:
             raise MartsNotBuilt(f"the marts are not built yet in {settings.working_db} (no marts.fct_indicator_value)")
         con.execute(MANIFEST_DDL)
+        if not everything and _checked_since_last_build(con):
+            return "the marts were not rebuilt since their last passing check: nothing new to check"
         checked_before = con.execute(
             "SELECT count(*) FROM raw.check_result WHERE suite = 'fct_indicator_value'").fetchone()[0]
         empty = not con.execute("SELECT count(*) FROM marts.fct_indicator_value").fetchone()[0]
@@ -323,9 +345,9 @@ def check_marts(settings: Settings | None = None, everything: bool = False) -> s
                        (SELECT (indicator_id, period_type, period_start) FROM intermediate.int_refresh__period)
                     OR value_note IS NOT NULL)
                 """ if scoped else "true"
-        con.execute(f"CREATE OR REPLACE TEMP VIEW _mart_rows AS SELECT * FROM marts.fct_indicator_value WHERE {where}")
-        sizes = con.execute("SELECT indicator_id, count(*) FROM _mart_rows GROUP BY ALL ORDER BY ALL").fetchall()
-        if scoped and not sizes:
+        batch = f"SELECT * FROM marts.fct_indicator_value WHERE {where}"
+        rows = con.execute(f"SELECT count(*) FROM ({batch})").fetchone()[0]
+        if scoped and not rows:
             # the build rewrote nothing; the mart's last check still stands, and is recorded again
             # (as of now) when it passed, since publishing wants a check newer than the last build
             last = con.execute("SELECT success FROM raw.check_result WHERE suite = 'fct_indicator_value' "
@@ -333,13 +355,7 @@ def check_marts(settings: Settings | None = None, everything: bool = False) -> s
             if last and last[0]:
                 _record_check(con, "fct_indicator_value", 0, QualityReport(()))
             return "no indicator values were rebuilt; nothing new to check"
-        for indicators in _chunks(sizes) or [[]]:
-            frame = con.execute("SELECT * FROM _mart_rows WHERE indicator_id IN (SELECT unnest(?::VARCHAR[]))",
-                                [indicators]).fetchdf()
-            outcomes += validate_frames(settings.gx_dir, {"fct_indicator_value": frame}).outcomes
-            rows += len(frame)
-            del frame
-        report = QualityReport(tuple(outcomes))
+        report = validate_queries(con, settings.gx_dir, {"fct_indicator_value": batch})
         _record_check(con, "fct_indicator_value", rows, report)
     if not report.success:
         raise ChecksFailed("fct_indicator_value failed its checks; not published:\n  "

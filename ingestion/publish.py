@@ -14,6 +14,7 @@ provenance tables and views), and analyst views join the names to the codes.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -21,12 +22,14 @@ from pathlib import Path
 
 import duckdb
 
-from ingestion import progress
+from ingestion import build_state, progress
 from ingestion import published_metadata as meta
 from ingestion.errors import VruError
 from ingestion.load import MANIFEST_DDL
 from ingestion.settings import Settings, get_settings
-from ingestion.warehouse import remove_partial_publications, writer
+from ingestion.warehouse import connect_working, remove_partial_publications, writer
+
+log = logging.getLogger(__name__)
 
 PUBLISHED_STORAGE_VERSION = "v1.4.0"
 # Pipeline metadata published beside the marts so `vru status` and analysts can see provenance:
@@ -215,7 +218,7 @@ def _assert_checks_passed(con) -> None:
                              f"({last[2]:%Y-%m-%d %H:%M:%S}): run `vru check` first")
 
 
-def publish(settings: Settings | None = None, reporter: progress.Reporter | None = None) -> Path:
+def publish(settings: Settings | None = None, reporter: progress.Reporter | None = None, force: bool = False) -> Path:
     """Copy the checked marts, the published views and the scrubbed pipeline metadata into a new
     file beside the published one, then rename it over it, all under the writer lock. Whatever
     fails (a copy, DETACH, the rename), no `.publishing-*` file is left behind; one left by a
@@ -227,6 +230,9 @@ def publish(settings: Settings | None = None, reporter: progress.Reporter | None
     check" as a pass, and the reference marts (dim_area, fct_area_population, …) are published
     with an empty fct_indicator_value.
 
+    When nothing changed since the last publish (build_state.publish_needed: no build, check or
+    delivery since), the published file is left as it is, unless `force`.
+
     Progress (progress.py): a step "publish" counting the tables and views written and their rows."""
     settings = settings or get_settings()
     target = settings.published_db
@@ -237,7 +243,11 @@ def publish(settings: Settings | None = None, reporter: progress.Reporter | None
     with writer(settings) as con:
         try:
             con.execute(MANIFEST_DDL)                   # the pipeline's tables, on any warehouse
+            if not force and build_state.publish_needed(con, target) is None:
+                log.info("%s is as the warehouse is (nothing new since it was published): not rewritten", target)
+                return target
             _assert_checks_passed(con)
+            state = build_state.pipeline_state(con)
             marts = [r[0] for r in con.execute(
                 "SELECT table_name FROM information_schema.tables "
                 "WHERE table_schema = 'marts' ORDER BY 1").fetchall()]
@@ -253,6 +263,8 @@ def publish(settings: Settings | None = None, reporter: progress.Reporter | None
             con.execute("DETACH published")
             con.close()
             os.replace(staging_file, target)
+            with contextlib.closing(connect_working(settings)) as again:     # still under the lock
+                build_state.record_publish(again, state)
         finally:
             # once the connection has closed, so nothing writes the copy again
             con.close()

@@ -21,9 +21,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ingestion import build_state
 from ingestion.errors import VruError
 from ingestion.settings import DBT_PROJECT_DIR, Settings, get_settings
-from ingestion.warehouse import writer_child, writer_lock
+from ingestion.warehouse import writer, writer_child, writer_lock
 
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 
@@ -36,7 +37,7 @@ def dbt_env(settings: Settings | None = None) -> dict[str, str]:
     """Environment dbt needs: the absolute DuckDB path (cosmos copies the project elsewhere)."""
     settings = settings or get_settings()
     return {"VRU_WAREHOUSE_PATH": str(settings.working_db), "VRU_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "False", build_state.FINGERPRINT_ENV: build_state.project_fingerprint()}
 
 
 def run_dbt(args: Sequence[str] = ("build",), settings: Settings | None = None,
@@ -58,3 +59,18 @@ def run_dbt(args: Sequence[str] = ("build",), settings: Settings | None = None,
         start = next((i for i, ln in enumerate(lines) if "Completed with" in ln or "Encountered an error" in ln), -25)
         raise DbtFailed(f"dbt {' '.join(args)} failed:\n" + "\n".join(ln for ln in lines[start:] if ln.strip())[-4000:])
     return stdout
+
+
+def build(settings: Settings | None = None, full_refresh: bool = False) -> str:
+    """`dbt build` when something is new since the last complete build (build_state.py: new or
+    withdrawn deliveries, a changed dbt project, no build yet); with nothing new, no dbt at all.
+    A full refresh always builds."""
+    settings = settings or get_settings()
+    reason = None
+    if not full_refresh:
+        with writer(settings) as con:
+            reason = build_state.build_needed(con)
+        if reason is None:
+            return "nothing new since the last build: dbt not run"
+    run_dbt(["build", "--full-refresh"] if full_refresh else ["build"], settings)
+    return f"models built and tested ({reason or 'full refresh'})"

@@ -228,17 +228,18 @@ def writer(settings: Settings | None = None) -> Iterator[duckdb.DuckDBPyConnecti
     """A read-write connection to the working warehouse, under the writer lock."""
     settings = settings or get_settings()
     with writer_lock(settings):
-        con = _connect(settings)
+        con = connect_working(settings)
         try:
             yield con
         finally:
             con.close()
 
 
-def _connect(settings: Settings, wait_s: float = 10.0) -> duckdb.DuckDBPyConnection:
-    """Open the working file read-write. DuckDB's own file lock is a second lock: a writer killed
-    a moment ago (or its dbt, killed with it) may still hold it for the instant the kernel takes
-    to close its files after ours is dropped, so a lock conflict is retried briefly."""
+def connect_working(settings: Settings, wait_s: float = 10.0) -> duckdb.DuckDBPyConnection:
+    """Open the working file read-write, only under the writer lock (`writer` takes it). DuckDB's
+    own file lock is a second lock: a writer killed a moment ago (or its dbt, killed with it) may
+    still hold it for the instant the kernel takes to close its files after ours is dropped, so a
+    lock conflict is retried briefly."""
     deadline = time.monotonic() + wait_s
     while True:
         try:

@@ -273,7 +273,7 @@ def test_sigkill_during_ingest_build_and_publish_leaves_no_unlocked_writer_and_r
     published = publish(settings)
     before = published.read_bytes()
     folder = published.parent
-    vru = start_vru(env, "publish")
+    vru = start_vru(env, "publish", "--force")      # nothing changed since the publish above
     wait_for(lambda: holds_the_lock(settings, vru.pid), "publish holds the lock", process=vru)
     wait_for(lambda: list(folder.glob(".publishing-*.duckdb")), "publish writes its copy", process=vru,
              every_s=0.0005)

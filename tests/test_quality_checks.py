@@ -1,14 +1,26 @@
-"""Great Expectations suites: clean data passes; a broken batch fails the specific expectation
-with its unexpected count — not because GX raised (STACK_NOTES.md: on the broken SQL path every
-expectation "fails" with an exception, so success=False alone proves nothing)."""
+"""Great Expectations suites, run inside DuckDB (ingestion/gx_duckdb.py): clean data passes; a
+broken batch fails the specific expectation with its unexpected count — not because GX raised
+(STACK_NOTES.md: on GX's unfixed SQL path every expectation "fails" with an exception, so
+success=False alone proves nothing)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import duckdb
 import pandas as pd
 
-from ingestion.quality import data_docs_index, validate_frames
+from ingestion.quality import data_docs_index, validate_queries
+
+
+def validate_frames(gx_dir, frames: dict[str, pd.DataFrame]):
+    """Each frame becomes a DuckDB table of the suite's name, validated through the SQL path."""
+    con = duckdb.connect()
+    for name, frame in frames.items():
+        con.register("_frame", frame)
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM _frame")
+        con.unregister("_frame")
+    return validate_queries(con, gx_dir, {name: f"SELECT * FROM {name}" for name in frames})
 
 
 def police_batch(rows: int = 20) -> pd.DataFrame:
@@ -107,3 +119,50 @@ def test_missing_column_is_reported_not_raised(tmp_path):
     report = validate_frames(tmp_path / "gx", {"raw_police_street": police_batch().drop(columns="context")})
     assert not report.success
     assert report.outcome("raw_police_street", "expect_table_columns_to_match_set").success is False
+
+
+def test_checks_read_real_values_inside_duckdb_and_bring_back_only_aggregates(tmp_path):
+    """A million raw rows with NULL months and unknown crime types planted at known places: GX's
+    SQL path (ingestion/gx_duckdb.py) counts each exactly, and what leaves DuckDB is a few hundred
+    rows of aggregates and samples, not the table (no pandas copy)."""
+    from ingestion.gx_duckdb import DuckDBExecutionEngine
+
+    rows = 1_000_000
+    con = duckdb.connect()
+    con.register("_frame", police_batch(1))
+    con.execute("CREATE TABLE raw_police_street AS SELECT * FROM _frame LIMIT 0")
+    con.execute(f"""
+        INSERT INTO raw_police_street
+        SELECT 'thames-valley', printf('%064x', i), CASE WHEN i % 9973 = 0 THEN NULL ELSE DATE '2025-01-01' END,
+               'Thames Valley Police', 'Thames Valley Police', -0.97, 51.45, 'On or near Broad Street',
+               'E0109000' || (i % 4 + 1), 'Reading 001A',
+               CASE WHEN i % 7919 = 0 THEN 'Bogus' ELSE 'Burglary' END, NULL, NULL,
+               'load-1', '2025-01-thames-valley-street.csv', repeat('0', 64), TIMESTAMP '2025-03-01 09:00', i + 1
+        FROM range({rows}) AS r(i)""")
+    fetched_before = DuckDBExecutionEngine.rows_fetched
+    report = validate_queries(con, tmp_path / "gx", {"raw_police_street": "SELECT * FROM raw_police_street"})
+    fetched = DuckDBExecutionEngine.rows_fetched - fetched_before
+
+    null_months = sum(1 for i in range(rows) if i % 9973 == 0)          # 101, worked out apart from DuckDB
+    bogus_types = sum(1 for i in range(rows) if i % 7919 == 0)          # 127
+    failed = sorted((o.expectation_type, o.columns, o.unexpected_count) for o in report.outcomes if not o.success)
+    assert failed == [("expect_column_values_to_be_in_set", "crime_type", bogus_types),
+                      ("expect_column_values_to_not_be_null", "month", null_months)]
+    assert all(o.raised is None for o in report.outcomes)
+    assert "Bogus" in report.outcome("raw_police_street", "expect_column_values_to_be_in_set", "crime_type").partial_unexpected
+    assert report.outcome("raw_police_street", "expect_column_values_to_match_regex", "lsoa_code").success
+    assert 0 < fetched < 2_000, f"{fetched} rows left DuckDB for a {rows}-row table"
+
+
+def test_a_force_extract_flagging_most_crimes_as_knife_crime_fails_the_share_check(tmp_path):
+    """The force extract's knife flag read the wrong way round flags most crimes: at most half may
+    be flagged (3 of 4 here fails, 2 of 4 passes), counted in DuckDB on the BOOLEAN column."""
+    con = duckdb.connect()
+    for flags, passes in [((True, True, True, False), False), ((True, True, False, False), True)]:
+        con.execute("CREATE OR REPLACE TABLE knife AS SELECT unnest(?::BOOLEAN[]) AS is_knife_or_sharp_instrument",
+                    [list(flags)])
+        report = validate_queries(con, tmp_path / "gx", {"raw_force_recorded_crime": "SELECT * FROM knife"})
+        share = report.outcome("raw_force_recorded_crime", "expect_column_values_to_be_in_set",
+                               "is_knife_or_sharp_instrument")
+        assert share.raised is None
+        assert (share.success, share.unexpected_count) == (passes, sum(flags))

@@ -64,14 +64,13 @@ def test_cli_exits_non_zero_naming_file_row_and_rule(tmp_path):
     assert "earlier loads are unchanged" in output
 
 
-def test_checks_run_in_batches_of_whole_deliveries_and_only_the_failing_batch_is_held_back(
-        warehouse_env, tmp_path, monkeypatch):
-    """GX validates bounded batches (memory): a bad delivery fails its own batch, the good one in
-    another batch passes, and the mart check over several batches is still one result."""
+def test_pending_deliveries_are_checked_together_and_only_the_failing_one_is_held_back(warehouse_env, tmp_path):
+    """GX validates a source's new deliveries together; when they fail, halving finds the bad
+    delivery: it alone is held back, the good one passes, each with its own recorded result, and
+    the mart check is one result."""
     from ingestion import pipeline
     from ingestion.transform import run_dbt
 
-    monkeypatch.setattr(pipeline, "CHECK_BATCH_ROWS", 5)
     landing = write_mini_reference(tmp_path / "landing")
     good = write_street(landing / "police", "2025-01", [(A, VIOLENCE, 11)])
     bad = write_street(landing / "police", "2025-02", [(A, VIOLENCE, 4)])

@@ -26,9 +26,10 @@ from cosmos.constants import InvocationMode
 from cosmos.hooks.subprocess import FullOutputSubprocessHook, FullOutputSubprocessResult
 from cosmos.operators.local import DbtBuildLocalOperator
 
+from ingestion import build_state
 from ingestion.settings import DBT_PROJECT_DIR, get_settings
 from ingestion.transform import dbt_env
-from ingestion.warehouse import WriterLock, writer_child, writer_lock
+from ingestion.warehouse import WriterLock, connect_working, writer_child, writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,18 @@ class LockedDbtBuildOperator(DbtBuildLocalOperator):
     _writer_lock: WriterLock | None = None
 
     def execute(self, context, **kwargs):
+        """Skipped (not failed) when nothing is new since the last complete build
+        (ingestion/build_state.py): the tasks after it run anyway and find nothing to do."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
         with writer_lock() as lock:
+            with contextlib.closing(connect_working(get_settings())) as con:
+                reason = build_state.build_needed(con)
+            if reason is None:
+                raise AirflowSkipException("nothing new since the last build: dbt not run")
+            log.info("dbt build: %s", reason)
+            # the project as it is now, recorded by the build's on-run-end hook
+            self.env = {**(self.env or {}), build_state.FINGERPRINT_ENV: build_state.project_fingerprint()}
             self._writer_lock = lock
             try:
                 return super().execute(context, **kwargs)
@@ -133,8 +145,9 @@ def check_build_publish():
     """The tail every ingest DAG shares, as tasks in the current DAG: GX on new raw deliveries →
     dbt build → GX on the marts → publish → the HTML report of the published file (report/ beside
     it, swapped in whole: a failed report leaves the previous one and the published file as they
-    were). Returns (first task, last task) for wiring."""
-    from airflow.sdk import chain, task
+    were). With nothing new, dbt is skipped and the others do nothing. Returns (first task, last
+    task) for wiring."""
+    from airflow.sdk import TriggerRule, chain, task
 
     @task
     def check_raw() -> str:
@@ -142,19 +155,21 @@ def check_build_publish():
 
         return run()
 
-    @task
+    # dbt_build is skipped when nothing is new; what follows still runs (none failed) and finds
+    # nothing to do itself, so a publish that failed after an earlier build is still retried
+    @task(trigger_rule=TriggerRule.NONE_FAILED)
     def check_marts() -> str:
         from ingestion.pipeline import check_marts as run
 
         return run()
 
-    @task
+    @task(trigger_rule=TriggerRule.NONE_FAILED)
     def publish() -> str:
         from ingestion.publish import publish as run
 
         return str(run())
 
-    @task
+    @task(trigger_rule=TriggerRule.NONE_FAILED)
     def report() -> str:
         from ingestion.report import write_published_report
 

@@ -115,6 +115,7 @@
     create table if not exists raw.dbt_built_load (
         load_id varchar, source varchar, source_file varchar, recorded_at timestamp);
     create table if not exists raw.dbt_build_started (started_at timestamp);
+    create table if not exists raw.dbt_build_state (fingerprint varchar, recorded_at timestamp);
     {%- if flags.WHICH in ['build', 'run', 'seed', 'snapshot'] %}
     delete from raw.dbt_build_started;
     insert into raw.dbt_build_started values ((now() at time zone 'UTC')::timestamp);
@@ -123,7 +124,9 @@
 
 {#- on-run-end: after a build that ran every incremental model with no error, failure or skip,
     the loads it was built from become the baseline of the next incremental build (a partial
-    `--select` build leaves the baseline alone, so its months are redone next time). -#}
+    `--select` build leaves the baseline alone, so its months are redone next time), and the
+    project's fingerprint (VRU_BUILD_FINGERPRINT, from ingestion/build_state.py) is recorded, so a
+    run with nothing new and the same project skips dbt altogether. -#}
 {% macro record_built_loads(results) %}
     {%- if execute -%}
         {%- set bad = results | selectattr('status', 'in', ['error', 'fail', 'skipped', 'runtime error']) | list -%}
@@ -138,6 +141,9 @@
                 delete from raw.dbt_built_load;
                 insert into raw.dbt_built_load
                 select load_id, source, source_file, now()::timestamp from raw.accepted_load;
+                delete from raw.dbt_build_state;
+                insert into raw.dbt_build_state
+                values ('{{ env_var("VRU_BUILD_FINGERPRINT", "") }}', (now() at time zone 'UTC')::timestamp);
             {%- endcall -%}
             {%- do adapter.commit() -%}
         {%- endif -%}

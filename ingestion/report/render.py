@@ -262,12 +262,26 @@ def write_report(published_db: Path, out_dir: Path, reporter: progress.Reporter 
     return out_dir / "index.html"
 
 
+def _identity(published_db: Path) -> str:
+    """The published file as it is now: name, size and modification time (publishing replaces the
+    file, so a new publish changes them)."""
+    stat = Path(published_db).stat()
+    return f"{Path(published_db).name} {stat.st_size} {stat.st_mtime_ns}"
+
+
 def write_published_report() -> Path:
-    """The report of the published file, in report/ beside it (the DAGs' `report` task, after `publish`)."""
+    """The report of the published file, in report/ beside it (the DAGs' `report` task, after
+    `publish`); left as it is when it was written from the published file as it is now (a run
+    with nothing new republishes nothing, so it rewrites no report)."""
     from ingestion.settings import get_settings
 
     published = get_settings().published_db
-    return write_report(published, published.parent / "report")
+    out_dir = published.parent / "report"
+    marker = out_dir / MARKER
+    if published.exists() and (out_dir / "index.html").exists() and marker.exists() \
+            and marker.read_text(encoding="utf-8").strip().endswith(f"from {_identity(published)}"):
+        return out_dir / "index.html"
+    return write_report(published, out_dir)
 
 
 def _write(published_db: Path, out: Path, reporter: progress.Reporter | None) -> None:
@@ -278,7 +292,7 @@ def _write(published_db: Path, out: Path, reporter: progress.Reporter | None) ->
     (out / "maps").mkdir()
     (out / "assets" / "plotly.min.js").write_text(plotly.offline.get_plotlyjs(), encoding="utf-8")
     (out / "assets" / "report.css").write_text(templates.CSS, encoding="utf-8")
-    (out / MARKER).write_text("written by ingestion.report\n", encoding="utf-8")
+    (out / MARKER).write_text(f"written by ingestion.report from {_identity(published_db)}\n", encoding="utf-8")
     common = {"generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "source": published_db.name}
 
     step = None          # the pages' progress, once their number is known
