@@ -34,8 +34,14 @@ def test_each_run_loads_its_interval_month_once(tmp_path, monkeypatch):
     assert february.succeeded, "\n".join(february.error_lines)
     assert loads(settings) == ([("2025-02-thames-valley-street.csv", "loaded")], 13)
     assert settings.published_db.exists()
+    published = settings.published_db.stat()
 
+    # the same interval again: nothing new, so dbt is skipped and nothing is rewritten
     again = run_dag_test("police_street_monthly", {"landing_dir": str(landing)}, settings,
                          logical_date="2025-02-01")
     assert again.succeeded, "\n".join(again.error_lines)
     assert loads(settings) == ([("2025-02-thames-valley-street.csv", "loaded")], 13)
+    assert again.task_states["dbt_build"] == "skipped"
+    assert {again.task_states[t] for t in ("check_raw", "check_marts", "publish", "report")} == {"success"}
+    assert (settings.published_db.stat().st_ino, settings.published_db.stat().st_mtime_ns) == \
+        (published.st_ino, published.st_mtime_ns)

@@ -37,21 +37,31 @@ pfa_period as (
     having count(*) = any_value(m.months_in_period)
 ),
 
-area_period as (
+-- each area with the force areas it touches, at every level
+area_force as (
     {%- for level, column in levels %}
-    select
-        p.indicator_id, p.period_type, p.period_start, p.period_end,
-        '{{ level }}' as area_type, a.area_code,
-        count(distinct p.pfa_code) filter (where p.is_delivered) as pfas_delivered,
-        any_value(a.pfas) as pfas
-    from pfa_period as p
-    join (
-        select area_code, pfa_code, count(*) over (partition by area_code) as pfas
-        from (select distinct {{ column }} as area_code, pfa_code from hierarchy)
-    ) as a using (pfa_code)
-    group by all
+    select '{{ level }}' as area_type, area_code, pfa_code, count(*) over (partition by area_code) as pfas
+    from (select distinct {{ column }} as area_code, pfa_code from hierarchy)
     {{ 'union all' if not loop.last }}
     {%- endfor %}
+),
+
+-- only the area-periods some force area left short are expanded to areas (nationally, almost
+-- every force-period is delivered, so this stays small instead of every area × period)
+area_period as (
+    -- areas touching a force area that did not deliver the whole period
+    select distinct p.indicator_id, p.period_type, p.period_start, p.period_end, a.area_type, a.area_code
+    from pfa_period as p
+    join area_force as a using (pfa_code)
+    where not p.is_delivered
+    union
+    -- areas spanning force areas of which some have no such period at all
+    select p.indicator_id, p.period_type, p.period_start, p.period_end, a.area_type, a.area_code
+    from pfa_period as p
+    join area_force as a using (pfa_code)
+    where a.pfas > 1
+    group by all
+    having count(distinct p.pfa_code) < any_value(a.pfas)
 ),
 
 -- indicators arriving at another grain (DfE by authority × academic year): an area-period whose
@@ -107,8 +117,7 @@ select
     'not delivered' as value_note
 from area_period as a
 join declared as d using (indicator_id, period_type)
-where a.pfas_delivered < a.pfas
-  and list_contains(string_split(d.area_types, ','), a.area_type)
+where list_contains(string_split(d.area_types, ','), a.area_type)
   and not exists (
       select 1 from {{ ref('int_indicator__value') }} as v
       where v.indicator_id = a.indicator_id and v.area_code = a.area_code and v.area_type = a.area_type

@@ -3,6 +3,10 @@
 --   U unchanged, M merged, B best fit: the whole count goes to the one LSOA 2021;
 --   S split, X irregular: shared by the latest population of the receiving LSOAs 2021
 --     (population-weighted apportionment; equal shares where a population is missing).
+-- Rebuilt only when reference data changes (macros/refresh_scope.sql).
+-- depends_on: {{ ref('int_refresh__scope') }}
+{{ config(materialized='incremental', incremental_strategy='append',
+          pre_hook="{{ refresh_delete_on_rebuild_all() }}") }}
 with pairs as (
     select * from {{ ref('stg_ons__lsoa11_lsoa21') }}
 ),
@@ -40,3 +44,4 @@ select
         else 1.0 / targets
     end::double as weight
 from weighted
+where {{ refresh_reference_filter() }}

@@ -3,6 +3,10 @@
 -- releases by age band brought to LSOAs 2021 through int_lsoa11_to_lsoa21_weight (a best-fit,
 -- unchanged or merged LSOA 2011 goes whole; a split one is shared by the weights and rounded per
 -- LSOA 2021 × sex × band). Where both cover an LSOA 2021 and year, the LSOA 2021 release is used.
+-- Rebuilt only when reference data changes (macros/refresh_scope.sql).
+-- depends_on: {{ ref('int_refresh__scope') }}
+{{ config(materialized='incremental', incremental_strategy='append',
+          pre_hook="{{ refresh_delete_on_rebuild_all() }}") }}
 with lsoa21_release as (
     select
         lsoa21_code,
@@ -35,4 +39,5 @@ from (
     union all
     select * from lsoa11_release
 ) as releases
+where {{ refresh_reference_filter() }}
 qualify preference = min(preference) over (partition by lsoa21_code, population_year)
