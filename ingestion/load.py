@@ -336,6 +336,8 @@ class LoadResult:
     vintage: str | None = None
     message: str = ""
     rejection: FileRejected | None = field(default=None, repr=False)
+    source_size: int | None = None          # the file as it was hashed (load_manifest)
+    source_mtime_ns: int | None = None
 
 
 MANIFEST_DDL = """
@@ -359,6 +361,10 @@ CREATE TABLE IF NOT EXISTS raw.load_manifest (
     rows_duplicate BIGINT              -- identical repeated records (collapsed in staging)
 );
 ALTER TABLE raw.load_manifest ADD COLUMN IF NOT EXISTS rows_duplicate BIGINT;
+-- the file's size and modification time when it was hashed: a file found again with both
+-- unchanged is not hashed again (a run with nothing new reads no file)
+ALTER TABLE raw.load_manifest ADD COLUMN IF NOT EXISTS source_size BIGINT;
+ALTER TABLE raw.load_manifest ADD COLUMN IF NOT EXISTS source_mtime_ns BIGINT;
 -- the periods each delivery holds, so a build redoes only those, and (sources declaring a
 -- reporting unit) who it reports for and how many of its records could be placed in an area:
 -- coverage as data, read by dbt (int_coverage__delivery)
@@ -684,16 +690,26 @@ def _load_files(con: duckdb.DuckDBPyConnection, spec: SourceSpec, paths: list[Pa
     ensure_raw_tables(con)
     ensure_tables(con, spec)
     key = privacy.configured_key() if spec.identifier_columns else None
+    loaded_rows = con.execute(
+        "SELECT source_file, source_sha256, load_id, source_path, source_size, source_mtime_ns FROM raw.load_manifest "
+        "WHERE source = ? AND outcome = 'loaded'", [spec.name]).fetchall()
+    loaded = {(name, sha): load_id for name, sha, load_id, *_ in loaded_rows}
+    # a file at the same path with the size and modification time it had when its loaded delivery
+    # was hashed is that delivery: not read again (sha256 decides whenever either differs)
+    known = {(path, size, mtime): sha for _, sha, _, path, size, mtime in loaded_rows if size is not None}
+    stats = [p.stat() for p in paths]
+    shas = [known.get((str(p), st.st_size, st.st_mtime_ns)) for p, st in zip(paths, stats, strict=True)]
     step.set_phase("hashing")
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:   # hashlib releases the GIL
-        shas = list(pool.map(sha256_of, paths))
-    loaded = {(name, sha): load_id for name, sha, load_id in con.execute(
-        "SELECT source_file, source_sha256, load_id FROM raw.load_manifest WHERE source = ? AND outcome = 'loaded'",
-        [spec.name]).fetchall()}
+        hashed = dict(zip([p for p, sha in zip(paths, shas, strict=True) if sha is None],
+                          pool.map(sha256_of, [p for p, sha in zip(paths, shas, strict=True) if sha is None]),
+                          strict=True))
+    shas = [sha or hashed[p] for p, sha in zip(paths, shas, strict=True)]
     results, groups = [], {}
     names_found = match_names(spec.file_pattern, [p.name for p in paths])
-    for path, sha, found in zip(paths, shas, names_found, strict=True):
-        result = LoadResult(source=spec.name, file=path, outcome="loaded", load_id=uuid.uuid4().hex)
+    for path, sha, found, stat in zip(paths, shas, names_found, stats, strict=True):
+        result = LoadResult(source=spec.name, file=path, outcome="loaded", load_id=uuid.uuid4().hex,
+                            source_size=stat.st_size, source_mtime_ns=stat.st_mtime_ns)
         results.append(result)
         if (path.name, sha) in loaded:
             result.outcome, result.load_id = "unchanged", loaded[(path.name, sha)]
@@ -955,8 +971,9 @@ def _record_manifest(con, spec, path, sha, load_id, started, result: LoadResult)
     con.execute(
         """INSERT INTO raw.load_manifest (load_id, source, source_file, source_path, source_sha256, vintage,
                started_at, finished_at, outcome, rows_read, rows_loaded, rows_quarantined, message,
-               check_status, rows_duplicate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               check_status, rows_duplicate, source_size, source_mtime_ns)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [load_id, spec.name, path.name, str(path), sha, result.vintage, started, finished,
          result.outcome, result.rows_read, result.rows_loaded, result.rows_quarantined,
-         result.message, check_status, result.rows_duplicate],
+         result.message, check_status, result.rows_duplicate, result.source_size, result.source_mtime_ns],
     )

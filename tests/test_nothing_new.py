@@ -92,3 +92,29 @@ def test_a_changed_dbt_project_needs_a_build(tmp_path):
     (project / "target").mkdir(exist_ok=True)
     (project / "target" / "manifest.json").write_text("{}")          # dbt's output is not the project
     assert project_fingerprint(project) == last
+
+
+def test_files_found_again_unchanged_are_not_read_and_a_changed_one_is(warehouse_env, tmp_path, monkeypatch):
+    """A scheduled run finds every delivered file again: one with the size and modification time
+    it had when loaded is not hashed again; one rewritten (same size, new content) is hashed,
+    seen to differ and loaded in place of the old."""
+    from ingestion import load, pipeline
+
+    landing = write_mini_reference(tmp_path / "landing")
+    january = write_street(landing / "police", "2025-01", [(A, VIOLENCE, 11)])
+    february = write_street(landing / "police", "2025-02", [(A, VIOLENCE, 11)])
+    pipeline.ingest_police_street(landing / "police")
+
+    hashed: list[str] = []
+    real = load.sha256_of
+    monkeypatch.setattr(load, "sha256_of", lambda path: hashed.append(Path(path).name) or real(path))
+    again = pipeline.ingest_police_street(landing / "police")
+    assert {r.outcome for r in again.results} == {"unchanged"} and hashed == []
+
+    text = february.read_text()
+    february.write_text(text.replace("On or near", "On or nea_", 1))      # same size, new bytes
+    assert len(february.read_text()) == len(text)
+    os.utime(february, ns=(february.stat().st_atime_ns, february.stat().st_mtime_ns + 1_000_000_000))
+    third = pipeline.ingest_police_street(landing / "police")
+    assert hashed == [february.name]
+    assert {r.file.name: r.outcome for r in third.results} == {january.name: "unchanged", february.name: "loaded"}

@@ -62,11 +62,21 @@
      or ({{ id }}, {{ month_column }}) in (select (indicator_id, month_start) from {{ ref('int_refresh__indicator_month') }}))
     {%- else -%}
     {%- set tables = lineage_raw_tables([model.unique_id]) -%}
-    ((select rebuild_all from {{ ref('int_refresh__scope') }})
-     or exists (select 1 from {{ ref('int_refresh__changed_load') }}
-                where refresh = 'revises_history' and raw_table in ({{ sql_list(tables) }}))
-     or {{ month_column }} in (select period_start from {{ ref('int_refresh__source_period') }}
-                               where period_type = 'month' and raw_table in ({{ sql_list(tables) }})))
+    {#- decided when the model is run, from the refresh models built before it, and written as
+        literals: DuckDB then prunes the other months at the scan (a subquery here made a
+        one-month build read every month's records) -#}
+    {%- set scope_query -%}
+    select
+        (select rebuild_all from {{ ref('int_refresh__scope') }})
+        or exists (select 1 from {{ ref('int_refresh__changed_load') }}
+                   where refresh = 'revises_history' and raw_table in ({{ sql_list(tables) }})) as everything,
+        (select string_agg(distinct strftime(period_start, '%Y-%m-%d'), ',') from {{ ref('int_refresh__source_period') }}
+         where period_type = 'month' and raw_table in ({{ sql_list(tables) }})) as months
+    {%- endset -%}
+    {%- set scope = run_query(scope_query).rows[0] if execute else [true, none] -%}
+    {%- if scope[0] -%}true
+    {%- elif scope[1] -%}{{ month_column }} in ({% for m in scope[1].split(',') | sort %}date '{{ m }}'{{ ', ' if not loop.last }}{% endfor %})
+    {%- else -%}false{%- endif -%}
     {%- endif -%}
     {%- else -%}true{%- endif -%}
 {% endmacro %}
@@ -96,9 +106,12 @@
     {%- endif -%}
 {% endmacro %}
 
+{#- True when reference data changed (everything is rebuilt), as a literal decided when the model
+    runs, so DuckDB skips the whole query when it is false. -#}
 {% macro refresh_reference_filter() %}
     {%- if is_incremental() -%}
-    (select rebuild_all from {{ ref('int_refresh__scope') }})
+    {%- set rebuild = run_query("select rebuild_all from " ~ ref('int_refresh__scope')).rows[0][0] if execute else true -%}
+    {{ 'true' if rebuild else 'false' }}
     {%- else -%}true{%- endif -%}
 {% endmacro %}
 
