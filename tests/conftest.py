@@ -138,7 +138,7 @@ SHARED_DEMO = {"test_demo_pipeline", "test_disclosure_attack"}
 # handed out first, so the two workers finish together.
 COSTLIEST_FIRST = ["test_demo_pipeline", "test_real_airflow", "test_incremental_build",
                    "test_dfe_indicators", "test_source_declaration", "test_disclosure_attack",
-                   "test_police_monthly_dag", "test_ae_monthly_dag", "test_dfe_yearly_dag",
+                   "test_police_monthly_dag", "test_nothing_new", "test_ae_monthly_dag", "test_dfe_yearly_dag",
                    "test_report", "test_bi_connect", "test_export", "test_pipeline_sources",
                    "test_indicator_engine", "test_ae_indicators",
                    "test_crash_safety", "test_published_metadata", "test_coverage",
