@@ -26,38 +26,9 @@
 {%- for type in levels_published() %}{% do levels.append((type, area_levels()[type].code_column)) %}{% endfor %}
 {#- the levels a force's unlocated records count at: the force area and every level above it -#}
 {%- set force_levels = ['pfa'] + area_levels()['pfa'].ancestors %}
-{%- set all_columns = [] %}
-{%- for level in var('area_levels') %}{% do all_columns.append(level.code_column) %}{% endfor %}
 
 with hierarchy as (
     select * from {{ ref('int_area_hierarchy') }}
-),
-
-lsoa_month as (
-    select
-        l.indicator_id, l.lsoa21_code, l.month_start, l.esp_band, l.numerator, l.denominator, l.population_year,
-        {%- for column in all_columns if column != 'lsoa21_code' %}
-        h.{{ column }},
-        {%- endfor %}
-        true as is_located
-    from {{ ref('int_indicator__lsoa_month') }} as l
-    join hierarchy as h using (lsoa21_code)
-    union all by name
-    select
-        l.indicator_id, l.month_start, l.esp_band, l.numerator, l.denominator, l.population_year,
-        {%- for level in var('area_levels') if level.type in force_levels %}
-        f.{{ level.code_column }},
-        {%- endfor %}
-        false as is_located
-    from {{ ref('int_indicator__lsoa_month') }} as l
-    join (
-        select distinct
-            {%- for level in var('area_levels') if level.type in force_levels %}
-            {{ level.code_column }}{{ ',' if not loop.last }}
-            {%- endfor %}
-        from hierarchy
-    ) as f on l.unlocated_pfa_code = f.pfa_code
-    where l.lsoa21_code is null
 ),
 
 declared as (
@@ -74,20 +45,108 @@ declared as (
     ) as d (indicator_id, period_type, denominator_is_count)
 ),
 
-lsoa_period as (
+lsoa_month as (
+    -- keyed by LSOA (or, for records no LSOA holds, the reporting force): the area levels above
+    -- are joined once per period, after the months are summed
+    select indicator_id, lsoa21_code, unlocated_pfa_code, month_start, esp_band, numerator, denominator
+    from {{ ref('int_indicator__lsoa_month') }}
+),
+
+{%- set rolling = [] %}
+{%- for p in var('period_types') if p.get('rolling') %}{% do rolling.append(p) %}{% endfor %}
+
+month_period as (
+    -- a month is its own period: no sum needed (one row per indicator, LSOA, month and band)
+    select l.indicator_id, 'month' as period_type, l.month_start as period_start,
+           (l.month_start + interval 1 month - interval 1 day)::date as period_end,
+           l.esp_band, l.lsoa21_code, l.unlocated_pfa_code, l.numerator, l.denominator
+    from lsoa_month as l
+    join declared as d on d.indicator_id = l.indicator_id and d.period_type = 'month'
+    where {{ refresh_period_filter('l.indicator_id', "'month'", 'l.month_start', complete_only=true) }}
+),
+
+calendar_period as (
+    -- quarters and years: each month in one period of each type
     select
-        l.indicator_id, m.period_type, m.period_start, m.period_end, l.esp_band, l.is_located,
-        {%- for level, column in levels %}
-        l.{{ column }},
-        {%- endfor %}
+        l.indicator_id, m.period_type, m.period_start, m.period_end, l.esp_band, l.lsoa21_code, l.unlocated_pfa_code,
         sum(l.numerator)    as numerator,
         case when any_value(d.denominator_is_count) then sum(l.denominator) else avg(l.denominator) end as denominator
     from lsoa_month as l
     join {{ ref('int_period__month_map') }} as m using (month_start)
     join declared as d on d.indicator_id = l.indicator_id and d.period_type = m.period_type
-    where {{ refresh_period_filter('l.indicator_id', 'm.period_type', 'm.period_start', complete_only=true) }}
+    where m.period_type not in ({{ sql_list(['month'] + rolling | map(attribute='type') | list) }})
+      and {{ refresh_period_filter('l.indicator_id', 'm.period_type', 'm.period_start', complete_only=true) }}
     group by all
     having count(*) = any_value(m.months_in_period)
+),
+
+rolling_period as (
+    -- rolling periods as window sums over each LSOA's months (a join would repeat every month in
+    -- each of the periods containing it); complete when every month of the window is there. An
+    -- incremental build reads only the months of the periods it redoes.
+    {%- for p in rolling %}
+    select * exclude (months_present) from (
+        select
+            l.indicator_id, '{{ p.type }}' as period_type,
+            (l.month_start - interval {{ p.months - 1 }} month)::date as period_start,
+            (l.month_start + interval 1 month - interval 1 day)::date as period_end,
+            l.esp_band, l.lsoa21_code, l.unlocated_pfa_code,
+            sum(l.numerator) over w as numerator,
+            case when d.denominator_is_count then sum(l.denominator) over w else avg(l.denominator) over w end
+                as denominator,
+            count(*) over w as months_present
+        from lsoa_month as l
+        join declared as d on d.indicator_id = l.indicator_id and d.period_type = '{{ p.type }}'
+        {%- if is_incremental() %}
+        where l.indicator_id in (select indicator_id from {{ ref('int_refresh__indicator') }} where rebuilt_in_full)
+           or (l.indicator_id, l.month_start) in (
+               select (r.indicator_id, m.month_start) from {{ ref('int_refresh__period') }} as r
+               join {{ ref('int_period__month_map') }} as m using (period_type, period_start)
+               where r.period_type = '{{ p.type }}' and r.is_complete)
+        {%- endif %}
+        window w as (partition by l.indicator_id, l.esp_band, l.lsoa21_code, l.unlocated_pfa_code
+                     order by l.month_start range between interval {{ p.months - 1 }} month preceding and current row)
+    ) as windowed
+    where months_present = {{ p.months }}
+      and {{ refresh_period_filter('indicator_id', 'period_type', 'period_start', complete_only=true) }}
+    union all
+    {%- endfor %}
+    select * from month_period where false
+),
+
+periods as (
+    select * from month_period
+    union all by name
+    select * from calendar_period
+    union all by name
+    select * from rolling_period
+),
+
+lsoa_period as (
+    select
+        p.indicator_id, p.period_type, p.period_start, p.period_end, p.esp_band, true as is_located,
+        {%- for level, column in levels %}
+        {{ 'p' if column == 'lsoa21_code' else 'h' }}.{{ column }},
+        {%- endfor %}
+        p.numerator, p.denominator
+    from periods as p
+    join hierarchy as h using (lsoa21_code)
+    union all by name
+    select
+        p.indicator_id, p.period_type, p.period_start, p.period_end, p.esp_band, false as is_located,
+        {%- for level, column in levels if level in force_levels %}
+        f.{{ column }},
+        {%- endfor %}
+        p.numerator, p.denominator
+    from periods as p
+    join (
+        select distinct
+            {%- for level in var('area_levels') if level.type in force_levels %}
+            {{ level.code_column }}{{ ',' if not loop.last }}
+            {%- endfor %}
+        from hierarchy
+    ) as f on p.unlocated_pfa_code = f.pfa_code
+    where p.lsoa21_code is null
 ),
 
 rolled_up_bands as (
@@ -101,8 +160,7 @@ rolled_up_bands as (
         coalesce({{ levels | map(attribute=1) | join(', ') }}) as area_code,
         sum(numerator)                                       as numerator,
         sum(numerator) filter (where is_located)             as numerator_located,
-        sum(denominator)                                     as denominator,
-        count(distinct pfa_code)                             as pfas_delivered
+        sum(denominator)                                     as denominator
     from lsoa_period
     -- sqlfluff's DuckDB dialect (4.4) cannot parse GROUPING SETS yet; DuckDB itself can
     group by grouping sets (  -- noqa: PRS
@@ -231,7 +289,7 @@ rolled_up as (
         sum(b.numerator)                                                                   as numerator,
         sum(b.numerator_located)                                                           as numerator_located,
         sum(b.denominator)                                                                 as denominator,
-        min(b.pfas_delivered)                                                              as pfas_delivered,
+        true                                                                               as is_from_lsoa_months,
         {{ dsr_value('b.numerator', 'b.denominator', 'esp.standard_population', 1) }}     as dsr,
         {{ dsr_variance('b.numerator', 'b.denominator', 'esp.standard_population', 1) }}  as dsr_variance
     from rolled_up_bands as b
@@ -242,20 +300,49 @@ rolled_up as (
     select * from other_rolled_up
 ),
 
--- the force areas each area touches: an area is valued only when all of them delivered
-area_pfas as (
+-- the force areas each area touches: an area is valued only when all of them delivered. Every
+-- LSOA of a force area that delivered has a row for each month delivered (int_indicator__lsoa_month
+-- fills in zeros), so an area inside one force area has values exactly when that force delivered;
+-- only for an area touching several are the force areas that delivered counted
+area_pfa as (
     {%- for level, column in levels %}
-    select '{{ level }}' as area_type, {{ column }} as area_code, count(distinct pfa_code) as pfas
-    from hierarchy group by all
+    select distinct '{{ level }}' as area_type, {{ column }} as area_code, pfa_code from hierarchy
+    where pfa_code is not null
     {{ 'union all' if not loop.last }}
     {%- endfor %}
+),
+
+area_pfas as (
+    select area_type, area_code, count(*) as pfas from area_pfa group by all
+),
+
+delivered_pfa as (
+    select distinct indicator_id, period_type, period_start, esp_band, pfa_code
+    from lsoa_period
+    where pfa_code is not null
+),
+
+multi_pfa_delivered as (
+    -- the fewest delivering over the age bands, as a value needs every band
+    select indicator_id, period_type, period_start, area_type, area_code, min(pfas_delivered) as pfas_delivered
+    from (
+        select d.indicator_id, d.period_type, d.period_start, d.esp_band, a.area_type, a.area_code,
+               count(*) as pfas_delivered
+        from delivered_pfa as d
+        join area_pfa as a using (pfa_code)
+        join area_pfas as n using (area_type, area_code)
+        where n.pfas > 1
+        group by all
+    ) as by_band
+    group by all
 ),
 
 complete as (
     select r.*
     from rolled_up as r
     left join area_pfas as a using (area_type, area_code)
-    where r.pfas_delivered is null or r.pfas_delivered = a.pfas
+    left join multi_pfa_delivered as m using (indicator_id, period_type, period_start, area_type, area_code)
+    where r.is_from_lsoa_months is null or coalesce(a.pfas, 0) <= 1 or m.pfas_delivered = a.pfas
 ),
 
 area_force as (
@@ -269,7 +356,7 @@ area_force as (
 -- force's below (the records no LSOA holds belong to no smaller area)
 located as (
     select
-        c.* exclude (pfas_delivered),  -- noqa: RF02
+        c.* exclude (is_from_lsoa_months),  -- noqa: RF02
         coalesce(f.numerator_located / nullif(f.numerator, 0),
                  c.numerator_located / nullif(c.numerator, 0))  as located_share,
         p.pfa_code                                              as located_share_pfa_code
