@@ -877,7 +877,10 @@ def _write_batch(con, spec: SourceSpec, accepted: list[_Delivery], names: list[s
             group = spec.replace_scope.split(":", 1)[1]
             con.execute(f"DELETE FROM {spec.raw_table} WHERE CAST({group} AS VARCHAR) IN "
                         f"(SELECT _attr_{group} FROM _delivery WHERE _accepted)")
-        else:
+        elif con.execute(f"SELECT count(*) FROM raw.load_manifest WHERE outcome = 'loaded' "
+                         f"AND source_file IN ({accepted_files})").fetchone()[0]:
+            # only a file loaded before has rows to replace (rows and manifest are written in one
+            # transaction); a first delivery skips the scan of the whole raw table
             con.execute(f"DELETE FROM {spec.raw_table} WHERE _source_file IN ({accepted_files})")
         # earlier loads of these files, or (table and group scopes) whose rows were all replaced,
         # are now superseded; a file-scoped delivery only ever replaces its own file, so the
@@ -919,7 +922,7 @@ def _write_batch(con, spec: SourceSpec, accepted: list[_Delivery], names: list[s
                     SEMI JOIN (SELECT _file_index, _row_number FROM _failing WHERE NOT _ok{i}) USING (_file_index, _row_number)
                     WHERE d._accepted""",
                 [spec.name, rule.name, rule.description])
-        counts = _batch_counts(con, spec, names, [d.load_id for d in accepted], quarantined)
+        counts = _batch_counts(con, spec, names, [d.load_id for d in accepted], quarantined, loaded_at)
         for delivery in accepted:
             result = delivery.result
             result.rows_read, result.rows_loaded, result.rows_quarantined, result.rows_duplicate = \
@@ -934,9 +937,13 @@ def _write_batch(con, spec: SourceSpec, accepted: list[_Delivery], names: list[s
         raise
 
 
-def _batch_counts(con, spec: SourceSpec, names: list[str], load_ids: list[str], quarantined: str | None) -> dict:
+def _batch_counts(con, spec: SourceSpec, names: list[str], load_ids: list[str], quarantined: str | None,
+                  loaded_at: datetime) -> dict:
     """Per load id: rows read, loaded, quarantined, and identical repeats of an id (police.uk
-    repeats some Crime IDs on identical rows: counted here, collapsed in staging)."""
+    repeats some Crime IDs on identical rows: counted here, collapsed in staging). The rows loaded
+    are counted among those of this batch's `_loaded_at`, which DuckDB finds from its row groups'
+    minimum and maximum without reading the earlier loads (a year loaded in batches rescanned
+    the whole growing table once per batch)."""
     quarantine = f"SELECT _file_index, count(*) AS n FROM ({quarantined}) GROUP BY ALL" if quarantined else \
         "SELECT NULL::INTEGER AS _file_index, 0 AS n WHERE false"
     duplicate = "SELECT NULL::INTEGER AS _file_index, 0 AS n WHERE false"
@@ -950,7 +957,7 @@ def _batch_counts(con, spec: SourceSpec, names: list[str], load_ids: list[str], 
                         GROUP BY ALL"""
     rows = con.execute(f"""
         WITH loaded AS (SELECT _load_id, count(*) AS n FROM {spec.raw_table}
-                        WHERE _load_id IN (SELECT unnest($ids)) GROUP BY ALL),
+                        WHERE _loaded_at = $loaded_at AND _load_id IN (SELECT unnest($ids)) GROUP BY ALL),
              quarantined AS ({quarantine}),
              duplicate AS ({duplicate})
         SELECT d._load_id, f._rows, coalesce(l.n, 0), coalesce(q.n, 0), coalesce(r.n, 0)
@@ -958,7 +965,7 @@ def _batch_counts(con, spec: SourceSpec, names: list[str], load_ids: list[str], 
         LEFT JOIN loaded AS l ON l._load_id = d._load_id
         LEFT JOIN quarantined AS q ON q._file_index = d._file_index
         LEFT JOIN duplicate AS r ON r._file_index = d._file_index
-        WHERE d._load_id IN (SELECT unnest($ids))""", {"ids": load_ids}).fetchall()
+        WHERE d._load_id IN (SELECT unnest($ids))""", {"ids": load_ids, "loaded_at": loaded_at}).fetchall()
     return {r[0]: tuple(r[1:]) for r in rows}
 
 
