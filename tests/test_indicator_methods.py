@@ -52,6 +52,10 @@ def byar(o: float, z: float) -> tuple[float, float]:
 CRUDE_CASES = [(0, 1500), (3, 2000), (9, 800), (10, 1500), (12, 1500), (36, 7500), (250, 61000)]
 WILSON_CASES = [(0, 50), (5, 100), (37, 120), (50, 50), (1, 3)]
 CONFIDENCE = [0.95, 0.998]
+# any confidence level from 0.90 to 0.999, and the normal quantile across (0, 1) including both
+# branches of AS241 (central |p − 0.5| ≤ 0.425; tails with r ≤ 5 and beyond)
+Z_LEVELS = [0.90, 0.925, 0.95, 0.975, 0.99, 0.995, 0.998, 0.999]
+QUANTILE_POINTS = [1e-12, 1e-6, 0.001, 0.025, 0.2, 0.5, 0.6, 0.9, 0.975, 0.9995, 1 - 1e-9]
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +97,13 @@ def results(tmp_path_factory):
                   {{ compare_by_ci('8.0', 'false', '5.0', '7.0', 'p') }} as below,
                   {{ compare_by_ci('6.0', 'false', '5.0', '7.0', 'p') }} as inside
         from (values ('lower_is_better'), ('higher_is_better'), ('no_judgement')) as t(p)"""
+    normal = " union all ".join(
+        [f"select 'z' as what, {c} as at, {{{{ z_value({c}) }}}} as value" for c in Z_LEVELS]
+        + [f"select 'quantile', {p}, {{{{ normal_quantile('{p}') }}}}" for p in QUANTILE_POINTS])
     # one dbt process for every case (dbt start-up dominates)
     sql = " union all ".join([
         f"select 'crude' as kind, to_json(x) as row from ({sql_crude}) as x",
+        f"select 'normal', to_json(x) from ({normal}) as x",
         f"select 'wilson', to_json(x) from ({sql_wilson}) as x",
         f"select 'dsr', to_json(x) from ({sql_dsr}) as x",
         f"select 'polarity', to_json(x) from ({polarity}) as x",
@@ -104,6 +112,27 @@ def results(tmp_path_factory):
     for row in dbt_show(tmp, sql):
         out.setdefault(row["kind"], []).append(json.loads(row["row"]))
     return out
+
+
+def test_z_for_any_confidence_level_and_the_normal_quantile(results):
+    got = {(r["what"], r["at"]): r["value"] for r in results["normal"]}
+    for c in Z_LEVELS:
+        assert got[("z", c)] == pytest.approx(norm.ppf(1 - (1 - c) / 2), rel=1e-12), c
+    for p in QUANTILE_POINTS:
+        assert got[("quantile", p)] == pytest.approx(norm.ppf(p), rel=1e-12, abs=1e-15), p
+    assert len(got) == len(Z_LEVELS) + len(QUANTILE_POINTS)
+
+
+@pytest.mark.parametrize("level", ["0.85", "0.9995"])
+def test_a_confidence_level_outside_090_to_0999_stops_the_build(tmp_path, level):
+    env = {**os.environ, "VRU_WAREHOUSE_PATH": str(tmp_path / "methods.duckdb")}
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("dbt")), "show", "--quiet", "--inline", f"select {{{{ z_value({level}) }}}}",
+         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+         "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
+        env=env, capture_output=True, text=True, check=False)
+    assert done.returncode != 0
+    assert "is not a number from 0.90 to 0.999" in done.stdout + done.stderr
 
 
 def test_crude_rate_limits_exact_below_ten_byar_from_ten(results):
