@@ -99,7 +99,7 @@ def results(tmp_path_factory):
         from (values ('lower_is_better'), ('higher_is_better'), ('no_judgement')) as t(p)"""
     normal = " union all ".join(
         [f"select 'z' as what, {c} as at, {{{{ z_value({c}) }}}} as value" for c in Z_LEVELS]
-        + [f"select 'quantile', {p}, {{{{ normal_quantile('{p}') }}}}" for p in QUANTILE_POINTS])
+        + [f"select 'quantile', {p}, {{{{ normal_quantile({p}) }}}}" for p in QUANTILE_POINTS])
     # one dbt process for every case (dbt start-up dominates)
     sql = " union all ".join([
         f"select 'crude' as kind, to_json(x) as row from ({sql_crude}) as x",

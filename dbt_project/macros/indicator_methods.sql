@@ -12,7 +12,7 @@
 #}
 
 {#- The two-sided normal quantile z of a confidence level from 0.90 to 0.999 (0.95: 1.959964;
-    0.998: 3.090232): a level outside that range stops the build. -#}
+    0.998: 3.090232), written into the SQL as a number: a level outside that range stops the build. -#}
 {% macro z_value(confidence) -%}
     {%- if not (confidence is number and 0.90 <= confidence <= 0.999) -%}
         {{ exceptions.raise_compiler_error("confidence level " ~ confidence ~ " is not a number from 0.90 to 0.999") }}
@@ -20,47 +20,69 @@
     {{ normal_quantile(1 - (1 - confidence) / 2) }}
 {%- endmacro %}
 
-{#- The standard normal quantile of p (0 < p < 1; a SQL expression), by Wichura's algorithm AS241
-    (PPND16, Applied Statistics 37, 1988), accurate to about 1e-16: DuckDB has no inverse normal.
-    A literal p is folded to a constant by DuckDB. -#}
+{#- The standard normal quantile of a number p (0 < p < 1) as Jinja computes it when the SQL is
+    written, by Wichura's algorithm AS241 (PPND16, Applied Statistics 37, 1988), accurate to about
+    1e-16: DuckDB has no inverse normal, and the expression written out in SQL was too large for
+    the linter. -#}
 {% macro normal_quantile(p) -%}
-    {%- set a = [3.3871328727963666080e0, 1.3314166789178437745e+2, 1.9715909503065514427e+3,
-                 1.3731693765509461125e+4, 4.5921953931549871457e+4, 6.7265770927008700853e+4,
-                 3.3430575583588128105e+4, 2.5090809287301226727e+3] -%}
-    {%- set b = [1.0, 4.2313330701600911252e+1, 6.8718700749205790830e+2, 5.3941960214247511077e+3,
-                 2.1213794301586595867e+4, 3.9307895800092710610e+4, 2.8729085735721942674e+4,
-                 5.2264952788528545610e+3] -%}
-    {%- set c = [1.42343711074968357734e0, 4.63033784615654529590e0, 5.76949722146069140550e0,
-                 3.64784832476320460504e0, 1.27045825245236838258e0, 2.41780725177450611770e-1,
-                 2.27238449892691845833e-2, 7.74545014278341407640e-4] -%}
-    {%- set d = [1.0, 2.05319162663775882187e0, 1.67638483018380384940e0, 6.89767334985100004550e-1,
-                 1.48103976427480074590e-1, 1.51986665636164571966e-2, 5.47593808499534494600e-4,
-                 1.05075007164441684324e-9] -%}
-    {%- set e = [6.65790464350110377720e0, 5.46378491116411436990e0, 1.78482653991729133580e0,
-                 2.96560571828504891230e-1, 2.65321895265761230930e-2, 1.24266094738807843860e-3,
-                 2.71155556874348757815e-5, 2.01033439929228813265e-7] -%}
-    {%- set f = [1.0, 5.99832206555887937690e-1, 1.36929880922735805310e-1, 1.48753612908506148525e-2,
-                 7.86869131145613259100e-4, 1.84631831751005468180e-5, 1.42151175831644588870e-7,
-                 2.04426310338993978564e-15] -%}
-    {%- set q = '((' ~ p ~ ')::double - 0.5)' -%}
-    {%- set central = '(0.180625 - ' ~ q ~ ' ^ 2)' -%}
-    {%- set r = 'sqrt(-ln(least((' ~ p ~ ')::double, 1 - (' ~ p ~ ')::double)))' -%}
-    (case
-        when abs({{ q }}) <= 0.425 then {{ q }} * {{ _horner(a, central) }} / {{ _horner(b, central) }}
-        else sign({{ q }}) * case
-            when {{ r }} <= 5 then {{ _horner(c, '(' ~ r ~ ' - 1.6)') }} / {{ _horner(d, '(' ~ r ~ ' - 1.6)') }}
-            else {{ _horner(e, '(' ~ r ~ ' - 5)') }} / {{ _horner(f, '(' ~ r ~ ' - 5)') }}
-        end
-    end)
+    {%- if not (p is number and 0 < p < 1) -%}
+        {{ exceptions.raise_compiler_error("normal_quantile needs a number between 0 and 1, not " ~ p) }}
+    {%- endif -%}
+    {%- set q = p - 0.5 -%}
+    {%- if q | abs <= 0.425 -%}
+        {%- set r = 0.180625 - q * q -%}
+        {%- set value = q * _horner([3.3871328727963666080e0, 1.3314166789178437745e+2, 1.9715909503065514427e+3,
+                                     1.3731693765509461125e+4, 4.5921953931549871457e+4, 6.7265770927008700853e+4,
+                                     3.3430575583588128105e+4, 2.5090809287301226727e+3], r)
+                           / _horner([1.0, 4.2313330701600911252e+1, 6.8718700749205790830e+2, 5.3941960214247511077e+3,
+                                      2.1213794301586595867e+4, 3.9307895800092710610e+4, 2.8729085735721942674e+4,
+                                      5.2264952788528545610e+3], r) -%}
+    {%- else -%}
+        {%- set r = (-_ln([p, 1 - p] | min)) ** 0.5 -%}
+        {%- if r <= 5 -%}
+            {%- set r = r - 1.6 -%}
+            {%- set value = _horner([1.42343711074968357734e0, 4.63033784615654529590e0, 5.76949722146069140550e0,
+                                     3.64784832476320460504e0, 1.27045825245236838258e0, 2.41780725177450611770e-1,
+                                     2.27238449892691845833e-2, 7.74545014278341407640e-4], r)
+                            / _horner([1.0, 2.05319162663775882187e0, 1.67638483018380384940e0, 6.89767334985100004550e-1,
+                                       1.48103976427480074590e-1, 1.51986665636164571966e-2, 5.47593808499534494600e-4,
+                                       1.05075007164441684324e-9], r) -%}
+        {%- else -%}
+            {%- set r = r - 5 -%}
+            {%- set value = _horner([6.65790464350110377720e0, 5.46378491116411436990e0, 1.78482653991729133580e0,
+                                     2.96560571828504891230e-1, 2.65321895265761230930e-2, 1.24266094738807843860e-3,
+                                     2.71155556874348757815e-5, 2.01033439929228813265e-7], r)
+                            / _horner([1.0, 5.99832206555887937690e-1, 1.36929880922735805310e-1, 1.48753612908506148525e-2,
+                                       7.86869131145613259100e-4, 1.84631831751005468180e-5, 1.42151175831644588870e-7,
+                                       2.04426310338993978564e-15], r) -%}
+        {%- endif -%}
+        {%- set value = -value if q < 0 else value -%}
+    {%- endif -%}
+    {{ return(value) }}
 {%- endmacro %}
 
-{#- c0 + x(c1 + x(c2 + …)) -#}
+{#- c0 + x(c1 + x(c2 + …)), in Jinja -#}
 {% macro _horner(coefficients, x) -%}
-    {%- set ns = namespace(sql=coefficients[-1] ~ '::double') -%}
-    {%- for coefficient in coefficients[:-1] | reverse -%}
-        {%- set ns.sql = '(' ~ coefficient ~ '::double + ' ~ x ~ ' * ' ~ ns.sql ~ ')' -%}
+    {%- set ns = namespace(value=0.0) -%}
+    {%- for coefficient in coefficients | reverse -%}
+        {%- set ns.value = coefficient + x * ns.value -%}
     {%- endfor -%}
-    {{ ns.sql }}
+    {{ return(ns.value) }}
+{%- endmacro %}
+
+{#- The natural logarithm of a number x > 0, in Jinja (which has none): x = m·2^k with m in
+    [0.5, 1), then ln m = 2·atanh((m − 1)/(m + 1)) by its series, whose terms fall by 9× or more. -#}
+{% macro _ln(x) -%}
+    {%- set ns = namespace(m=x, k=0, total=0.0) -%}
+    {%- for _ in range(1100) -%}
+        {%- if ns.m < 0.5 %}{% set ns.m = ns.m * 2 %}{% set ns.k = ns.k - 1 %}{% endif -%}
+        {%- if ns.m >= 1 %}{% set ns.m = ns.m / 2 %}{% set ns.k = ns.k + 1 %}{% endif -%}
+    {%- endfor -%}
+    {%- set y = (ns.m - 1) / (ns.m + 1) -%}
+    {%- for j in range(40) -%}
+        {%- set ns.total = ns.total + y ** (2 * j + 1) / (2 * j + 1) -%}
+    {%- endfor -%}
+    {{ return(2 * ns.total + ns.k * 0.6931471805599453) }}
 {%- endmacro %}
 
 {% macro byar_lower(events, confidence=0.95) -%}
