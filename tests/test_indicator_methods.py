@@ -1,7 +1,9 @@
 """The indicator methods in dbt_project/macros/indicator_methods.sql, evaluated by dbt itself
 (`dbt show --inline`), against reference values computed independently here:
 
-- exact Poisson limits: scipy's chi-squared quantiles, chi2(α/2; 2O)/2 and chi2(1−α/2; 2O+2)/2;
+- exact Poisson limits (any confidence level): scipy's chi-squared quantiles, chi2(α/2; 2O)/2 and
+  chi2(1−α/2; 2O+2)/2;
+- z for any confidence level from 0.90 to 0.999, and the normal quantile: scipy's norm.ppf;
 - Byar's limits: the published formula evaluated in plain Python (math), not SQL;
 - Wilson score limits: scipy.stats.binomtest(...).proportion_ci(method="wilson");
 - DSR and Dobson limits: the PHEindicatormethods phe_dsr formulas written out with numpy, the
@@ -39,7 +41,7 @@ def dbt(tmp_path, *args: str) -> str:
 
 def dbt_show(tmp_path, sql: str) -> list[dict]:
     """Evaluate SQL that uses the project's macros and seeds, as dbt compiles it."""
-    dbt(tmp_path, "seed", "--select", "poisson_exact_limits", "esp2013_age_band")
+    dbt(tmp_path, "seed", "--select", "esp2013_age_band")
     return json.loads(dbt(tmp_path, "show", "--inline", sql, "--output", "json", "--limit", "1000"))["show"]
 
 
@@ -55,6 +57,7 @@ CONFIDENCE = [0.95, 0.998]
 # any confidence level from 0.90 to 0.999, and the normal quantile across (0, 1) including both
 # branches of AS241 (central |p − 0.5| ≤ 0.425; tails with r ≤ 5 and beyond)
 Z_LEVELS = [0.90, 0.925, 0.95, 0.975, 0.99, 0.995, 0.998, 0.999]
+POISSON_LEVELS = [0.90, 0.95, 0.99, 0.998, 0.999]
 QUANTILE_POINTS = [1e-12, 1e-6, 0.001, 0.025, 0.2, 0.5, 0.6, 0.9, 0.975, 0.9995, 1 - 1e-9]
 
 
@@ -65,7 +68,7 @@ def results(tmp_path_factory):
         f"select {o} as o, {n} as n, {c} as c" for o, n in CRUDE_CASES for c in CONFIDENCE)
     sql_crude = f"""
         with cases as ({crude}),
-        limits as (select events, confidence, lower_events, upper_events from {{{{ ref('poisson_exact_limits') }}}})
+        limits as ({{{{ poisson_exact_limits() }}}})
         select o, n, c,
           case when c = 0.95 then {{{{ crude_rate_limit('lower', 'o', 'n', 1000, 'l.lower_events') }}}}
                else {{{{ crude_rate_limit('lower', 'o', 'n', 1000, 'l.lower_events', 0.998) }}}} end as lower,
@@ -104,6 +107,7 @@ def results(tmp_path_factory):
     sql = " union all ".join([
         f"select 'crude' as kind, to_json(x) as row from ({sql_crude}) as x",
         f"select 'normal', to_json(x) from ({normal}) as x",
+        f"select 'poisson', to_json(x) from ({{{{ poisson_exact_limits({POISSON_LEVELS}) }}}}) as x",
         f"select 'wilson', to_json(x) from ({sql_wilson}) as x",
         f"select 'dsr', to_json(x) from ({sql_dsr}) as x",
         f"select 'polarity', to_json(x) from ({polarity}) as x",
@@ -133,6 +137,18 @@ def test_a_confidence_level_outside_090_to_0999_stops_the_build(tmp_path, level)
         env=env, capture_output=True, text=True, check=False)
     assert done.returncode != 0
     assert "is not a number from 0.90 to 0.999" in done.stdout + done.stderr
+
+
+def test_exact_poisson_limits_at_any_confidence_level(results):
+    # scipy's chi-squared quantiles: chi2(α/2; 2O)/2 and chi2(1 − α/2; 2O + 2)/2
+    rows = results["poisson"]
+    assert sorted((r["events"], r["confidence"]) for r in rows) == sorted(
+        (o, c) for o in range(10) for c in POISSON_LEVELS)
+    for row in rows:
+        o, alpha = row["events"], 1 - row["confidence"]
+        lower = 0.0 if o == 0 else chi2.ppf(alpha / 2, 2 * o) / 2
+        assert row["lower_events"] == pytest.approx(lower, rel=1e-12, abs=0), row
+        assert row["upper_events"] == pytest.approx(chi2.ppf(1 - alpha / 2, 2 * o + 2) / 2, rel=1e-12), row
 
 
 def test_crude_rate_limits_exact_below_ten_byar_from_ten(results):

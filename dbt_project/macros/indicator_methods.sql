@@ -5,9 +5,9 @@
   - O >= 10: Byar's approximation to the Poisson limits
         lower = O * (1 - 1/(9 O) - z / (3 sqrt O))^3
         upper = (O + 1) * (1 - 1/(9 (O + 1)) + z / (3 sqrt(O + 1)))^3
-  - O < 10: exact Poisson limits, chi2(alpha/2; 2 O)/2 and chi2(1 - alpha/2; 2 O + 2)/2, read
-    from the seed `poisson_exact_limits` (DuckDB has no chi-squared quantile function; the seed's
-    values are checked against scipy in tests/test_poisson_seed.py).
+  - O < 10: exact Poisson limits, chi2(alpha/2; 2 O)/2 and chi2(1 - alpha/2; 2 O + 2)/2, from
+    poisson_exact_limits() below (DuckDB has no chi-squared quantile function; its values are
+    checked against scipy in tests/test_indicator_methods.py).
   The limits on the count are then divided by the denominator and multiplied like the rate.
 #}
 
@@ -70,14 +70,64 @@
     {{ return(ns.value) }}
 {%- endmacro %}
 
+{#- Exact Poisson limits on a count of 0 to 9 events at each confidence level, as a query with
+    columns events, confidence, lower_events and upper_events: the λ with P(X ≥ O; λ) = α/2 and the
+    λ with P(X ≤ O; λ) = α/2 (chi²(α/2; 2O)/2 and chi²(1 − α/2; 2O + 2)/2), found by bisection in
+    Jinja when the SQL is written (DuckDB has no chi-squared quantile), to double precision. -#}
+{% macro poisson_exact_limits(confidences=[0.95, 0.998]) -%}
+    {%- set rows = [] -%}
+    {%- for confidence in confidences -%}
+        {%- set z = z_value(confidence) | float -%}    {#- with the same range check as every method -#}
+        {%- set alpha = 1 - confidence -%}
+        {%- for events in range(10) -%}
+            {#- Newton starts from Byar's limits (a lower one below zero from nearly zero) -#}
+            {%- set lower = 0.0 if events == 0 else _poisson_root(
+                events - 1, 1 - alpha / 2, events * (1 - 1 / (9 * events) - z / (3 * events ** 0.5)) ** 3) -%}
+            {%- set upper = _poisson_root(
+                events, alpha / 2, (events + 1) * (1 - 1 / (9 * (events + 1)) + z / (3 * (events + 1) ** 0.5)) ** 3) -%}
+            {%- do rows.append('(' ~ events ~ ', ' ~ confidence ~ '::double, ' ~ lower ~ '::double, ' ~ upper ~ '::double)') -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    select * from (values {{ rows | join(', ') }}) as limits (events, confidence, lower_events, upper_events)
+{%- endmacro %}
+
+{#- The λ at which P(X ≤ k) = target for X ~ Poisson(λ) (P falls as λ grows): Newton's method on
+    P, whose slope is −P(X = k), from `start`, kept above zero; it stops once a step changes λ by
+    less than 1e-15 of it. -#}
+{% macro _poisson_root(k, target, start) -%}
+    {%- set ns = namespace(x=[start, 1e-6] | max, done=false) -%}
+    {%- for _ in range(60) if not ns.done -%}
+        {%- set term = namespace(value=1.0, total=1.0) -%}
+        {%- for i in range(1, k + 1) -%}
+            {%- set term.value = term.value * ns.x / i -%}
+            {%- set term.total = term.total + term.value -%}
+        {%- endfor -%}
+        {#- e^−λ written out here (a macro call per step is dbt's costliest Jinja): −λ = j·ln 2 + r
+            with |r| ≤ ln 2 / 2, e^r by its series -#}
+        {%- set j = (-ns.x / 0.6931471805599453) | round | int -%}
+        {%- set r = -ns.x - j * 0.6931471805599453 -%}
+        {%- set series = namespace(term=1.0, total=1.0) -%}
+        {%- for n in range(1, 25) -%}
+            {%- set series.term = series.term * r / n -%}
+            {%- set series.total = series.total + series.term -%}
+        {%- endfor -%}
+        {%- set weight = series.total * 2.0 ** j -%}
+        {%- set step = (weight * term.total - target) / (weight * term.value) -%}
+        {%- set next = ns.x + step if ns.x + step > 0 else ns.x / 2 -%}
+        {%- set ns.done = (next - ns.x) | abs <= 1e-15 * ns.x -%}
+        {%- set ns.x = next -%}
+    {%- endfor -%}
+    {{ return(ns.x) }}
+{%- endmacro %}
+
 {#- The natural logarithm of a number x > 0, in Jinja (which has none): x = m·2^k with m in
     [0.5, 1), then ln m = 2·atanh((m − 1)/(m + 1)) by its series, whose terms fall by 9× or more. -#}
 {% macro _ln(x) -%}
     {%- set ns = namespace(m=x, k=0, total=0.0) -%}
-    {%- for _ in range(1100) -%}
-        {%- if ns.m < 0.5 %}{% set ns.m = ns.m * 2 %}{% set ns.k = ns.k - 1 %}{% endif -%}
-        {%- if ns.m >= 1 %}{% set ns.m = ns.m / 2 %}{% set ns.k = ns.k + 1 %}{% endif -%}
-    {%- endfor -%}
+    {%- for _ in range(20) if ns.m < 2.0 ** -64 %}{% set ns.m = ns.m * 2.0 ** 64 %}{% set ns.k = ns.k - 64 %}{% endfor -%}
+    {%- for _ in range(20) if ns.m >= 2.0 ** 64 %}{% set ns.m = ns.m / 2.0 ** 64 %}{% set ns.k = ns.k + 64 %}{% endfor -%}
+    {%- for _ in range(70) if ns.m < 0.5 %}{% set ns.m = ns.m * 2 %}{% set ns.k = ns.k - 1 %}{% endfor -%}
+    {%- for _ in range(70) if ns.m >= 1 %}{% set ns.m = ns.m / 2 %}{% set ns.k = ns.k + 1 %}{% endfor -%}
     {%- set y = (ns.m - 1) / (ns.m + 1) -%}
     {%- for j in range(40) -%}
         {%- set ns.total = ns.total + y ** (2 * j + 1) / (2 * j + 1) -%}
@@ -103,7 +153,7 @@
 {%- endmacro %}
 
 {#- Crude rate limits at a confidence level: limits on the count (exact below 10, Byar from 10)
-    scaled like the rate. `exact_lower`/`exact_upper` come from the poisson_exact_limits seed. -#}
+    scaled like the rate. `exact_lower`/`exact_upper` come from poisson_exact_limits(). -#}
 {% macro crude_rate_limit(bound, events, denominator, multiplier, exact_limit, confidence=0.95) -%}
     {%- if bound == 'lower' -%}
     ({{ count_lower_limit(events, exact_limit, confidence) }}) / {{ denominator }} * {{ multiplier }}

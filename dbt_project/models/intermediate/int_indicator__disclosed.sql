@@ -40,7 +40,7 @@ final as (
 ),
 
 exact as (
-    select events, confidence, lower_events, upper_events from {{ ref('poisson_exact_limits') }}
+    {{ poisson_exact_limits() }}
 ),
 
 -- a directly standardised rate under the NHS rule is that of the published count: every band's

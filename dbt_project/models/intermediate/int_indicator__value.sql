@@ -376,7 +376,7 @@ catalogue as (
 ),
 
 exact as (
-    select events, confidence, lower_events, upper_events from {{ ref('poisson_exact_limits') }}
+    {{ poisson_exact_limits() }}
 )
 
 select
