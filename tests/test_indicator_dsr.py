@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import duckdb
 import numpy as np
@@ -16,8 +17,9 @@ from conftest import MINI_LSOAS, private_warehouse, write_mini_reference
 
 ESP2013 = np.array([5000, 5500, 5500, 5500, 6000, 6000, 6500, 7000, 7000, 7000, 7000, 6500, 6000, 5500,
                     5000, 4000, 2500, 1500, 1000], dtype=float)
-A, B = MINI_LSOAS[0][0], MINI_LSOAS[1][0]
-EVENTS = {A: {17: 3, 19: 4, 22: 6, 30: 5, 45: 2, 70: 1}, B: {16: 2, 20: 3, 33: 4, 90: 1}}
+A, B, C = MINI_LSOAS[0][0], MINI_LSOAS[1][0], MINI_LSOAS[2][0]
+# Reading (A + B) 31 events; Slough (C, and D with none) 7: too few for a DSR
+EVENTS = {A: {17: 3, 19: 4, 22: 6, 30: 5, 45: 2, 70: 1}, B: {16: 2, 20: 3, 33: 4, 90: 1}, C: {40: 4, 62: 3}}
 DSR_INDICATOR = {
     "id": "test_dsr", "name": "Test age-standardised rate", "definition": "fixture events by age",
     "numerator": {"model": "fixture_age_events", "measure": "events", "description": "fixture events"},
@@ -31,9 +33,7 @@ def band(age: int) -> int:
     return min(age // 5, 18)
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    root = tmp_path_factory.mktemp("dsr")
+def write_landing(root, events: dict) -> tuple:
     landing = write_mini_reference(root / "landing")
     # 5 women and 5 men at every single year of age 0–89 and at 90+: 50 per band, 10 in 90+
     ages = [f"F{a}" for a in range(91)] + [f"M{a}" for a in range(91)]
@@ -43,7 +43,14 @@ def built(tmp_path_factory):
     (landing / "population" / "sapelsoasyoa_mid2024.csv").write_text("\n".join(lines) + "\n")
     events_csv = root / "age_events.csv"
     events_csv.write_text("lsoa21_code,month_start,age,events\n" + "".join(
-        f"{lsoa},2025-01-01,{age},{n}\n" for lsoa, by_age in EVENTS.items() for age, n in by_age.items()))
+        f"{lsoa},2025-01-01,{age},{n}\n" for lsoa, by_age in events.items() for age, n in by_age.items()))
+    return landing, events_csv
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dsr")
+    landing, events_csv = write_landing(root, EVENTS)
 
     with private_warehouse(root):
         from ingestion import pipeline
@@ -85,3 +92,51 @@ def test_dsr_and_dobson_limits_match_phe_formulas(built, area, lsoas):
     assert value == pytest.approx(dsr, rel=5e-7)
     assert low == pytest.approx(dsr_low, rel=5e-7)
     assert high == pytest.approx(dsr_high, rel=5e-7)
+
+
+@pytest.mark.parametrize("area", [C, "E06000039"])
+def test_no_dsr_below_ten_events_whatever_the_disclosure_rule(built, area):
+    # PHEindicatormethods calculate_dsr: below 10 events neither the rate nor its limits exist,
+    # even under disclosure 'none' (the count itself is still shown)
+    with duckdb.connect(str(built), read_only=True) as con:
+        got = con.execute(
+            """SELECT numerator, value, lower_ci_95, upper_ci_95, lower_ci_998, upper_ci_998, is_suppressed,
+                      suppression_reason FROM marts.fct_indicator_value
+               WHERE indicator_id = 'test_dsr' AND area_code = ? AND period_type = 'month'""", [area]).fetchone()
+    assert got == (7, None, None, None, None, None, True,
+                   "fewer than 10 events: a directly standardised rate is not calculated")
+
+
+PROPORTION = {
+    "id": "test_share", "name": "Test share", "definition": "fixture events under 50 of all events at 50 and over",
+    "numerator": {"model": "fixture_age_events", "measure": "events", "where": "age < 50", "description": "under 50"},
+    "denominator": {"model": "fixture_age_events", "measure": "events", "where": "age >= 50",
+                    "description": "50 and over"},
+    "multiplier": 100, "method": "proportion", "polarity": "no_judgement", "disclosure": "none",
+    "source": "test", "area_types": ["lsoa", "lad"], "period_types": ["month"],
+}
+
+
+@pytest.mark.parametrize("indicator, events, message", [
+    # a negative count (a numerator model's mistake) stops the build at the first area it reaches
+    (DSR_INDICATOR, {A: {30: 4, 40: -9}},
+     (r"indicator test_dsr, (lsoa E01090001|lad E06000038|pfa E23000029), month from 2025-01-01: negative numerator "
+      r"\(numerator -5\.0, denominator")),
+    # a proportion whose numerator is not part of its denominator (a catalogue mistake)
+    (PROPORTION, {C: {20: 5, 60: 2}},
+     (r"indicator test_share, (lsoa E01090003|lad E06000039), month from 2025-01-01: numerator greater than the "
+      r"denominator of a proportion \(numerator 5\.0, denominator 2\.0\)")),
+])
+def test_invalid_input_stops_the_build_naming_indicator_area_and_period(tmp_path, indicator, events, message):
+    from ingestion.transform import DbtFailed, run_dbt
+
+    landing, events_csv = write_landing(tmp_path, events)
+    with private_warehouse(tmp_path):
+        from ingestion import pipeline
+
+        pipeline.load_reference(landing)
+        variables = {"indicators": [indicator], "fixture_age_events_csv": str(events_csv)}
+        with pytest.raises(DbtFailed) as failed:
+            run_dbt(["build", "--select", "+int_indicator__value", "--exclude-resource-type", "test",
+                     "--vars", json.dumps(variables)])
+    assert re.search(message, str(failed.value)), str(failed.value)

@@ -54,6 +54,8 @@ def byar(o: float, z: float) -> tuple[float, float]:
 CRUDE_CASES = [(0, 1500), (3, 2000), (9, 800), (10, 1500), (12, 1500), (36, 7500), (250, 61000)]
 WILSON_CASES = [(0, 50), (5, 100), (37, 120), (50, 50), (1, 3)]
 CONFIDENCE = [0.95, 0.998]
+# Byar's limits, including a lower limit that would fall below zero (1 event at 99.8% and 99.9%)
+BYAR_CASES = [(1, 0.95), (1, 0.998), (1, 0.999), (2, 0.999), (10, 0.998), (480, 0.95)]
 # any confidence level from 0.90 to 0.999, and the normal quantile across (0, 1) including both
 # branches of AS241 (central |p − 0.5| ≤ 0.425; tails with r ≤ 5 and beyond)
 Z_LEVELS = [0.90, 0.925, 0.95, 0.975, 0.99, 0.995, 0.998, 0.999]
@@ -95,6 +97,18 @@ def results(tmp_path_factory):
                     {{{{ dobson_limit('lower', 'dsr', 'variance', 'events', 0.998) }}}} as lower_998,
                     {{{{ dobson_limit('upper', 'dsr', 'variance', 'events', 0.998) }}}} as upper_998
         from sums"""
+    byar_levels = sorted({c for _, c in BYAR_CASES})
+    byar_cases = " union all ".join(f"select {o}::double as o, {c} as c" for o, c in BYAR_CASES)
+    sql_byar = f"""
+        select o, c,
+          case {" ".join(f"when c = {c} then {{{{ byar_lower('o', {c}) }}}}" for c in byar_levels)} end as lower,
+          case {" ".join(f"when c = {c} then {{{{ byar_upper('o', {c}) }}}}" for c in byar_levels)} end as upper
+        from ({byar_cases})"""
+    # fewer than 10 events: no DSR and no limits, whatever the bands say
+    sql_dsr_small = """
+        select {{ dsr_rate('123.4', 'o') }} as dsr, {{ dobson_limit('lower', '123.4', '50.0', 'o') }} as lower_95,
+               {{ dobson_limit('upper', '123.4', '50.0', 'o', 0.998) }} as upper_998, o
+        from (values (0), (9), (10)) as t(o)"""
     polarity = """
         select p, {{ compare_by_ci('4.0', 'false', '5.0', '7.0', 'p') }} as above,
                   {{ compare_by_ci('8.0', 'false', '5.0', '7.0', 'p') }} as below,
@@ -111,6 +125,8 @@ def results(tmp_path_factory):
         f"select 'wilson', to_json(x) from ({sql_wilson}) as x",
         f"select 'dsr', to_json(x) from ({sql_dsr}) as x",
         f"select 'polarity', to_json(x) from ({polarity}) as x",
+        f"select 'byar', to_json(x) from ({sql_byar}) as x",
+        f"select 'dsr_small', to_json(x) from ({sql_dsr_small}) as x",
     ])
     out: dict[str, list[dict]] = {}
     for row in dbt_show(tmp, sql):
@@ -172,6 +188,36 @@ def test_wilson_limits_for_proportions(results):
             ci = binomtest(o, n).proportion_ci(confidence_level=level, method="wilson")
             assert row[f"lower_{suffix}"] == pytest.approx(ci.low * 100, rel=SIX_SIGNIFICANT, abs=1e-9), (row, level)
             assert row[f"upper_{suffix}"] == pytest.approx(ci.high * 100, rel=SIX_SIGNIFICANT), (row, level)
+
+
+def test_wilson_limits_are_exact_at_zero_and_at_n(results):
+    # PHEindicatormethods: 0 events give a lower limit of exactly 0, O = n an upper limit of exactly 1
+    got = {(int(r["o"]), int(r["n"])): r for r in results["wilson"]}
+    for suffix in ["95", "998"]:
+        assert got[(0, 50)][f"lower_{suffix}"] == 0.0
+        assert got[(50, 50)][f"upper_{suffix}"] == 100.0
+
+
+def test_byar_lower_limit_below_zero_is_withheld(results):
+    rows = results["byar"]
+    assert len(rows) == len(BYAR_CASES)
+    for row in rows:
+        o, c = row["o"], row["c"]
+        z = norm.ppf(1 - (1 - c) / 2)
+        base = 1 - 1 / (9 * o) - z / (3 * math.sqrt(o))
+        lower, upper = byar(o, z)
+        if base < 0:
+            assert row["lower"] is None, row            # PHEindicatormethods byars_lower: NA, not 0
+        else:
+            assert row["lower"] == pytest.approx(lower, rel=SIX_SIGNIFICANT), row
+        assert row["upper"] == pytest.approx(upper, rel=SIX_SIGNIFICANT), row
+    assert sum(r["lower"] is None for r in rows) == 2   # 1 event at 99.8% and at 99.9%
+
+
+def test_no_dsr_or_dobson_limits_below_ten_events(results):
+    got = {r["o"]: (r["dsr"], r["lower_95"], r["upper_998"]) for r in results["dsr_small"]}
+    assert got[0] == got[9] == (None, None, None)
+    assert got[10][0] == 123.4 and got[10][1] < 123.4 < got[10][2]
 
 
 ESP2013 = np.array([5000, 5500, 5500, 5500, 6000, 6000, 6500, 7000, 7000, 7000, 7000, 6500, 6000, 5500,

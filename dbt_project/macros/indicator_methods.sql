@@ -134,8 +134,11 @@
     {{ return(2 * ns.total + ns.k * 0.6931471805599453) }}
 {%- endmacro %}
 
+{#- Byar's lower limit; null where it would fall below zero (PHEindicatormethods withholds it
+    there: only small counts at high confidence, which take the exact limits anyway) -#}
 {% macro byar_lower(events, confidence=0.95) -%}
-    ({{ events }} * power(1 - 1 / (9.0 * {{ events }}) - {{ z_value(confidence) }} / (3 * sqrt({{ events }})), 3))
+    {%- set base = '(1 - 1 / (9.0 * ' ~ events ~ ') - ' ~ z_value(confidence) ~ ' / (3 * sqrt(' ~ events ~ ')))' -%}
+    (case when {{ base }} >= 0 then {{ events }} * power({{ base }}, 3) end)
 {%- endmacro %}
 
 {% macro byar_upper(events, confidence=0.95) -%}
@@ -163,19 +166,42 @@
 
 {#- Wilson score interval for a proportion O/n (PHEindicatormethods phe_proportion):
       (2O + z² ∓ z·sqrt(z² + 4O(1 − O/n))) / (2(n + z²)), times the multiplier (100 for %). -#}
+{#- At the edges the limit is exact, as in PHEindicatormethods: 0 events give a lower limit of
+    exactly 0, and O = n an upper limit of exactly 1 (times the multiplier), not a rounding away. -#}
 {% macro wilson_limit(bound, events, total, multiplier, confidence=0.95) -%}
     {%- set z = z_value(confidence) -%}
-    ((2 * {{ events }} + {{ z }} ^ 2 {{ '-' if bound == 'lower' else '+' }} {{ z }} * sqrt({{ z }} ^ 2 + 4 * {{ events }} * (1 - {{ events }} / {{ total }})))
-     / (2 * ({{ total }} + {{ z }} ^ 2)) * {{ multiplier }})
+    (case when {{ events }} = {{ '0' if bound == 'lower' else total }} then {{ '0' if bound == 'lower' else '1' }}
+          else (2 * {{ events }} + {{ z }} ^ 2 {{ '-' if bound == 'lower' else '+' }} {{ z }} * sqrt({{ z }} ^ 2 + 4 * {{ events }} * (1 - {{ events }} / {{ total }})))
+               / (2 * ({{ total }} + {{ z }} ^ 2)) end * {{ multiplier }})
 {%- endmacro %}
 
-{#- Directly age-standardised rate, Dobson method (PHEindicatormethods phe_dsr), from sums over
-    the 19 ESP2013 bands i of: events O = ΣO_i, dsr = Σ w_i O_i / n_i / Σ w_i × multiplier and
+{#- Directly age-standardised rate, Dobson method (PHEindicatormethods calculate_dsr), from sums
+    over the 19 ESP2013 bands i of: events O = ΣO_i, dsr = Σ w_i O_i / n_i / Σ w_i × multiplier and
     variance = Σ w_i² O_i / n_i² / (Σ w_i)² × multiplier²:
-      limit = dsr + sqrt(variance / O) × (Byar limit on O − O) -#}
+      limit = dsr + sqrt(variance / O) × (Byar limit on O − O)
+    Neither the rate nor its limits exist below dsr_minimum_events() events (the method's own rule,
+    whatever the disclosure rule). -#}
+{% macro dsr_minimum_events() %}10{% endmacro %}
+
+{% macro dsr_rate(dsr, events) -%}
+    (case when {{ events }} >= {{ dsr_minimum_events() }} then {{ dsr }} end)
+{%- endmacro %}
+
 {% macro dobson_limit(bound, dsr, variance, events, confidence=0.95) -%}
-    ({{ dsr }} + sqrt({{ variance }} / {{ events }})
-        * ({{ byar_lower(events, confidence) if bound == 'lower' else byar_upper(events, confidence) }} - {{ events }}))
+    (case when {{ events }} >= {{ dsr_minimum_events() }} then {{ dsr }} + sqrt({{ variance }} / {{ events }})
+        * ({{ byar_lower(events, confidence) if bound == 'lower' else byar_upper(events, confidence) }} - {{ events }}) end)
+{%- endmacro %}
+
+{#- Why an indicator's input cannot be valued (null when it can): the build stops on any of these,
+    naming the indicator, area and period (int_indicator__value). Zero events over a zero
+    denominator is no value, not an error: no crimes in an area-month leave no charged share. -#}
+{% macro invalid_indicator_input(numerator, denominator, method) -%}
+    case
+        when {{ numerator }} < 0 then 'negative numerator'
+        when {{ denominator }} < 0 then 'negative denominator'
+        when {{ denominator }} = 0 and {{ numerator }} > 0 then 'events over a zero denominator'
+        when {{ method }} = 'proportion' and {{ numerator }} > {{ denominator }} then 'numerator greater than the denominator of a proportion'
+    end
 {%- endmacro %}
 
 {#- Fingertips-style comparison of an area's CI with a comparator's value, through polarity. -#}

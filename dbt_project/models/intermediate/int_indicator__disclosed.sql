@@ -45,18 +45,19 @@ exact as (
 
 -- a directly standardised rate under the NHS rule is that of the published count: every band's
 -- count scaled by published / true (k), so its variance by k too (it is linear in the counts).
--- Dobson's limits on the true count
--- would give it back exactly: (upper − dsr) / (dsr − lower) depends on nothing else. The true
--- variance is read back from the 95% lower limit: sqrt(var / O) = (dsr − lower) / (O − Byar_lower(O)).
+-- Dobson's limits on the true count would give it back exactly: (upper − dsr) / (dsr − lower)
+-- depends on nothing else.
 scaled as (
     select f.*,
         case when f.disclosure = 'nhs_small_numbers' and f.method = 'dsr' and f.published_numerator > 0
                   and f.numerator > 0
-             then f.published_numerator / f.numerator end                               as dsr_scale,
-        case when f.disclosure = 'nhs_small_numbers' and f.method = 'dsr' and f.numerator > 0
-             then f.numerator * ((f.value - f.lower_ci_95) / (f.numerator - {{ byar_lower('f.numerator') }})) ^ 2
-        end                                                                              as dsr_variance
+             then f.published_numerator / f.numerator end                               as dsr_scale
     from final as f
+),
+
+published_dsr as (
+    select *, dsr_scale * standardised_rate as dsr, dsr_scale * standardised_rate_variance as dsr_variance
+    from scaled
 )
 
 select
@@ -66,8 +67,10 @@ select
     f.numerator                                        as numerator_unrounded,
     -- under the NHS rule the value is withheld below 10 published (rounded) events: judged on the
     -- true count, a published 10 with or without a value would say 8–9 or 10–12
+    -- a DSR below 10 events is not calculated at all (the method's rule): under the NHS rule that
+    -- is judged on the published count, like every rule there
     case when f.disclosure = 'nhs_small_numbers' then f.is_hidden or f.published_numerator < 10
-         else f.disclosure <> 'none' and f.numerator < 10 end as is_suppressed,
+         else (f.disclosure <> 'none' or f.method = 'dsr') and f.numerator < 10 end as is_suppressed,
     -- one published reason for both kinds of hidden cell, so the file does not say which hidden
     -- count is the small one; suppression_cause (not published) keeps the difference
     case
@@ -77,26 +80,29 @@ select
         -- (never under the NHS rule: a reason beside a shown 10 would say the true count is 8 or 9)
         when f.disclosure = 'rate_count_below_10' and f.numerator < 10
             then 'numerator below 10: rate and CI not published (Fingertips rule)'
+        when f.disclosure <> 'nhs_small_numbers' and f.method = 'dsr' and f.numerator < {{ dsr_minimum_events() }}
+            then 'fewer than 10 events: a directly standardised rate is not calculated'
     end                                                as suppression_reason,
     f.suppression_cause,
     -- under the NHS rule, crude rates and proportions are those of the published (rounded) count
     case when f.disclosure = 'nhs_small_numbers' and f.method in ('crude_rate', 'proportion')
          then f.published_numerator / f.denominator * f.multiplier
-         when f.disclosure = 'nhs_small_numbers' and f.method = 'dsr' then f.dsr_scale * f.value
+         when f.disclosure = 'nhs_small_numbers' and f.method = 'dsr'
+             then {{ dsr_rate('f.dsr', 'f.published_numerator') }}
          else f.value end                              as value,
     case when f.disclosure = 'nhs_small_numbers' and f.method = 'crude_rate'
          then {{ crude_rate_limit('lower', 'f.published_numerator', 'f.denominator', 'f.multiplier', 'e95.lower_events') }}
          when f.disclosure = 'nhs_small_numbers' and f.method = 'proportion'
          then {{ wilson_limit('lower', 'f.published_numerator', 'f.denominator', 'f.multiplier') }}
          when f.disclosure = 'nhs_small_numbers' and f.method = 'dsr'
-         then {{ dobson_limit('lower', 'f.dsr_scale * f.value', 'f.dsr_scale * f.dsr_variance', 'f.published_numerator') }}
+         then {{ dobson_limit('lower', 'f.dsr', 'f.dsr_variance', 'f.published_numerator') }}
          else f.lower_ci_95 end                        as lower_ci_95,
     case when f.disclosure = 'nhs_small_numbers' and f.method = 'crude_rate'
          then {{ crude_rate_limit('upper', 'f.published_numerator', 'f.denominator', 'f.multiplier', 'e95.upper_events') }}
          when f.disclosure = 'nhs_small_numbers' and f.method = 'proportion'
          then {{ wilson_limit('upper', 'f.published_numerator', 'f.denominator', 'f.multiplier') }}
          when f.disclosure = 'nhs_small_numbers' and f.method = 'dsr'
-         then {{ dobson_limit('upper', 'f.dsr_scale * f.value', 'f.dsr_scale * f.dsr_variance', 'f.published_numerator') }}
+         then {{ dobson_limit('upper', 'f.dsr', 'f.dsr_variance', 'f.published_numerator') }}
          else f.upper_ci_95 end                        as upper_ci_95,
     case when f.disclosure = 'nhs_small_numbers' and f.method = 'crude_rate'
          then {{ crude_rate_limit('lower', 'f.published_numerator', 'f.denominator', 'f.multiplier', 'e998.lower_events',
@@ -104,7 +110,7 @@ select
          when f.disclosure = 'nhs_small_numbers' and f.method = 'proportion'
          then {{ wilson_limit('lower', 'f.published_numerator', 'f.denominator', 'f.multiplier', 0.998) }}
          when f.disclosure = 'nhs_small_numbers' and f.method = 'dsr'
-         then {{ dobson_limit('lower', 'f.dsr_scale * f.value', 'f.dsr_scale * f.dsr_variance', 'f.published_numerator', 0.998) }}
+         then {{ dobson_limit('lower', 'f.dsr', 'f.dsr_variance', 'f.published_numerator', 0.998) }}
          else f.lower_ci_998 end                       as lower_ci_998,
     case when f.disclosure = 'nhs_small_numbers' and f.method = 'crude_rate'
          then {{ crude_rate_limit('upper', 'f.published_numerator', 'f.denominator', 'f.multiplier', 'e998.upper_events',
@@ -112,8 +118,8 @@ select
          when f.disclosure = 'nhs_small_numbers' and f.method = 'proportion'
          then {{ wilson_limit('upper', 'f.published_numerator', 'f.denominator', 'f.multiplier', 0.998) }}
          when f.disclosure = 'nhs_small_numbers' and f.method = 'dsr'
-         then {{ dobson_limit('upper', 'f.dsr_scale * f.value', 'f.dsr_scale * f.dsr_variance', 'f.published_numerator', 0.998) }}
+         then {{ dobson_limit('upper', 'f.dsr', 'f.dsr_variance', 'f.published_numerator', 0.998) }}
          else f.upper_ci_998 end                       as upper_ci_998
-from scaled as f
+from published_dsr as f
 left join exact as e95 on e95.events = f.published_numerator and e95.confidence = 0.95
 left join exact as e998 on e998.events = f.published_numerator and e998.confidence = 0.998

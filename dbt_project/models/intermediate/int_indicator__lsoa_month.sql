@@ -97,11 +97,15 @@ population_denominators as (
         lm.month_start,
         lm.esp_band,
         p.population_year,
+        {%- if catalogue | selectattr('denominator.population') | list %}
         case lm.indicator_id
             {%- for ind in catalogue if ind.denominator.get('population') %}
             when '{{ ind.id }}' then p.{{ ind.denominator.population }}
             {%- endfor %}
         end as denominator
+        {%- else %}
+        null::double as denominator  -- (a catalogue may have no population denominators)
+        {%- endif %}
     from lsoa_months as lm
     join population as p using (lsoa21_code, esp_band)
     where lm.indicator_id in ({{ sql_list(catalogue | selectattr('denominator.population') | map(attribute='id') | list) }})

@@ -290,6 +290,8 @@ rolled_up as (
         sum(b.numerator_located)                                                           as numerator_located,
         sum(b.denominator)                                                                 as denominator,
         true                                                                               as is_from_lsoa_months,
+        -- an age band's events need its population (a DSR divides by each band's)
+        count(*) filter (where b.numerator > 0 and not coalesce(b.denominator > 0, false)) as bands_without_denominator,
         {{ dsr_value('b.numerator', 'b.denominator', 'esp.standard_population', 1) }}     as dsr,
         {{ dsr_variance('b.numerator', 'b.denominator', 'esp.standard_population', 1) }}  as dsr_variance
     from rolled_up_bands as b
@@ -356,10 +358,12 @@ area_force as (
 -- force's below (the records no LSOA holds belong to no smaller area)
 located as (
     select
-        c.* exclude (is_from_lsoa_months),  -- noqa: RF02
+        c.* exclude (is_from_lsoa_months, bands_without_denominator),  -- noqa: RF02
         coalesce(f.numerator_located / nullif(f.numerator, 0),
                  c.numerator_located / nullif(c.numerator, 0))  as located_share,
-        p.pfa_code                                              as located_share_pfa_code
+        p.pfa_code                                              as located_share_pfa_code,
+        case when c.bands_without_denominator > 0 then 'events in an age band with no population' end
+                                                                as band_input_error
     from complete as c
     left join area_force as p using (area_type, area_code)
     left join rolled_up as f
@@ -377,6 +381,14 @@ catalogue as (
 
 exact as (
     {{ poisson_exact_limits() }}
+),
+
+checked as (
+    select r.*, c.multiplier, c.method, c.area_types,
+           coalesce({{ invalid_indicator_input('r.numerator', 'r.denominator', 'c.method') }}, r.band_input_error)
+               as input_error
+    from located as r
+    join catalogue as c using (indicator_id)
 )
 
 select
@@ -391,38 +403,47 @@ select
     r.located_share,
     r.located_share_pfa_code,
     r.denominator,
-    c.multiplier,
-    c.method,
-    case c.method
-        when 'dsr' then r.dsr * c.multiplier
-        else r.numerator / r.denominator * c.multiplier
+    r.multiplier,
+    r.method,
+    -- a DSR and its variance before the method's 10-event minimum: disclosure control rescales
+    -- them to the published (rounded) count
+    r.dsr * r.multiplier                                            as standardised_rate,
+    r.dsr_variance * r.multiplier ^ 2                               as standardised_rate_variance,
+    case r.method
+        when 'dsr' then {{ dsr_rate('r.dsr * r.multiplier', 'r.numerator') }}
+        else r.numerator / r.denominator * r.multiplier
     end as value,
-    case c.method
-        when 'dsr' then {{ dobson_limit('lower', 'r.dsr * c.multiplier', 'r.dsr_variance * c.multiplier ^ 2', 'r.numerator') }}
-        when 'proportion' then {{ wilson_limit('lower', 'r.numerator', 'r.denominator', 'c.multiplier') }}
-        else {{ crude_rate_limit('lower', 'r.numerator', 'r.denominator', 'c.multiplier', 'e95.lower_events') }}
+    case r.method
+        when 'dsr' then {{ dobson_limit('lower', 'r.dsr * r.multiplier', 'r.dsr_variance * r.multiplier ^ 2', 'r.numerator') }}
+        when 'proportion' then {{ wilson_limit('lower', 'r.numerator', 'r.denominator', 'r.multiplier') }}
+        else {{ crude_rate_limit('lower', 'r.numerator', 'r.denominator', 'r.multiplier', 'e95.lower_events') }}
     end as lower_ci_95,
-    case c.method
-        when 'dsr' then {{ dobson_limit('upper', 'r.dsr * c.multiplier', 'r.dsr_variance * c.multiplier ^ 2', 'r.numerator') }}
-        when 'proportion' then {{ wilson_limit('upper', 'r.numerator', 'r.denominator', 'c.multiplier') }}
-        else {{ crude_rate_limit('upper', 'r.numerator', 'r.denominator', 'c.multiplier', 'e95.upper_events') }}
+    case r.method
+        when 'dsr' then {{ dobson_limit('upper', 'r.dsr * r.multiplier', 'r.dsr_variance * r.multiplier ^ 2', 'r.numerator') }}
+        when 'proportion' then {{ wilson_limit('upper', 'r.numerator', 'r.denominator', 'r.multiplier') }}
+        else {{ crude_rate_limit('upper', 'r.numerator', 'r.denominator', 'r.multiplier', 'e95.upper_events') }}
     end as upper_ci_95,
-    case c.method
-        when 'dsr' then {{ dobson_limit('lower', 'r.dsr * c.multiplier', 'r.dsr_variance * c.multiplier ^ 2', 'r.numerator',
+    case r.method
+        when 'dsr' then {{ dobson_limit('lower', 'r.dsr * r.multiplier', 'r.dsr_variance * r.multiplier ^ 2', 'r.numerator',
                                         0.998) }}
-        when 'proportion' then {{ wilson_limit('lower', 'r.numerator', 'r.denominator', 'c.multiplier', 0.998) }}
-        else {{ crude_rate_limit('lower', 'r.numerator', 'r.denominator', 'c.multiplier', 'e998.lower_events', 0.998) }}
+        when 'proportion' then {{ wilson_limit('lower', 'r.numerator', 'r.denominator', 'r.multiplier', 0.998) }}
+        else {{ crude_rate_limit('lower', 'r.numerator', 'r.denominator', 'r.multiplier', 'e998.lower_events', 0.998) }}
     end as lower_ci_998,
-    case c.method
-        when 'dsr' then {{ dobson_limit('upper', 'r.dsr * c.multiplier', 'r.dsr_variance * c.multiplier ^ 2', 'r.numerator',
+    case r.method
+        when 'dsr' then {{ dobson_limit('upper', 'r.dsr * r.multiplier', 'r.dsr_variance * r.multiplier ^ 2', 'r.numerator',
                                         0.998) }}
-        when 'proportion' then {{ wilson_limit('upper', 'r.numerator', 'r.denominator', 'c.multiplier', 0.998) }}
-        else {{ crude_rate_limit('upper', 'r.numerator', 'r.denominator', 'c.multiplier', 'e998.upper_events', 0.998) }}
+        when 'proportion' then {{ wilson_limit('upper', 'r.numerator', 'r.denominator', 'r.multiplier', 0.998) }}
+        else {{ crude_rate_limit('upper', 'r.numerator', 'r.denominator', 'r.multiplier', 'e998.upper_events', 0.998) }}
     end as upper_ci_998
-from located as r
-join catalogue as c using (indicator_id)
+from checked as r
 left join exact as e95 on e95.events = r.numerator and e95.confidence = 0.95
 left join exact as e998 on e998.events = r.numerator and e998.confidence = 0.998
-where r.area_code is not null
-  and r.denominator > 0
-  and list_contains(string_split(c.area_types, ','), r.area_type)
+-- one CASE, so that its branches are taken in this order (DuckDB may reorder ANDed filters): an
+-- invalid input stops the build, naming it, in the areas and periods the indicator is published for
+where case
+    when r.area_code is null or not list_contains(string_split(r.area_types, ','), r.area_type) then false
+    when r.input_error is not null then error(format(
+        'indicator {}, {} {}, {} from {}: {} (numerator {}, denominator {})', r.indicator_id, r.area_type,
+        r.area_code, r.period_type, r.period_start, r.input_error, r.numerator, r.denominator))
+    else r.denominator > 0
+end
