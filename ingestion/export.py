@@ -95,7 +95,9 @@ FINGERTIPS_COLUMNS: list[tuple[str, str, tuple[str, ...], str]] = [
     ("Recent Trend",
      "CASE WHEN t.trend = 'could not be calculated' THEN 'Cannot be calculated' ELSE {sentence}(t.trend) END",
      ("fct_indicator_trend.trend",),
-     "In Fingertips' words, on the row of the latest period the trend was tested to; empty on the other rows."),
+     ("In Fingertips' words, on the row of the latest period the trend was tested to (yearly period types only: "
+      "consecutive years, or rolling 12 months a year apart); empty on the other rows, and on every month and "
+      "quarter row: a monthly or quarterly series is never tested, its ups and downs being mostly season.")),
     ("Compared to England value or percentiles", "{sentence}(coalesce(f.comparison_with_england, 'not compared'))",
      ("fct_indicator_value.comparison_with_england",), _IN_WORDS),
     ("Compared to Region value or percentiles", "{sentence}(coalesce(f.comparison, 'not compared'))",

@@ -69,8 +69,11 @@ def write_mini_reference(folder: Path) -> Path:
     rows = []
     for code, name, lad, ladn, total in MINI_LSOAS:
         counts = [0] * len(ages)
-        counts[ages.index("F30")] = total // 2          # the whole population at age 30,
-        counts[ages.index("M30")] = total - total // 2  # so the total is easy to see
+        young = total // 10                              # a tenth at age 20 (so every age-group
+        counts[ages.index("F20")] = young // 2           # population a rate divides by has people)
+        counts[ages.index("M20")] = young - young // 2
+        counts[ages.index("F30")] = (total - young) // 2  # and the rest at age 30, so the total is
+        counts[ages.index("M30")] = total - young - (total - young) // 2  # easy to see
         rows.append(",".join([lad, ladn, code, name, str(total), *map(str, counts)]))
     (pop / "sapelsoasyoa_mid2024.csv").write_text(
         "LAD 2023 Code,LAD 2023 Name,LSOA 2021 Code,LSOA 2021 Name,Total," + ",".join(ages) + "\n"
@@ -140,7 +143,8 @@ COSTLIEST_FIRST = ["test_demo_pipeline", "test_real_airflow", "test_incremental_
                    "test_dfe_indicators", "test_source_declaration", "test_disclosure_attack",
                    "test_police_monthly_dag", "test_nothing_new", "test_ae_monthly_dag", "test_dfe_yearly_dag",
                    "test_report", "test_bi_connect", "test_export", "test_pipeline_sources",
-                   "test_indicator_engine", "test_ae_indicators",
+                   "test_indicator_engine", "test_ae_indicators", "test_indicator_inequality",
+                   "test_indicator_trend", "test_indicator_dsr",
                    "test_crash_safety", "test_published_metadata", "test_coverage",
                    "test_quality_gate", "test_reference_geography", "test_force_crime",
                    "test_violence_indicator"]

@@ -233,7 +233,8 @@ def _relations(con: duckdb.DuckDBPyConnection) -> None:
             SELECT DISTINCT m.rid, -c.id AS id, c.id AS parent_id
             FROM member AS m JOIN cell AS c ON c.id = m.cell_id
             WHERE m.rid LIKE 'geo:%' AND m.coef = 1 AND c.area_type IN {force_levels}
-              AND split_part(m.rid, ':', 3) NOT IN {force_levels}""")
+              AND split_part(m.rid, ':', 3) NOT IN {force_levels}
+              AND c.indicator_id NOT LIKE '%|%'  -- a quantile holds placed records only""")
         con.execute("INSERT INTO member SELECT rid, id, -1 FROM slack")
         banded = con.execute("""SELECT coalesce(bool_and(located_percent % 10 = 0), false) FROM cell
                                 WHERE located_percent IS NOT NULL""").fetchone()[0]
@@ -249,6 +250,134 @@ def _relations(con: duckdb.DuckDBPyConnection) -> None:
                         THEN floor(b.hi * (100 - c.located_percent + {low}) / 100) ELSE {BIG} END,
                    false
             FROM slack AS s JOIN cell AS c ON c.id = s.parent_id JOIN bound AS b ON b.id = s.parent_id""")
+
+
+def _quantile_cells(con: duckdb.DuckDBPyConnection) -> None:
+    """The counts by IMD decile and quintile inside an area (fct_indicator_imd_quantile) of
+    NHS-rule indicators are cells too: '<indicator>|<decile or quintile>:<q>'. A hidden one whose
+    area's own count is shown is 0 to 7 (a count of 8 or more is shown rounded, from 10); one whose
+    area's count is hidden may be anything."""
+    con.execute("""
+        INSERT INTO cell
+        SELECT (SELECT coalesce(max(id), 0) FROM cell)
+               + row_number() OVER (ORDER BY q.indicator_id, q.area_type, q.area_code, q.period_type, q.period_start,
+                                    q.quantile_type, q.quantile)::INTEGER,
+               q.indicator_id || '|' || q.quantile_type || ':' || q.quantile, q.area_type, q.area_code, q.period_type,
+               q.period_start, q.period_end, date_diff('month', q.period_start, q.period_end + 1), q.numerator,
+               q.denominator, q.value, q.lower_ci_95, q.upper_ci_95, i.multiplier, i.method, q.suppression_reason, NULL
+        FROM p.fct_indicator_imd_quantile AS q JOIN p.dim_indicator AS i USING (indicator_id)
+        WHERE i.disclosure_rule = 'nhs_small_numbers'""")
+    con.execute(f"""
+        INSERT INTO bound
+        SELECT q.id,
+               CASE WHEN q.numerator IS NULL OR q.numerator = 0 THEN 0
+                    ELSE greatest(q.numerator - 2, 8) END::BIGINT,
+               CASE WHEN q.numerator IS NULL AND a.numerator IS NOT NULL THEN 7 WHEN q.numerator IS NULL THEN {BIG}
+                    ELSE q.numerator + 2 END::BIGINT,
+               q.numerator IS NOT NULL
+        FROM cell AS q
+        LEFT JOIN cell AS a ON a.indicator_id = split_part(q.indicator_id, '|', 1) AND a.area_type = q.area_type
+             AND a.area_code = q.area_code AND a.period_type = q.period_type AND a.period_start = q.period_start
+        WHERE q.indicator_id LIKE '%|%'""")
+    # where zeros are shown, a hidden count is never 0
+    con.execute("""
+        UPDATE bound SET lo = 1 FROM cell AS c
+        WHERE c.id = bound.id AND c.indicator_id LIKE '%|%' AND c.numerator IS NULL
+          AND c.suppression_reason NOT ILIKE '%from 0 to 7%'""")
+
+
+def _quantile_relations(con: duckdb.DuckDBPyConnection) -> None:
+    """Relations the quantile cells are in, as dim_area gives them (each LSOA's decile and
+    parents): a quantile = Σ its LSOAs in the area; a quintile = its two deciles; an area below
+    force level whose every LSOA has a decile = Σ its deciles (and Σ its quintiles). Relations of
+    quantile cells between areas and periods come from the general ones (_relations)."""
+    columns = {c for (c,) in con.execute("SELECT column_name FROM (DESCRIBE p.dim_area)").fetchall()}
+    types = [t for (t,) in con.execute("SELECT DISTINCT area_type FROM p.dim_area").fetchall()
+             if f"parent_{t}_code" in columns]
+    if not types or "imd_decile" not in columns:
+        return
+    con.execute("CREATE OR REPLACE TABLE lsoa_parent AS " + " UNION ALL ".join(
+        f"SELECT area_code AS lsoa_code, imd_decile, '{t}' AS area_type, parent_{t}_code AS area_code "
+        f"FROM p.dim_area WHERE area_type = 'lsoa' AND parent_{t}_code IS NOT NULL" for t in types))
+    con.execute("""
+        CREATE OR REPLACE TABLE quantile_cell AS
+        SELECT id, split_part(indicator_id, '|', 1) AS base,
+               split_part(split_part(indicator_id, '|', 2), ':', 1) AS quantile_type,
+               split_part(split_part(indicator_id, '|', 2), ':', 2)::INTEGER AS quantile,
+               area_type, area_code, period_type, period_start
+        FROM cell WHERE indicator_id LIKE '%|%'""")
+    con.execute("""
+        INSERT INTO member
+        WITH lsoas AS (
+            SELECT q.id AS quantile_id, c.id AS lsoa_id,
+                   count(*) OVER (PARTITION BY q.id) AS lsoas, count(c.id) OVER (PARTITION BY q.id) AS cells
+            FROM quantile_cell AS q
+            JOIN lsoa_parent AS l
+              ON l.area_type = q.area_type AND l.area_code = q.area_code
+             AND CASE q.quantile_type WHEN 'decile' THEN l.imd_decile ELSE (l.imd_decile + 1) // 2 END = q.quantile
+            LEFT JOIN cell AS c ON c.indicator_id = q.base AND c.area_type = 'lsoa' AND c.area_code = l.lsoa_code
+                 AND c.period_type = q.period_type AND c.period_start = q.period_start
+        ),
+        pairs AS (
+            SELECT q.id AS quintile_id, d.id AS decile_id, count(*) OVER (PARTITION BY q.id) AS deciles
+            FROM quantile_cell AS q
+            JOIN quantile_cell AS d
+              ON d.base = q.base AND d.area_type = q.area_type AND d.area_code = q.area_code
+             AND d.period_type = q.period_type AND d.period_start = q.period_start
+             AND d.quantile_type = 'decile' AND (d.quantile + 1) // 2 = q.quantile
+            WHERE q.quantile_type = 'quintile'
+        ),
+        whole AS (
+            -- every LSOA of the area has a decile; below force level, where its count is its LSOAs'
+            SELECT a.id AS area_id, q.id AS quantile_id, q.quantile_type,
+                   count(*) OVER (PARTITION BY a.id, q.quantile_type) AS quantiles
+            FROM cell AS a
+            JOIN quantile_cell AS q
+              ON q.base = a.indicator_id AND q.area_type = a.area_type AND q.area_code = a.area_code
+             AND q.period_type = a.period_type AND q.period_start = a.period_start
+            WHERE a.area_type NOT IN ('pfa', 'region', 'country')
+              AND (a.area_type, a.area_code) NOT IN (SELECT (area_type, area_code) FROM lsoa_parent
+                                                     WHERE imd_decile IS NULL)
+        )
+        SELECT 'imd:' || quantile_id, quantile_id, 1 FROM lsoas WHERE lsoas = cells GROUP BY ALL
+        UNION ALL
+        SELECT 'imd:' || quantile_id, lsoa_id, -1 FROM lsoas WHERE lsoas = cells
+        UNION ALL
+        SELECT 'quintile:' || quintile_id, quintile_id, 1 FROM pairs WHERE deciles = 2 GROUP BY ALL
+        UNION ALL
+        SELECT 'quintile:' || quintile_id, decile_id, -1 FROM pairs WHERE deciles = 2
+        UNION ALL
+        SELECT 'area:' || area_id || ':' || quantile_type, area_id, 1 FROM whole
+        WHERE quantiles = CASE quantile_type WHEN 'decile' THEN 10 ELSE 5 END GROUP BY ALL
+        UNION ALL
+        SELECT 'area:' || area_id || ':' || quantile_type, quantile_id, -1 FROM whole
+        WHERE quantiles = CASE quantile_type WHEN 'decile' THEN 10 ELSE 5 END""")
+
+
+def _inequality_leaks(con: duckdb.DuckDBPyConnection) -> list:
+    """SII rows of NHS-rule indicators computed where a quantile is withheld, or not equal to the
+    weighted regression of the published quantile values on their published shares (recomputed
+    here from the denominators: normal equations of Σa(v − β0 − β1 b)²)."""
+    return con.execute("""
+        WITH q AS (
+            SELECT q.*, q.denominator / sum(q.denominator) OVER g AS a,
+                   (sum(q.denominator) OVER (g ORDER BY q.quantile) - q.denominator / 2) / sum(q.denominator) OVER g AS b
+            FROM p.fct_indicator_imd_quantile AS q JOIN p.dim_indicator AS i USING (indicator_id)
+            WHERE i.disclosure_rule = 'nhs_small_numbers'
+            WINDOW g AS (PARTITION BY q.indicator_id, q.area_type, q.area_code, q.period_type, q.period_start,
+                         q.quantile_type)
+        ),
+        s AS (
+            SELECT indicator_id, area_type, area_code, period_type, period_start, quantile_type,
+                   bool_or(is_suppressed OR value IS NULL) AS uses_hidden,
+                   sum(a) AS s0, sum(a * b) AS s1, sum(a * b * b) AS s2, sum(a * value) AS sy, sum(a * b * value) AS sby
+            FROM q GROUP BY ALL
+        )
+        SELECT s.*, e.sii FROM p.fct_indicator_inequality AS e JOIN s
+            USING (indicator_id, area_type, area_code, period_type, period_start, quantile_type)
+        WHERE e.sii IS NOT NULL
+          AND (s.uses_hidden OR abs(e.sii - (s.s0 * s.sby - s.s1 * s.sy) / (s.s0 * s.s2 - s.s1 * s.s1))
+                                > 1e-9 * greatest(1, abs(e.sii)))""").fetchall()
 
 
 _DERIVE = """
@@ -303,11 +432,17 @@ def attack(published: Path | str, schema: str = "main") -> dict:
     tables = {t for (t,) in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE database_name = 'src' AND schema_name = ?", [schema]).fetchall()}
     profile = "fct_ae_assault_profile" in tables
+    inequality = {"fct_indicator_imd_quantile", "fct_indicator_inequality"} <= tables
     for table in ["fct_indicator_value", "fct_indicator_trend", "dim_area", "dim_indicator",
-                  *(["fct_ae_assault_profile"] if profile else [])]:
+                  *(["fct_ae_assault_profile"] if profile else []),
+                  *(["fct_indicator_imd_quantile", "fct_indicator_inequality"] if inequality else [])]:
         con.execute(f"CREATE VIEW p.{table} AS SELECT * FROM src.{schema}.{table}")
     facts = _setup(con, profile)
+    if inequality:
+        _quantile_cells(con)
     _relations(con)
+    if inequality:
+        _quantile_relations(con)
     rounds = _propagate(con)
     inconsistent = con.execute("SELECT count(*) FROM bound WHERE lo > hi").fetchone()[0]
     # brute force: each candidate value
@@ -335,23 +470,24 @@ def attack(published: Path | str, schema: str = "main") -> dict:
         FROM cell AS c LEFT JOIN candidate AS k USING (id)
         WHERE c.numerator IS NULL GROUP BY ALL ORDER BY ALL""").fetchall()
     recovered = [c for c in cells if len(c[-1]) <= 1]
-    # trend statistics: computed only where the window's cells are all published, and equal to
-    # the statistic of the published counts (so they say nothing more)
+    # trend statistics: computed only where every point is published, and equal to the statistic
+    # of the published counts (so they say nothing more). The points are the latest period and
+    # those 12, 24, … months before it (consecutive years, rolling windows a year apart), `periods`
+    # of them; a point missing from the file counts as hidden.
     trend_leaks = con.execute("""
         WITH t AS (SELECT t.* FROM p.fct_indicator_trend AS t JOIN p.dim_indicator AS i USING (indicator_id)
                    WHERE i.disclosure_rule = 'nhs_small_numbers' AND t.chi_squared IS NOT NULL),
         w AS (
-            SELECT t.indicator_id, t.area_code, t.area_type, t.period_type, t.chi_squared, v.numerator AS o,
-                   v.denominator AS n, v.is_suppressed,
-                   row_number() OVER (PARTITION BY t.indicator_id, t.area_code, t.area_type, t.period_type
-                                      ORDER BY v.period_start) AS t_
-            FROM t JOIN p.fct_indicator_value AS v USING (indicator_id, area_code, area_type, period_type)
-            WHERE v.period_start <= t.latest_period_start
-            QUALIFY row_number() OVER (PARTITION BY t.indicator_id, t.area_code, t.area_type, t.period_type
-                                       ORDER BY v.period_start DESC) <= t.periods
+            SELECT t.indicator_id, t.area_code, t.area_type, t.period_type, t.chi_squared, t.periods,
+                   v.numerator AS o, v.denominator AS n, v.is_suppressed, t.periods - j.j AS t_
+            FROM t CROSS JOIN LATERAL range(t.periods) AS j (j)
+            LEFT JOIN p.fct_indicator_value AS v
+                   ON v.indicator_id = t.indicator_id AND v.area_code = t.area_code AND v.area_type = t.area_type
+                  AND v.period_type = t.period_type
+                  AND v.period_start = (t.latest_period_start - to_months(12 * j.j::INTEGER))::DATE
         ),
         s AS (SELECT indicator_id, area_code, area_type, period_type, any_value(chi_squared) AS chi_squared,
-                     bool_or(is_suppressed OR o IS NULL) AS uses_hidden,
+                     bool_or(is_suppressed IS NOT false OR o IS NULL OR n IS NULL) AS uses_hidden,
                      sum(o) AS oo, sum(n) AS nn, sum(o * t_) AS ot, sum(n * t_) AS nt, sum(n * t_ * t_) AS ntt
               FROM w GROUP BY ALL)
         SELECT * FROM s
@@ -377,8 +513,11 @@ def attack(published: Path | str, schema: str = "main") -> dict:
         SELECT count(*) AS hidden, count(*) FILTER (WHERE suppression_reason ILIKE 'secondary%') AS secondary_shown
         FROM cell WHERE numerator IS NULL""").fetchone()
     relations = con.execute("SELECT count(DISTINCT rid), count(*) FROM member").fetchone()
+    inequality_leaks = _inequality_leaks(con) if inequality else []
+    quantile_cells = con.execute("SELECT count(*) FROM cell WHERE indicator_id LIKE '%|%'").fetchone()[0]
     con.close()
     return {**facts, "cells": cells, "recovered": recovered, "rounds": rounds, "inconsistent": inconsistent,
             "trend_leaks": trend_leaks, "ci_leaks": ci_leaks, "reason_on_shown": reason_on_shown,
             "hidden": summary[0], "secondary_shown": summary[1],
-            "relations": relations[0], "relation_members": relations[1]}
+            "relations": relations[0], "relation_members": relations[1],
+            "inequality_leaks": inequality_leaks, "quantile_cells": quantile_cells}

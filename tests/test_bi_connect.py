@@ -228,7 +228,8 @@ def test_keys_are_the_declared_unique_combinations_and_dimension_references(seen
     assert set(unique) == {"fct_indicator_trend", "fct_source_coverage", "fct_stop_search_force_month",
                            "fct_stop_search_lsoa_month"}
     assert {t: primary[t] for t in PROVENANCE} == {t: key for t, (_, key) in PROVENANCE.items()}
-    facts_with_indicator = {"fct_indicator_value", "fct_indicator_trend"}
+    facts_with_indicator = {"fct_indicator_value", "fct_indicator_trend", "fct_indicator_inequality",
+                            "fct_indicator_imd_quantile"}
     facts_with_area = facts_with_indicator | {"fct_area_population", "fct_ae_assault_profile", "fct_source_coverage"}
     assert foreign == sorted([(t, ("indicator_id",), "dim_indicator") for t in facts_with_indicator]
                              + [(t, ("area_code", "area_type"), "dim_area") for t in facts_with_area])

@@ -11,7 +11,7 @@ import re
 import duckdb
 import numpy as np
 import pytest
-from scipy.stats import norm
+from scipy.stats import chi2, norm
 
 from conftest import MINI_LSOAS, private_warehouse, write_mini_reference
 
@@ -28,18 +28,39 @@ DSR_INDICATOR = {
     "source": "test", "area_types": ["lsoa", "lad", "pfa"], "period_types": ["month"],
 }
 
+# indirectly standardised to the force area's age-specific rates (PHEindicatormethods
+# calculate_ISRatio with refvalue 100, and calculate_ISRate per 100,000)
+ISRATIO = {**DSR_INDICATOR, "id": "test_isratio", "name": "Test indirectly standardised ratio", "method": "isratio",
+           "multiplier": 100, "standardised_to": "pfa", "area_types": ["lsoa", "lad", "pfa"]}
+ISRATE = {**ISRATIO, "id": "test_israte", "name": "Test indirectly standardised rate", "method": "israte",
+          "multiplier": 100000}
+
 
 def band(age: int) -> int:
     return min(age // 5, 18)
 
 
+# people of each sex at each single year of age 0–89 and at 90+, by LSOA: A 5 (50 a band, 10 in
+# 90+), B older (3 under 45, 8 from 45), C 4, D 6; so age structures differ and an indirectly
+# standardised ratio is not the crude one
+PER_AGE = {A: lambda a: 5, B: lambda a: 3 if a < 45 else 8, C: lambda a: 4, MINI_LSOAS[3][0]: lambda a: 6}
+
+
+def band_population(lsoas: list[str]) -> np.ndarray:
+    n = np.zeros(19)
+    for lsoa in lsoas:
+        for age in range(91):
+            n[band(age)] += 2 * PER_AGE[lsoa](age)
+    return n
+
+
 def write_landing(root, events: dict) -> tuple:
     landing = write_mini_reference(root / "landing")
-    # 5 women and 5 men at every single year of age 0–89 and at 90+: 50 per band, 10 in 90+
     ages = [f"F{a}" for a in range(91)] + [f"M{a}" for a in range(91)]
     lines = ["LAD 2023 Code,LAD 2023 Name,LSOA 2021 Code,LSOA 2021 Name,Total," + ",".join(ages)]
     for code, name, lad, lad_name, _ in MINI_LSOAS:
-        lines.append(",".join([lad, lad_name, code, name, "910", *["5"] * 182]))
+        counts = [PER_AGE[code](a) for a in range(91)] * 2
+        lines.append(",".join([lad, lad_name, code, name, str(sum(counts)), *map(str, counts)]))
     (landing / "population" / "sapelsoasyoa_mid2024.csv").write_text("\n".join(lines) + "\n")
     events_csv = root / "age_events.csv"
     events_csv.write_text("lsoa21_code,month_start,age,events\n" + "".join(
@@ -58,7 +79,7 @@ def built(tmp_path_factory):
         from ingestion.transform import run_dbt
 
         pipeline.load_reference(landing)
-        variables = {"indicators": [DSR_INDICATOR], "fixture_age_events_csv": str(events_csv)}
+        variables = {"indicators": [DSR_INDICATOR, ISRATIO, ISRATE], "fixture_age_events_csv": str(events_csv)}
         run_dbt(["build", "--select", "+fct_indicator_value", "--indirect-selection", "cautious",
                  "--vars", json.dumps(variables)])
         yield get_settings().working_db
@@ -71,7 +92,7 @@ def expected_dsr(lsoas: list[str]) -> tuple[float, float, float]:
     for lsoa in lsoas:
         for age, n in EVENTS[lsoa].items():
             o[band(age)] += n
-    n = np.array([50.0] * 18 + [10.0]) * len(lsoas)
+    n = band_population(lsoas)
     dsr = (ESP2013 * o / n).sum() / ESP2013.sum() * 100_000
     var = (ESP2013 ** 2 * o / n ** 2).sum() / ESP2013.sum() ** 2
     total, z = o.sum(), norm.ppf(0.975)
@@ -140,3 +161,40 @@ def test_invalid_input_stops_the_build_naming_indicator_area_and_period(tmp_path
             run_dbt(["build", "--select", "+int_indicator__value", "--exclude-resource-type", "test",
                      "--vars", json.dumps(variables)])
     assert re.search(message, str(failed.value)), str(failed.value)
+
+
+def expected_isr(lsoas: list[str]) -> tuple[float, float, float, float]:
+    """calculate_ISRatio / calculate_ISRate: E = Σ_bands (O_ref / n_ref) × n; ratio = O / E; the
+    limits exact Poisson (scipy chi2) below 10 events, Byar from 10, divided by E; the rate is the
+    ratio × the reference rate ΣO_ref / Σn_ref."""
+    everyone = list(PER_AGE)
+    o_ref, n_ref, o = np.zeros(19), band_population(everyone), np.zeros(19)
+    for lsoa, by_age in EVENTS.items():
+        for age, count in by_age.items():
+            o_ref[band(age)] += count
+            if lsoa in lsoas:
+                o[band(age)] += count
+    expected = (o_ref / n_ref * band_population(lsoas)).sum()
+    total, z = o.sum(), norm.ppf(0.975)
+    if total < 10:
+        low, high = (chi2.ppf(0.025, 2 * total) / 2 if total else 0.0), chi2.ppf(0.975, 2 * total + 2) / 2
+    else:
+        low = total * (1 - 1 / (9 * total) - z / (3 * math.sqrt(total))) ** 3
+        high = (total + 1) * (1 - 1 / (9 * (total + 1)) + z / (3 * math.sqrt(total + 1))) ** 3
+    return total / expected, low / expected, high / expected, o_ref.sum() / n_ref.sum()
+
+
+@pytest.mark.parametrize("area, lsoas", [(A, [A]), (B, [B]), (C, [C]), ("E06000038", [A, B]),
+                                         ("E23000029", list(PER_AGE))])
+def test_indirectly_standardised_ratio_and_rate_match_phe_formulas(built, area, lsoas):
+    ratio, low, high, reference_rate = expected_isr(lsoas)
+    with duckdb.connect(str(built), read_only=True) as con:
+        got = dict(con.execute(
+            """SELECT indicator_id, [value, lower_ci_95, upper_ci_95] FROM marts.fct_indicator_value
+               WHERE indicator_id IN ('test_isratio', 'test_israte') AND area_code = ? AND period_type = 'month'""",
+            [area]).fetchall())
+    assert got["test_isratio"] == pytest.approx([100 * ratio, 100 * low, 100 * high], rel=5e-7)
+    assert got["test_israte"] == pytest.approx([100_000 * reference_rate * x for x in (ratio, low, high)], rel=5e-7)
+    if area == "E23000029":     # the reference area is its own standard
+        assert got["test_isratio"][0] == pytest.approx(100, rel=1e-12)
+    assert abs(ratio - 1) > 0.05 or area == "E23000029"   # the fixture's age structures matter

@@ -412,18 +412,69 @@ def test_maps_page_says_so_when_no_boundaries_are_loaded(published, tmp_path):
     assert not list((out / "maps").iterdir())
 
 
-def test_funnel_limits_follow_exact_poisson_limits():
-    """Byar's approximation against the exact Poisson limits (chi-squared quantiles) on the expected count."""
-    from scipy.stats import chi2
+def test_indicator_page_shows_inequality_by_deprivation_from_the_marts(browser, published, tmp_path):
+    """The fixture has one month and no IMD, so no inequality: rows planted in a copy of the
+    published file (a force's ten deciles, its SII and RII, a district withheld) are what the
+    indicator page shows, read back from the page in Chromium."""
+    from ingestion.report import write_report
 
-    from ingestion.report.charts import Z, byar_count_limits
+    copy = tmp_path / "vru.duckdb"
+    shutil.copy(published, copy)
+    key = "'violence_offences_rate', 'E23000029', 'pfa', 'financial_year', DATE '2024-04-01', DATE '2025-03-31'"
+    with duckdb.connect(str(copy)) as con:
+        for q in range(1, 11):
+            con.execute(f"""insert into fct_indicator_imd_quantile by name select {q} as quantile, 'decile' as quantile_type,
+                               * from (select {key}) as k(indicator_id, area_code, area_type, period_type,
+                               period_start, period_end),
+                            (select 3 as lsoas, {40 - 3 * q} as numerator, 10000.0 as denominator, 0.1 as denominator_share,
+                                    {(q - 0.5) / 10} as cumulative_share_midpoint, {(40 - 3 * q) / 10} as value,
+                                    {(40 - 3 * q) / 10 - 1} as lower_ci_95, {(40 - 3 * q) / 10 + 1} as upper_ci_95,
+                                    false as is_suppressed, null as suppression_reason)""")
+        for quantile_type, area_code, area_type, sii, note in [
+                ("decile", "E23000029", "pfa", -2.7, None), ("quintile", "E23000029", "pfa", -2.6, None),
+                ("quintile", READING_LAD, "lad", None, "not calculated: a quantile's value is withheld (x)")]:
+            con.execute("""insert into fct_indicator_inequality by name
+                           select 'violence_offences_rate' as indicator_id, ? as area_code, ? as area_type,
+                                  'financial_year' as period_type, DATE '2024-04-01' as period_start,
+                                  DATE '2025-03-31' as period_end, ? as quantile_type, 5 as quantiles,
+                                  ? is null as is_suppressed, ? as sii, ? - 0.5 as sii_lower_95, ? + 0.5 as sii_upper_95,
+                                  1.8 as rii, 1.5 as rii_lower_95, 2.2 as rii_upper_95, 3.835 as intercept,
+                                  'SII: normal; RII: Fieller' as ci_method, ? as note""",
+                        [area_code, area_type, quantile_type, sii, sii, sii, sii, note])
+    out = write_report(copy, tmp_path / "report").parent
+    page, problems = _open(browser, out / "indicators" / "violence_offences_rate.html")
+    try:
+        table = page.locator("#inequality-table tbody tr")
+        got = {table.nth(i).get_attribute("data-area"): [c.strip() for c in table.nth(i).locator("td").all_inner_texts()]
+               for i in range(table.count())}
+        assert got["E23000029"][1:5] == ["-2.60", "-3.10 to -2.10", "1.80", "1.50 to 2.20"]
+        assert got[READING_LAD][1] == "–" and "withheld" in got[READING_LAD][5]
+        assert page.locator("#deprivation-chart .main-svg").count() > 0     # drawn by Plotly
+        assert "SII: normal; RII: Fieller" in page.locator("main").inner_text()
+    finally:
+        page.close()
+    assert problems == []
 
-    for expected in (5.0, 20.0, 200.0):
-        for level, alpha in (("95%", 0.05), ("99.8%", 0.002)):
-            lo, hi = byar_count_limits(expected, Z[level])
-            assert lo < expected < hi
-            assert abs(lo - chi2.ppf(alpha / 2, 2 * expected) / 2) < 0.1, (expected, level)
-            assert abs(hi - chi2.ppf(1 - alpha / 2, 2 * (expected + 1)) / 2) < 0.1, (expected, level)
+
+def test_funnel_chart_draws_the_published_limits():
+    """The chart's lines are the limits published beside each value, in order of precision (a DSR
+    at the denominator its count and rate imply), never limits worked out again in Python."""
+    from ingestion.report.charts import funnel
+
+    def traces(html: str) -> dict[str, dict]:
+        data, _, _ = json.loads(html.split('", ...', 1)[1].rsplit(");</script>", 1)[0])
+        return {t["name"]: t for t in data}
+
+    rows = [{"area_name": name, "value": value, "numerator": count, "denominator": n, "comparison": "similar",
+             "funnel_lower_95": lo, "funnel_upper_95": hi, "funnel_lower_998": lo and lo / 2,
+             "funnel_upper_998": hi and hi * 2, "funnel_significance": "Not significant"}
+            for name, value, count, n, lo, hi in [("B", 5.0, 20, 4000, 3.0, 7.5), ("A", 8.0, 12, 1500, 2.0, 9.0),
+                                                  ("hidden", None, 4, 900, None, None)]]
+    got = traces(funnel(rows, 5.2, "crude_rate", 1000, "Force", "per 1,000", "f"))
+    assert got["lower 95% limit"]["x"] == [1500, 4000] and got["lower 95% limit"]["y"] == [2.0, 3.0]
+    assert got["upper 99.8% limit"]["y"] == [18.0, 15.0] and got["areas"]["y"] == [8.0, 5.0]
+    # a DSR stands at 100,000 × count / rate: A at 150,000, B at 400,000
+    assert traces(funnel(rows, 5.2, "dsr", 100000, "Force", "per 100,000", "f"))["areas"]["x"] == [150000, 400000]
 
 
 def test_report_is_replaced_whole_and_refuses_a_foreign_folder(published, tmp_path):

@@ -22,6 +22,8 @@ Expected values were worked out by hand from the published methods (PHEindicator
 
 from __future__ import annotations
 
+import math
+
 import duckdb
 import pytest
 
@@ -314,3 +316,85 @@ def test_marts_built_after_their_last_check_are_not_published(warehouse):
     assert published.read_bytes() == before
     pipeline.check_marts()
     assert publish() == published
+
+
+def _byar_upper(e: float, z: float) -> float:
+    return (e + 1) * (1 - 1 / (9 * (e + 1)) + z / (3 * math.sqrt(e + 1))) ** 3
+
+
+def _byar_lower(e: float, z: float) -> float:
+    return e * (1 - 1 / (9 * e) - z / (3 * math.sqrt(e))) ** 3
+
+
+def _wilson(x: float, n: float, z: float, sign: int) -> float:
+    return (2 * x + z * z + sign * z * math.sqrt(z * z + 4 * x * (1 - x / n))) / (2 * (n + z * z))
+
+
+LEVELS = [(0.95, "95"), (0.998, "998")]
+
+
+def test_funnel_limits_and_significance_beside_each_rate(db):
+    # January, around Thames Valley's 37 / 7,500 = 4.9333 per 1,000. At an area of n people the
+    # expected count is λ = 37n / 7,500; the lower line is the count E whose Byar upper limit is λ,
+    # the upper line the count whose Byar lower limit is λ (solved here by scipy's brentq on the
+    # published formula), each as a rate E / n × 1,000.
+    from scipy.optimize import brentq
+    from scipy.stats import norm
+
+    columns = ", ".join(f"funnel_lower_{s}, funnel_upper_{s}" for _, s in LEVELS)
+    got = {r[0]: r[1:] for r in db.execute(f"""
+        SELECT area_code, {columns}, funnel_significance FROM marts.fct_indicator_value
+        WHERE indicator_id = 'violence_offences_rate' AND period_type = 'month' AND period_start = ?
+          AND area_type = 'lsoa'""", [JAN]).fetchall()}
+    for (code, _), n, count in [(A, 1500, 12), (D, 2200, 21)]:
+        expected = 37 / 7500 * n
+        limits = []
+        for level, _ in LEVELS:
+            z = norm.ppf(1 - (1 - level) / 2)
+            low = (brentq(lambda e, z=z, lam=expected: _byar_upper(e, z) - lam, 0, expected)
+                   if expected > _byar_upper(0, z) else 0)
+            high = brentq(lambda e, z=z, lam=expected: _byar_lower(e, z) - lam, expected, 10 * expected + 50)
+            limits += [low / n * 1000, high / n * 1000]
+        assert got[code][:4] == pytest.approx(limits, rel=1e-9), code
+        # significance: the area's own Byar limits at 99.8% and 95% against 4.9333
+        z95, z998 = norm.ppf(0.975), norm.ppf(0.999)
+        comparator, rate = 37 / 7.5, count / n * 1000
+        lower_998, lower_95 = (_byar_lower(count, z) / n * 1000 for z in (z998, z95))
+        upper_95 = _byar_upper(count, z95) / n * 1000
+        expected_label = ("High (0.001)" if lower_998 > comparator else "High (0.025)" if lower_95 > comparator
+                          else "Low (0.025)" if upper_95 < comparator else "Not significant")
+        assert got[code][4] == expected_label, code
+        # and a value outside a line is exactly a significant one
+        assert (rate > got[code][1]) == (lower_95 > comparator)
+    assert got[D[0]][4] == "High (0.025)" and got[A[0]][4] == "Not significant"
+    # B's 3 crimes are shown without a rate (Fingertips rule): no limits, no significance
+    assert got[B[0]] == (None,) * 5
+
+
+def test_funnel_limits_for_a_proportion_invert_the_wilson_score(db):
+    # violence_charged_share, A in January (3 of 12 charged) against Thames Valley's published
+    # share p: the lower line is the share x / 12 whose Wilson upper limit is p, the upper line the
+    # one whose Wilson lower limit is p (brentq on the Wilson formula), as PHEindicatormethods does
+    from scipy.optimize import brentq
+    from scipy.stats import norm
+
+    (p,) = db.execute("""SELECT value / 100 FROM marts.fct_indicator_value WHERE indicator_id = 'violence_charged_share'
+                         AND area_code = 'E23000029' AND period_type = 'month' AND period_start = ?""", [JAN]).fetchone()
+    assert 0 < p < 1
+    columns = ", ".join(f"funnel_lower_{s}, funnel_upper_{s}" for _, s in LEVELS)
+    got = db.execute(f"""SELECT {columns}, funnel_significance FROM marts.fct_indicator_value
+                         WHERE indicator_id = 'violence_charged_share' AND area_code = ? AND period_type = 'month'
+                           AND period_start = ?""", [A[0], JAN]).fetchone()
+    n, expected = 12, []
+    for level, _ in LEVELS:
+        z = norm.ppf(1 - (1 - level) / 2)
+        low = brentq(lambda x, z=z: _wilson(x, n, z, 1) - p, 0, n * p) if _wilson(0, n, z, 1) < p else 0
+        high = brentq(lambda x, z=z: _wilson(x, n, z, -1) - p, n * p, n) if _wilson(n, n, z, -1) > p else n
+        expected += [low / n * 100, high / n * 100]
+    assert got[:4] == pytest.approx(expected, rel=1e-9)
+    # significance: A's own Wilson intervals (scipy) against p
+    from scipy.stats import binomtest
+
+    ci95, ci998 = (binomtest(3, n).proportion_ci(confidence_level=c, method="wilson") for c in (0.95, 0.998))
+    assert got[4] == ("High (0.001)" if ci998.low > p else "High (0.025)" if ci95.low > p
+                      else "Low (0.001)" if ci998.high < p else "Low (0.025)" if ci95.high < p else "Not significant")

@@ -225,3 +225,68 @@
 {% macro dsr_variance(events, population, weight, multiplier=100000) -%}
     (sum({{ weight }} ^ 2 * {{ events }} / {{ population }} ^ 2) / sum({{ weight }}) ^ 2 * {{ multiplier }} ^ 2)
 {%- endmacro %}
+
+{#- Funnel plot control limits around a comparator, at one area's own precision (the limits a
+    funnel plot draws at that area's denominator), and PHEindicatormethods' funnel significance.
+
+    Proportions (calculate_funnel_limits, statistic 'proportion'): the proportion whose Wilson
+    limit at confidence c just reaches the comparator p, for n = the area's denominator and
+    q = z(c); the lower limit is held at 0 and the upper at 1 (times the multiplier). -#}
+{% macro funnel_proportion_limit(bound, denominator, comparator, multiplier, confidence) -%}
+    {%- set q2 = z_value(confidence) ~ ' ^ 2' -%}
+    {%- set n, p = denominator, comparator -%}
+    {%- set root = 'sqrt((-8 * ' ~ p ~ ' * (' ~ n ~ ' / ' ~ q2 ~ ' + 1)) ^ 2 - 64 * (1 / ' ~ q2 ~ ' + 1 / ' ~ n ~ ') * ' ~ p
+                   ~ ' * (' ~ n ~ ' * (' ~ p ~ ' * (' ~ n ~ ' / ' ~ q2 ~ ' + 2) - 1) + ' ~ q2 ~ ' * (' ~ p ~ ' - 1)))' -%}
+    {%- set limit = '((' ~ p ~ ' * (' ~ n ~ ' / ' ~ q2 ~ ' + 1) ' ~ ('-' if bound == 'lower' else '+') ~ ' ' ~ root
+                    ~ ' / 8) / (1 / ' ~ q2 ~ ' + 1 / ' ~ n ~ ') / ' ~ n ~ ')' -%}
+    ({{ 'greatest(' ~ limit ~ ', 0)' if bound == 'lower' else 'least(' ~ limit ~ ', 1)' }} * {{ multiplier }})
+{%- endmacro %}
+
+{#- Rates (and ratios): the count E at which an area whose expected count is λ = comparator ×
+    denominator sits on the funnel's control line at confidence c: the lower line where Byar's
+    upper limit on E reaches λ, the upper where Byar's lower limit does (PHEindicatormethods draws
+    these lines by exact Poisson quantiles at whole counts; Byar's is its approximation to them,
+    the one its funnel significance uses from 10 events). One Newton step on u (u = E + 1 for the
+    lower line, E for the upper) of h(u) = u·(1 − 1/(9u) ± z/(3√u))³ = λ; h rises for u ≥ 1, and
+    the lower line's u is kept there (no count is low when λ ≤ h(1): the line is at zero). -#}
+{% macro funnel_count_newton_step(u, expected, bound, confidence) -%}
+    {%- set c = ('' if bound == 'lower' else '-') ~ z_value(confidence) -%}
+    {%- set b = '(1 - 1 / (9 * ' ~ u ~ ') + ' ~ c ~ ' / (3 * sqrt(' ~ u ~ ')))' -%}
+    {%- set step = u ~ ' - (' ~ u ~ ' * ' ~ b ~ ' ^ 3 - ' ~ expected ~ ') / (' ~ b ~ ' ^ 2 * (1 + 2 / (9 * ' ~ u ~ ') - '
+                   ~ c ~ ' / (6 * sqrt(' ~ u ~ '))))' -%}
+    {{ 'greatest(' ~ step ~ ', 1)' if bound == 'lower' else step }}
+{%- endmacro %}
+
+{#- Where Newton's method starts: the normal approximation to the line, above the turning point. -#}
+{% macro funnel_count_start(expected, bound, confidence) -%}
+    {%- if bound == 'lower' -%}
+    greatest({{ expected }} - {{ z_value(confidence) }} * sqrt({{ expected }}) + 1, 1)
+    {%- else -%}
+    ({{ expected }} + {{ z_value(confidence) }} * sqrt({{ expected }}) + 1)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The rate on the line, from Newton's u: zero below the lower line's turning point. -#}
+{% macro funnel_count_limit(bound, u, expected, denominator, multiplier, confidence) -%}
+    {%- if bound == 'lower' -%}
+    (case when {{ expected }} <= {{ byar_upper('0', confidence) }} then 0
+          else ({{ u }} - 1) / {{ denominator }} * {{ multiplier }} end)
+    {%- else -%}
+    ({{ u }} / {{ denominator }} * {{ multiplier }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- PHEindicatormethods assign_funnel_significance: High or Low at 0.001 (outside the 99.8%
+    limits) or 0.025 (outside the 95%), else Not significant, from the area's own limits at each
+    level against the comparator (for a proportion or crude rate, its published CI; for a DSR, the
+    Byar limits on its count scaled by DSR / count, as that function does). -#}
+{% macro funnel_significance(comparator, lower_95, upper_95, lower_998, upper_998) -%}
+    case
+        when {{ comparator }} is null or {{ lower_95 }} is null then null
+        when {{ lower_998 }} > {{ comparator }} then 'High (0.001)'
+        when {{ lower_95 }} > {{ comparator }} then 'High (0.025)'
+        when {{ upper_998 }} < {{ comparator }} then 'Low (0.001)'
+        when {{ upper_95 }} < {{ comparator }} then 'Low (0.025)'
+        else 'Not significant'
+    end
+{%- endmacro %}

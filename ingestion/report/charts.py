@@ -8,7 +8,6 @@ import math
 # OHID Fingertips' comparison colours
 COLOURS = {"better": "#92D050", "similar": "#FFC000", "worse": "#C00000", "higher": "#BED2FF",
            "lower": "#5555E6", "not compared": "#C9C9C9"}
-Z = {"95%": 1.959963984540054, "99.8%": 3.090232306167813}
 CONFIG = {"displaylogo": False, "responsive": True}
 
 
@@ -66,57 +65,64 @@ def bars(rows: list[dict], comparator: dict | None, unit: str, div_id: str) -> s
     return raw_div(data, layout, div_id, 460)
 
 
-def byar_count_limits(expected: float, z: float) -> tuple[float, float]:
-    """Control limits of an observed count whose expectation is `expected` (Byar's approximation to the
-    exact Poisson limits, as the PHE funnel-plot tool uses)."""
-    lower = expected * (1 - 1 / (9 * expected) - z / (3 * math.sqrt(expected))) ** 3 if expected > 0 else 0.0
-    e1 = expected + 1
-    upper = e1 * (1 - 1 / (9 * e1) + z / (3 * math.sqrt(e1))) ** 3
-    return max(lower, 0.0), upper
-
-
-def funnel_limits(method: str, target: float, multiplier: float, denominators: list[float]) -> dict[str, list]:
-    """Funnel control limits around `target` (the comparator's value) at each denominator."""
-    out: dict[str, list] = {f"{side} {level}": [] for level in Z for side in ("lower", "upper")}
-    for n in denominators:
-        for level, z in Z.items():
-            if method == "crude_rate":
-                lo, hi = byar_count_limits(target * n / multiplier, z)
-                lo, hi = lo / n * multiplier, hi / n * multiplier
-            else:   # proportion: normal approximation to the binomial
-                p = target / multiplier
-                half = z * math.sqrt(max(p * (1 - p), 0) / n)
-                lo, hi = max(p - half, 0) * multiplier, min(p + half, 1) * multiplier
-            out[f"lower {level}"].append(lo)
-            out[f"upper {level}"].append(hi)
-    return out
+def funnel_x(row: dict, method: str, multiplier: float) -> float | None:
+    """Where an area stands on a funnel plot: its denominator, or for a DSR the one its count and
+    rate imply (multiplier × count / DSR), as its published funnel limits are computed."""
+    if method == "dsr":
+        return multiplier * row["numerator"] / row["value"] if row["numerator"] and row["value"] else None
+    return row["denominator"]
 
 
 def funnel(rows: list[dict], target: float, method: str, multiplier: float, comparator_name: str, unit: str,
            div_id: str) -> str:
-    points = [r for r in rows if r["value"] is not None and r["denominator"]]
-    top = max([r["denominator"] for r in points] + [1.0]) * 1.1
-    low = max(min([r["denominator"] for r in points] + [top]) * 0.5, 1.0)
-    grid = [low + (top - low) * i / 199 for i in range(200)]
-    limits = funnel_limits(method, target, multiplier, grid)
+    """The areas against their precision, with the 95% and 99.8% control limits published beside
+    each value (fct_indicator_value.funnel_*), joined from area to area in order of precision."""
+    points = sorted((r for r in rows if r["value"] is not None and r.get("funnel_lower_95") is not None
+                     and funnel_x(r, method, multiplier)), key=lambda r: funnel_x(r, method, multiplier))
+    xs = [_r(funnel_x(r, method, multiplier)) for r in points]
     data: list[dict] = []
-    for name, values in limits.items():
-        data.append({"type": "scatter", "x": [_r(x) for x in grid], "y": [_r(y) for y in values], "mode": "lines",
-                     "name": f"{name} limit", "line": {"color": "#555" if "99.8" in name else "#999",
-                                                        "dash": "solid" if "99.8" in name else "dot"}})
-    data.append({"type": "scatter", "x": [r["denominator"] for r in points], "y": [_r(r["value"]) for r in points],
-                 "mode": "markers", "text": [r["area_name"] for r in points], "name": "areas",
-                 "marker": {"size": 11, "color": [colour(r["comparison"]) for r in points],
-                            "line": {"color": "#333", "width": 1}}})
-    how = "Byar's approximation to exact Poisson limits on the expected count" if method == "crude_rate" \
-        else "normal approximation to the binomial"
+    for level, suffix in (("95%", "95"), ("99.8%", "998")):
+        for side in ("lower", "upper"):
+            data.append({"type": "scatter", "x": xs, "y": [_r(r[f"funnel_{side}_{suffix}"]) for r in points],
+                         "mode": "lines", "line": {"shape": "spline", "color": "#555" if suffix == "998" else "#999",
+                                                   "dash": "solid" if suffix == "998" else "dot"},
+                         "name": f"{side} {level} limit"})
+    data.append({"type": "scatter", "x": xs, "y": [_r(r["value"]) for r in points],
+                 "mode": "markers", "text": [f"{r['area_name']}: {r.get('funnel_significance') or ''}" for r in points],
+                 "name": "areas", "marker": {"size": 11, "color": [colour(r["comparison"]) for r in points],
+                                             "line": {"color": "#333", "width": 1}}})
     shape, note = _hline(target, f"{comparator_name}: {target:.3g}", dash="solid")
-    layout = {"title": {"text": f"Funnel plot: 95% and 99.8% control limits around {comparator_name} ({how})",
+    x_title = "Denominator the rate implies (multiplier × count / rate)" if method == "dsr" else "Denominator"
+    layout = {"title": {"text": f"Funnel plot: 95% and 99.8% control limits around {comparator_name}",
                         "font": {"size": 13}},
-              "xaxis": {"title": {"text": "Denominator (population)"}, "gridcolor": "#eee"},
+              "xaxis": {"title": {"text": x_title}, "gridcolor": "#eee"},
               "yaxis": {"title": {"text": unit}, "gridcolor": "#eee"}, "shapes": [shape], "annotations": [note],
               "showlegend": True, "margin": {"l": 60, "r": 20, "t": 50, "b": 60}}
     return raw_div(data, layout, div_id, 460)
+
+
+def deprivation(deciles: list[dict], fitted: dict[str, dict], unit: str, div_id: str) -> str:
+    """Each force area's value by IMD decile (1 most deprived) with its 95% CI, and the line the
+    slope index of inequality fits (intercept + SII × the decile's cumulative population midpoint)."""
+    data: list[dict] = []
+    for code in dict.fromkeys(r["area_code"] for r in deciles):
+        mine = [r for r in deciles if r["area_code"] == code]
+        shown = [r for r in mine if r["value"] is not None]
+        data.append({"type": "bar", "name": mine[0]["area_name"], "x": [r["quantile"] for r in shown],
+                     "y": [_r(r["value"]) for r in shown], "marker": {"color": "#1f77b4"},
+                     "error_y": {"type": "data", "symmetric": False,
+                                 "array": [_r(r["upper_ci_95"] - r["value"]) for r in shown],
+                                 "arrayminus": [_r(r["value"] - r["lower_ci_95"]) for r in shown]}})
+        line = fitted.get(code)
+        if line and line.get("sii") is not None:
+            data.append({"type": "scatter", "mode": "lines", "name": f"{mine[0]['area_name']}: SII fit",
+                         "x": [r["quantile"] for r in mine],
+                         "y": [_r(line["intercept"] + line["sii"] * r["cumulative_share_midpoint"]) for r in mine],
+                         "line": {"color": "#C00000"}})
+    layout = {"title": {"text": "By IMD 2019 decile (1 = most deprived), with 95% confidence intervals"},
+              "xaxis": {"title": {"text": "IMD decile"}, "dtick": 1}, "yaxis": {"title": {"text": unit}, "gridcolor": "#eee"},
+              "showlegend": True, "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
+    return raw_div(data, layout, div_id, 420)
 
 
 def _whiskers(rows: list[dict]) -> dict:

@@ -211,3 +211,34 @@ def lsoa_map_data(con) -> tuple[bool, list[dict], list[dict], list[dict]]:
                                from fct_indicator_value v join {pairs} using (indicator_id, period_type, period_start)
                                where v.area_type = 'lsoa'""", [x for c in chosen for x in c])
     return True, indicators, boundaries, values
+
+
+def inequality(con, indicator_id: str) -> tuple[list[dict], list[dict]]:
+    """The indicator's inequality by deprivation in its latest period that has any: the SII and
+    RII of every area (fct_indicator_inequality, quintiles: more areas have all five), and the
+    force areas' decile values with their CIs (fct_indicator_imd_quantile) for the chart. The
+    marts may be absent from an older published file: then there is nothing to show."""
+    tables = {r["table_name"] for r in rows(con, "select table_name from information_schema.tables")}
+    if not {"fct_indicator_inequality", "fct_indicator_imd_quantile"} <= tables:
+        return [], []
+    latest = rows(con, """select period_type, period_start from fct_indicator_inequality where indicator_id = ?
+                          order by period_start desc, period_type limit 1""", [indicator_id])
+    if not latest:
+        return [], []
+    params = [indicator_id, latest[0]["period_type"], latest[0]["period_start"]]
+    summary = rows(con, """
+        select i.*, coalesce(a.area_name, i.area_code) area_name, coalesce(p.period_label, cast(i.period_start as varchar))
+               period_label
+        from fct_indicator_inequality i
+        left join (select area_code, any_value(area_name) area_name from dim_area group by 1) a using (area_code)
+        left join dim_period p using (period_type, period_start)
+        where i.indicator_id = ? and i.period_type = ? and i.period_start = ? and i.quantile_type = 'quintile'
+        order by list_position(['country', 'region', 'pfa', 'utla', 'lad', 'csp'], i.area_type), area_name""", params)
+    deciles = rows(con, """
+        select q.*, coalesce(a.area_name, q.area_code) area_name
+        from fct_indicator_imd_quantile q
+        left join (select area_code, any_value(area_name) area_name from dim_area group by 1) a using (area_code)
+        where q.indicator_id = ? and q.period_type = ? and q.period_start = ? and q.quantile_type = 'decile'
+          and q.area_type = 'pfa'
+        order by q.area_code, q.quantile""", params)
+    return summary, deciles

@@ -25,6 +25,15 @@ DISCLOSURE = {
     "nhs_small_numbers": "counts 1–7 and zeros hidden (with secondary suppression), others rounded to 5 (NHS rule)",
     "none": "published as the source publishes it; the source's own suppression is kept",
 }
+# how the published funnel limits were found, by method (dbt_project/macros/indicator_methods.sql)
+FUNNEL_METHOD = {
+    "proportion": "the Wilson score inverted at each area's denominator, as PHEindicatormethods draws them.",
+    "crude_rate": "the counts at which Byar's limits reach the count expected at the comparator's rate.",
+    "dsr": "the counts at which Byar's limits reach the count expected at the comparator's rate, at the "
+           "denominator each rate implies.",
+    "isratio": "the counts at which Byar's limits reach the expected count.",
+    "israte": "the counts at which Byar's limits reach the count expected at the comparator's rate.",
+}
 NOTE_KEYS = [   # (text in a note, title, explanation)
     ("Fingertips", "Suppressed: fewer than 10 events",
      "No rate or confidence interval is published from fewer than 10 events (Fingertips rule)."),
@@ -144,20 +153,24 @@ def _indicator_page(con, rd: data.ReportData, ind: dict, by_level: dict[str, lis
             page["table"] = [_decorate(r) for r in level_rows]
             page["bars"] = charts.bars(level_rows, comparator, unit, "bar-chart")
             target = comparator["value"] if comparator else None
-            if ind["method"] in ("crude_rate", "proportion") and target and \
-                    any(r["value"] is not None and r["denominator"] for r in level_rows):
+            if target and any(r["value"] is not None and r.get("funnel_lower_95") is not None for r in level_rows):
                 page["funnel"] = charts.funnel(level_rows, target, ind["method"], ind.get("multiplier") or 1,
                                                comparator["area_name"], unit, "funnel-chart")
-                page["funnel_note"] = ("Suppressed values are not plotted. Limits: " +
-                                       ("Byar's approximation to exact Poisson limits on the expected count."
-                                        if ind["method"] == "crude_rate" else "normal approximation to the binomial."))
+                page["funnel_note"] = ("Suppressed values are not plotted. The limits are those published beside each "
+                                       "value (see the methods page): " + FUNNEL_METHOD.get(ind["method"], ""))
             else:
-                page["funnel_note"] = ("No funnel plot: " + ("it is not drawn for directly standardised rates."
-                                       if ind["method"] == "dsr" else "no comparator value or no unsuppressed values."))
+                page["funnel_note"] = "No funnel plot: no comparator value or no unsuppressed values."
         else:
             page["funnel_note"] = "No funnel plot: no values."
     else:
         page["funnel_note"] = "No funnel plot: no values."
+    summary, deciles = data.inequality(con, iid)
+    page["inequality"] = [_inequality_row(r) for r in summary]
+    page["inequality_period"] = summary[0]["period_label"] if summary else ""
+    fitted = {r["area_code"]: r for r in data.rows(con, """select area_code, sii, intercept from fct_indicator_inequality
+        where indicator_id = ? and period_type = ? and period_start = ? and quantile_type = 'decile'
+          and area_type = 'pfa'""", [iid, deciles[0]["period_type"], deciles[0]["period_start"]])} if deciles else {}
+    page["deprivation"] = charts.deprivation(deciles, fitted, unit, "deprivation-chart") if deciles else ""
     tp = rd.trend_period.get(iid)
     if tp:
         rows = data.trend(con, iid, tp, "pfa")
@@ -167,6 +180,17 @@ def _indicator_page(con, rd: data.ReportData, ind: dict, by_level: dict[str, lis
             page["trend_area"] = f"{rows[0]['area_name']} ({tp.replace('_', ' ')})"
             page["trend"] = charts.trend_chart(rows, unit, "trend-chart")
     return page
+
+
+def _inequality_row(r: dict) -> dict:
+    def interval(low, high) -> str:
+        return f"{fmt(low)} to {fmt(high)}" if low is not None and high is not None else ""
+
+    return {**r, "sii_text": fmt(r["sii"]) if r["sii"] is not None else "–",
+            "sii_ci_text": interval(r["sii_lower_95"], r["sii_upper_95"]),
+            "rii_text": fmt(r["rii"]) if r["rii"] is not None else "–",
+            "rii_ci_text": interval(r["rii_lower_95"], r["rii_upper_95"]),
+            "note": r["note"] or ""}
 
 
 def _rugs(rd: data.ReportData, by_indicator_level: dict[tuple[str, str], list[dict]]) -> list[dict]:

@@ -103,6 +103,17 @@ INDICATOR = """{% extends "base" %}{% block body %}
 <h2>Funnel plot</h2>
 {% if funnel %}<div class="chart" id="funnel-wrap">{{ funnel|safe }}</div>
 <p class="muted">{{ funnel_note }}</p>{% else %}<p>{{ funnel_note }}</p>{% endif %}
+<h2>Inequality by deprivation{% if inequality_period %}, {{ inequality_period }}{% endif %}</h2>
+{% if deprivation %}<div class="chart" id="deprivation-wrap">{{ deprivation|safe }}</div>{% endif %}
+{% if inequality %}<p class="muted">Slope (SII) and relative (RII) index of inequality across the IMD 2019 quintiles
+inside each area (PHEindicatormethods' method; SII negative where the most deprived fare worse on a rate).
+{{ inequality[0].ci_method }}.</p>
+<table id="inequality-table"><thead><tr><th>Area</th><th>SII</th><th>95% CI</th><th>RII</th><th>95% CI</th><th>Note</th></tr></thead><tbody>
+{% for r in inequality %}<tr data-area="{{ r.area_code }}"><td>{{ r.area_name }}</td><td class="num">{{ r.sii_text }}</td>
+<td class="num">{{ r.sii_ci_text }}</td><td class="num">{{ r.rii_text }}</td><td class="num">{{ r.rii_ci_text }}</td>
+<td class="note">{{ r.note }}</td></tr>{% endfor %}
+</tbody></table>{% else %}<p>No inequality by deprivation for this indicator (it is not counted by LSOA, or no area
+has a value in every quintile).</p>{% endif %}
 <h2>Trend: {{ trend_area }}</h2>
 {% if trend %}<div class="chart" id="trend-wrap">{{ trend|safe }}</div>{% else %}<p>No trend for the force.</p>{% endif %}
 {% endblock %}"""
@@ -167,23 +178,28 @@ no rate or confidence interval is published from fewer than 10 events; the value
 “numerator below 10”.</li>
 <li><strong>NHS small-number rule</strong> (A&amp;E, disclosure rule <code>nhs_small_numbers</code>): counts from 1 to 7,
 and zeros, are hidden, and so is any count from which a hidden one could be worked out (secondary suppression);
-the other counts are rounded to the nearest 5, and rates are computed from the unrounded count but only shown
-where the count is shown.</li>
+the other counts are rounded to the nearest 5, and rates and their intervals are those of the published (rounded)
+count, shown only from 10 published events.</li>
 <li><strong>Source-published figures</strong> (DfE, disclosure rule <code>none</code>): values are shown as the source
 publishes them; a figure the source withheld stays empty with the note “withheld by the source”.</li>
 </ul>
 <h2>Comparisons by confidence interval</h2>
 <p>Each value carries a 95% and a 99.8% confidence interval (crude rates: Byar's method, exact Poisson for small
-counts; proportions: Wilson score; directly standardised rates: Dobson's method). An area is <em>similar</em> to its
+counts; proportions: Wilson score; directly standardised rates: Dobson's method, and no rate at all from fewer
+than 10 events; indirectly standardised ratios and rates: as crude rates, on the count expected from the
+reference area's age-specific rates), as PHEindicatormethods computes them. An area is <em>similar</em> to its
 comparator when its 95% interval contains the comparator's value; otherwise it is <em>better</em> or <em>worse</em>
 as the indicator's polarity reads it (for violence, lower is better), or <em>higher</em>/<em>lower</em> for an
 indicator without a polarity. Suppressed values, and values without a comparator, are <em>not compared</em> (grey).</p>
 <h2>Funnel plots</h2>
 <p>The funnel plot places each area's value against its denominator, with control limits around the comparator's
-value that narrow as the population grows. For crude rates the limits are Byar's approximation to the exact
-Poisson limits on the count expected at the comparator's rate; for proportions, the normal approximation to the
-binomial. Points outside the 99.8% limits are unlikely to differ from the comparator by chance alone. No funnel is
-drawn for directly standardised rates (their limits need the age structure of each area).</p>
+value that narrow as the population grows. The limits are published beside each value
+(<code>fct_indicator_value.funnel_lower_95</code> … <code>funnel_upper_998</code>), at that area's own
+denominator: for proportions, the Wilson score inverted as PHEindicatormethods does; for rates and ratios, the
+count at which Byar's limits reach the count expected at the comparator's value (for a directly standardised
+rate, at the denominator its count and rate imply). <code>funnel_significance</code> says where each area falls,
+in PHEindicatormethods' words. Points outside the 99.8% limits are unlikely to differ from the comparator by
+chance alone.</p>
 <h2>Coverage, “not delivered” and “withheld”</h2>
 <p>A value is only as complete as its sources' deliveries: where a reporting unit (a police force, a hospital
 trust) did not deliver data for a period, its values are <em>not delivered</em> — missing, never zero — and the

@@ -84,27 +84,28 @@ select
             then 'fewer than 10 events: a directly standardised rate is not calculated'
     end                                                as suppression_reason,
     f.suppression_cause,
-    -- under the NHS rule, crude rates and proportions are those of the published (rounded) count
-    case when f.disclosure = 'nhs_small_numbers' and f.method in ('crude_rate', 'proportion')
+    -- under the NHS rule, crude rates, proportions and indirectly standardised ones are those of the
+    -- published (rounded) count
+    case when f.disclosure = 'nhs_small_numbers' and f.method in ('crude_rate', 'proportion', 'isratio', 'israte')
          then f.published_numerator / f.denominator * f.multiplier
          when f.disclosure = 'nhs_small_numbers' and f.method = 'dsr'
              then {{ dsr_rate('f.dsr', 'f.published_numerator') }}
          else f.value end                              as value,
-    case when f.disclosure = 'nhs_small_numbers' and f.method = 'crude_rate'
+    case when f.disclosure = 'nhs_small_numbers' and f.method in ('crude_rate', 'isratio', 'israte')
          then {{ crude_rate_limit('lower', 'f.published_numerator', 'f.denominator', 'f.multiplier', 'e95.lower_events') }}
          when f.disclosure = 'nhs_small_numbers' and f.method = 'proportion'
          then {{ wilson_limit('lower', 'f.published_numerator', 'f.denominator', 'f.multiplier') }}
          when f.disclosure = 'nhs_small_numbers' and f.method = 'dsr'
          then {{ dobson_limit('lower', 'f.dsr', 'f.dsr_variance', 'f.published_numerator') }}
          else f.lower_ci_95 end                        as lower_ci_95,
-    case when f.disclosure = 'nhs_small_numbers' and f.method = 'crude_rate'
+    case when f.disclosure = 'nhs_small_numbers' and f.method in ('crude_rate', 'isratio', 'israte')
          then {{ crude_rate_limit('upper', 'f.published_numerator', 'f.denominator', 'f.multiplier', 'e95.upper_events') }}
          when f.disclosure = 'nhs_small_numbers' and f.method = 'proportion'
          then {{ wilson_limit('upper', 'f.published_numerator', 'f.denominator', 'f.multiplier') }}
          when f.disclosure = 'nhs_small_numbers' and f.method = 'dsr'
          then {{ dobson_limit('upper', 'f.dsr', 'f.dsr_variance', 'f.published_numerator') }}
          else f.upper_ci_95 end                        as upper_ci_95,
-    case when f.disclosure = 'nhs_small_numbers' and f.method = 'crude_rate'
+    case when f.disclosure = 'nhs_small_numbers' and f.method in ('crude_rate', 'isratio', 'israte')
          then {{ crude_rate_limit('lower', 'f.published_numerator', 'f.denominator', 'f.multiplier', 'e998.lower_events',
                                   0.998) }}
          when f.disclosure = 'nhs_small_numbers' and f.method = 'proportion'
@@ -112,7 +113,7 @@ select
          when f.disclosure = 'nhs_small_numbers' and f.method = 'dsr'
          then {{ dobson_limit('lower', 'f.dsr', 'f.dsr_variance', 'f.published_numerator', 0.998) }}
          else f.lower_ci_998 end                       as lower_ci_998,
-    case when f.disclosure = 'nhs_small_numbers' and f.method = 'crude_rate'
+    case when f.disclosure = 'nhs_small_numbers' and f.method in ('crude_rate', 'isratio', 'israte')
          then {{ crude_rate_limit('upper', 'f.published_numerator', 'f.denominator', 'f.multiplier', 'e998.upper_events',
                                   0.998) }}
          when f.disclosure = 'nhs_small_numbers' and f.method = 'proportion'

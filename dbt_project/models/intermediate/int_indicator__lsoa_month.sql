@@ -25,7 +25,7 @@ esp as (
 
 numerators as (
     {%- for ind in catalogue %}
-    {%- if ind.method == 'dsr' %}
+    {%- if ind.method in age_banded_methods() %}
     select '{{ ind.id }}' as indicator_id, s.lsoa21_code, s.unlocated_pfa_code, s.month_start, esp.esp_band,
            sum(s.measure) as numerator
     from ({{ placed_counts(ind.numerator.model, ind.numerator.measure, ind.numerator.get('where', 'true'), ['age']) }}) as s
@@ -47,7 +47,7 @@ numerators as (
 standardised as (
     select * from (values
     {%- for ind in catalogue %}
-        ('{{ ind.id }}', {{ 'true' if ind.method == 'dsr' else 'false' }}){{ ',' if not loop.last }}
+        ('{{ ind.id }}', {{ 'true' if ind.method in age_banded_methods() else 'false' }}){{ ',' if not loop.last }}
     {%- endfor %}
     ) as s (indicator_id, is_age_standardised)
 ),
@@ -64,7 +64,7 @@ coverage as (
 -- age-standardised one (those inside its `ages`, when it declares them)
 indicator_bands as (
     {%- for ind in catalogue %}
-    {%- if ind.method == 'dsr' %}
+    {%- if ind.method in age_banded_methods() %}
     select '{{ ind.id }}' as indicator_id, esp_band from esp
     {%- if ind.get('ages') %} where age_from between {{ ind.ages[0] }} and {{ ind.ages[1] }}{% endif %}
     {%- else %}

@@ -281,6 +281,43 @@ other_rolled_up as (
     where n.is_given and n.numerator is not null and d.denominator is not null
 ),
 
+{%- set indirect = [] %}
+{%- for ind in indicator_catalogue() if ind.method in ['isratio', 'israte'] %}{% do indirect.append(ind) %}{% endfor %}
+
+-- indirectly standardised indicators: each area's reference area (the catalogue's standardised_to
+-- level: the area itself there, the one it lies inside below it)
+isr_reference_area as (
+    {%- for ind in indirect %}
+    {%- set ref_level = ind.standardised_to %}
+    {%- for level, column in levels if level == ref_level or ref_level in level_of[level].ancestors %}
+    select distinct '{{ ind.id }}' as indicator_id, '{{ level }}' as area_type, {{ column }} as area_code,
+           '{{ ref_level }}' as reference_area_type, {{ level_of[ref_level].code_column }} as reference_area_code
+    from hierarchy
+    union all
+    {%- endfor %}
+    {%- endfor %}
+    select null::varchar as indicator_id, null::varchar as area_type, null::varchar as area_code,
+           null::varchar as reference_area_type, null::varchar as reference_area_code
+    where false
+),
+
+-- the expected count (PHEindicatormethods calculate_ISRatio): the reference area's rate in each
+-- age band times the area's population there, added over bands; and the reference area's rate
+-- over all its bands (calculate_ISRate's ref_rate, per person)
+isr_expected as (
+    select
+        b.indicator_id, b.period_type, b.period_start, b.area_type, b.area_code,
+        sum(b.denominator * r.numerator / r.denominator)  as expected,
+        sum(r.numerator) / sum(r.denominator)             as reference_rate
+    from rolled_up_bands as b
+    join isr_reference_area as a using (indicator_id, area_type, area_code)
+    join rolled_up_bands as r
+        on r.indicator_id = b.indicator_id and r.period_type = b.period_type and r.period_start = b.period_start
+       and r.esp_band = b.esp_band and r.area_type = a.reference_area_type and r.area_code = a.reference_area_code
+       and r.denominator > 0
+    group by all
+),
+
 rolled_up as (
     -- over age bands: counts and populations add; the DSR and its variance are built from the
     -- bands with a population (band 0 carries crude-rate and proportion indicators)
@@ -383,12 +420,24 @@ exact as (
     {{ poisson_exact_limits() }}
 ),
 
-checked as (
-    select r.*, c.multiplier, c.method, c.area_types,
-           coalesce({{ invalid_indicator_input('r.numerator', 'r.denominator', 'c.method') }}, r.band_input_error)
-               as input_error
+-- an indirectly standardised ratio is O / E (times the multiplier, 100): a crude rate over the
+-- expected count; the rate O / E × reference rate is one over E / reference rate. So from here
+-- their denominator is that, and every limit, disclosure rule and funnel is a crude rate's
+standardised as (
+    select r.* replace (
+               case c.method when 'isratio' then x.expected
+                             when 'israte' then x.expected / nullif(x.reference_rate, 0)
+                             else r.denominator end as denominator),
+           c.multiplier, c.method, c.area_types
     from located as r
     join catalogue as c using (indicator_id)
+    left join isr_expected as x using (indicator_id, period_type, period_start, area_type, area_code)
+),
+
+checked as (
+    select *,
+           coalesce({{ invalid_indicator_input('numerator', 'denominator', 'method') }}, band_input_error) as input_error
+    from standardised
 )
 
 select

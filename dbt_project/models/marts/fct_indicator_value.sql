@@ -32,9 +32,9 @@ rules as (
 polarity as (
     select * from (values
     {%- for ind in indicator_catalogue() %}
-        ('{{ ind.id }}', '{{ ind.polarity }}'){{ ',' if not loop.last }}
+        ('{{ ind.id }}', '{{ ind.polarity }}', '{{ ind.method }}', {{ ind.multiplier }}){{ ',' if not loop.last }}
     {%- endfor %}
-    ) as p (indicator_id, polarity)
+    ) as p (indicator_id, polarity, method, multiplier)
 ),
 
 parents as (
@@ -68,6 +68,8 @@ with_comparators as (
     select
         d.*,
         pol.polarity,
+        pol.method,
+        pol.multiplier,
         coalesce(ic.comparator_area_code, par.comparator_area_code) as comparator_area_code,
         cmp.value  as comparator_value,
         eng.value  as england_value,
@@ -92,6 +94,76 @@ with_comparators as (
     left join disclosed as frc
         on frc.indicator_id = d.indicator_id and frc.area_type = 'pfa' and frc.area_code = d.located_share_pfa_code
        and frc.period_type = d.period_type and frc.period_start = d.period_start
+),
+
+{%- set levels = [(0.95, '95'), (0.998, '998')] %}
+
+-- Funnel plot limits around the comparator at each shown value's own precision: its denominator
+-- (for a DSR, the one its count and rate imply, multiplier × count / DSR, as PHEindicatormethods
+-- derives it), with the expected count there; rates by Newton's method (macros/indicator_methods.sql)
+funnel_input as (
+    select
+        *,
+        case when method = 'dsr' and numerator > 0 and value > 0 then multiplier * numerator / value
+             when method <> 'dsr' then denominator end                                      as funnel_denominator,
+        case when not is_suppressed and value is not null and comparator_value is not null
+             then comparator_value / multiplier end                                         as funnel_comparator
+    from with_comparators
+),
+
+funnel_0 as (
+    select
+        *,
+        funnel_comparator * funnel_denominator                                              as funnel_expected,
+        {%- for level, suffix in levels %}
+        {{ funnel_count_start('funnel_comparator * funnel_denominator', 'lower', level) }}  as u_lower_{{ suffix }},
+        {{ funnel_count_start('funnel_comparator * funnel_denominator', 'upper', level) }}  as u_upper_{{ suffix }}
+        {{- ',' if not loop.last }}
+        {%- endfor %}
+    from funnel_input
+    where method <> 'proportion' and funnel_comparator is not null and funnel_denominator > 0
+),
+{%- set steps = 8 %}
+{%- for i in range(1, steps + 1) %}
+
+funnel_{{ i }} as (
+    select * replace (
+        {%- for level, suffix in levels %}
+        {{ funnel_count_newton_step('u_lower_' ~ suffix, 'funnel_expected', 'lower', level) }} as u_lower_{{ suffix }},
+        {{ funnel_count_newton_step('u_upper_' ~ suffix, 'funnel_expected', 'upper', level) }} as u_upper_{{ suffix }}
+        {{- ',' if not loop.last }}
+        {%- endfor %}
+    )
+    from funnel_{{ i - 1 }}
+),
+{%- endfor %}
+
+funnel as (
+    select
+        w.*,
+        {%- for level, suffix in levels %}
+        case when w.method = 'proportion' and w.funnel_comparator is not null
+             then {{ funnel_proportion_limit('lower', 'w.denominator', 'w.funnel_comparator', 'w.multiplier', level) }}
+             else {{ funnel_count_limit('lower', 'f.u_lower_' ~ suffix, 'f.funnel_expected', 'w.funnel_denominator',
+                                        'w.multiplier', level) }}
+        end                                                                                 as funnel_lower_{{ suffix }},
+        case when w.method = 'proportion' and w.funnel_comparator is not null
+             then {{ funnel_proportion_limit('upper', 'w.denominator', 'w.funnel_comparator', 'w.multiplier', level) }}
+             else {{ funnel_count_limit('upper', 'f.u_upper_' ~ suffix, 'f.funnel_expected', 'w.funnel_denominator',
+                                        'w.multiplier', level) }}
+        end                                                                                 as funnel_upper_{{ suffix }},
+        -- the area's own limits the significance reads (for a DSR, Byar's on its count, scaled)
+        case when w.method = 'dsr' and w.numerator > 0
+             then w.value * {{ byar_lower('w.numerator', level) }} / w.numerator else w.lower_ci_{{ suffix }} end
+                                                                                            as own_lower_{{ suffix }},
+        case when w.method = 'dsr' and w.numerator > 0
+             then w.value * {{ byar_upper('w.numerator', level) }} / w.numerator else w.upper_ci_{{ suffix }} end
+                                                                                            as own_upper_{{ suffix }}
+        {{- ',' if not loop.last }}
+        {%- endfor %}
+    from funnel_input as w
+    left join funnel_{{ steps }} as f
+        using (indicator_id, area_code, area_type, period_type, period_start)
 )
 
 select
@@ -121,8 +193,14 @@ select
           when share_count = 0 or {{ share_band_fits(nhs_share_band('located_share'), 'share_count') }}
               then {{ nhs_share_band('located_share') }}
           end)::double                                               as located_percent,
-    null::varchar                                                    as value_note
-from with_comparators
+    null::varchar                                                    as value_note,
+    {%- for level, suffix in levels %}
+    (case when funnel_comparator is not null then funnel_lower_{{ suffix }} end)::double as funnel_lower_{{ suffix }},
+    (case when funnel_comparator is not null then funnel_upper_{{ suffix }} end)::double as funnel_upper_{{ suffix }},
+    {%- endfor %}
+    {{ funnel_significance('case when funnel_comparator is not null then comparator_value end', 'own_lower_95',
+                           'own_upper_95', 'own_lower_998', 'own_upper_998') }}::varchar as funnel_significance
+from funnel
 union all
 select
     n.indicator_id::varchar                 as indicator_id,
@@ -144,6 +222,11 @@ select
     false                                   as is_suppressed,
     null::varchar                           as suppression_reason,
     null::double                            as located_percent,
-    n.value_note::varchar                   as value_note
+    n.value_note::varchar                   as value_note,
+    null::double                            as funnel_lower_95,
+    null::double                            as funnel_upper_95,
+    null::double                            as funnel_lower_998,
+    null::double                            as funnel_upper_998,
+    null::varchar                           as funnel_significance
 from {{ ref('int_indicator__not_delivered') }} as n
 left join parents as par using (area_code, area_type)
