@@ -68,12 +68,15 @@ def write_mini_reference(folder: Path) -> Path:
     ages = [f"F{a}" for a in range(91)] + [f"M{a}" for a in range(91)]
     rows = []
     for code, name, lad, ladn, total in MINI_LSOAS:
-        counts = [0] * len(ages)
-        young = total // 10                              # a tenth at age 20 (so every age-group
-        counts[ages.index("F20")] = young // 2           # population a rate divides by has people)
-        counts[ages.index("M20")] = young - young // 2
-        counts[ages.index("F30")] = (total - young) // 2  # and the rest at age 30, so the total is
-        counts[ages.index("M30")] = total - young - (total - young) // 2  # easy to see
+        # one woman and one man at every age (so every age band a rate divides by has people),
+        # a tenth more at age 20, and the rest at age 30, so the total is easy to see
+        counts = [1] * len(ages)
+        young = total // 10
+        counts[ages.index("F20")] += young // 2
+        counts[ages.index("M20")] += young - young // 2
+        rest = total - young - len(ages)
+        counts[ages.index("F30")] += rest // 2
+        counts[ages.index("M30")] += rest - rest // 2
         rows.append(",".join([lad, ladn, code, name, str(total), *map(str, counts)]))
     (pop / "sapelsoasyoa_mid2024.csv").write_text(
         "LAD 2023 Code,LAD 2023 Name,LSOA 2021 Code,LSOA 2021 Name,Total," + ",".join(ages) + "\n"

@@ -72,9 +72,10 @@ def test_population_is_long_by_lsoa_sex_age_and_year(loaded):
                           GROUP BY ALL ORDER BY 1""").fetchall() == [
         ("E01090001", 2024, 1500, 182), ("E01090002", 2024, 2000, 182),
         ("E01090003", 2024, 1800, 182), ("E01090004", 2024, 2200, 182)]
+    # conftest: one of each sex at every age, 150 more at age 20 and the other 1,168 at 30
     assert con.execute("SELECT sex, age, population FROM raw.ons_population_lsoa "
-                       "WHERE lsoa21_code = 'E01090001' AND population > 0 ORDER BY sex").fetchall() == [
-        ("F", 30, 750), ("M", 30, 750)]
+                       "WHERE lsoa21_code = 'E01090001' AND population > 1 ORDER BY sex, age").fetchall() == [
+        ("F", 20, 76), ("F", 30, 585), ("M", 20, 76), ("M", 30, 585)]
 
 
 REAL_POPULATION = SHARED_REALDATA / "population"

@@ -64,6 +64,9 @@ def indicator_batch() -> pd.DataFrame:
         "comparison_with_england": "not compared",
         "is_suppressed": s, "suppression_reason": "numerator below 10" if s else None,
         "located_percent": 97.0, "value_note": None,
+        "funnel_lower_95": None if v is None else v * 0.5, "funnel_upper_95": None if v is None else v * 1.5,
+        "funnel_lower_998": None if v is None else v * 0.4, "funnel_upper_998": None if v is None else v * 1.6,
+        "funnel_significance": None if v is None else "Not significant",
     } for a, t, n, d, v, lo, hi, c, s in rows])
 
 
