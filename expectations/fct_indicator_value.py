@@ -52,6 +52,12 @@ def build_suite():
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A="lower_ci_95", column_B="lower_ci_998", or_equal=True, ignore_row_if="either_value_is_missing",
             meta=why("the 99.8% interval contains the 95% interval")),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="funnel_lower_95", column_B="funnel_lower_998", or_equal=True, ignore_row_if="either_value_is_missing",
+            meta=why("the funnel's 99.8% control limits lie outside its 95% ones")),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="funnel_upper_998", column_B="funnel_upper_95", or_equal=True, ignore_row_if="either_value_is_missing",
+            meta=why("the funnel's 99.8% control limits lie outside its 95% ones")),
         gxe.ExpectCompoundColumnsToBeUnique(column_list=["indicator_id", "area_code", "area_type", "period_type", "period_start"],
                                             meta=why("one value per indicator, area and period")),
     ]:

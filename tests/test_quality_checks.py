@@ -100,6 +100,15 @@ def test_lower_limit_above_value_fails_the_ci_ordering_expectation(tmp_path):
         ("expect_column_pair_values_a_to_be_greater_than_b", "value,lower_ci_95", 1)]
 
 
+def test_funnel_limits_out_of_order_fail_their_expectation(tmp_path):
+    batch = indicator_batch()
+    batch.loc[0, "funnel_upper_998"] = batch.loc[0, "funnel_upper_95"] - 1    # 99.8% inside 95%
+    report = validate_frames(tmp_path / "gx", {"fct_indicator_value": batch})
+    failed = [o for o in report.outcomes if not o.success]
+    assert [(o.expectation_type, o.columns, o.unexpected_count) for o in failed] == [
+        ("expect_column_pair_values_a_to_be_greater_than_b", "funnel_upper_998,funnel_upper_95", 1)]
+
+
 def test_a_not_delivered_row_may_lack_a_population_but_never_shows_a_value(tmp_path):
     batch = indicator_batch()
     batch.loc[1, ["numerator", "denominator", "value_note"]] = [None, None, "not delivered"]
