@@ -28,6 +28,9 @@ DSR_INDICATOR = {
     "source": "test", "area_types": ["lsoa", "lad", "pfa"], "period_types": ["month"],
 }
 
+# the same events where one person may have several (PHEindicatormethods independent_events = FALSE)
+DSR_REPEAT = {**DSR_INDICATOR, "id": "test_dsr_repeat", "name": "Test DSR of events that are not independent",
+              "numerator": {**DSR_INDICATOR["numerator"], "person": "person"}}
 # indirectly standardised to the force area's age-specific rates (PHEindicatormethods
 # calculate_ISRatio with refvalue 100, and calculate_ISRate per 100,000)
 ISRATIO = {**DSR_INDICATOR, "id": "test_isratio", "name": "Test indirectly standardised ratio", "method": "isratio",
@@ -63,8 +66,9 @@ def write_landing(root, events: dict) -> tuple:
         lines.append(",".join([lad, lad_name, code, name, str(sum(counts)), *map(str, counts)]))
     (landing / "population" / "sapelsoasyoa_mid2024.csv").write_text("\n".join(lines) + "\n")
     events_csv = root / "age_events.csv"
-    events_csv.write_text("lsoa21_code,month_start,age,events\n" + "".join(
-        f"{lsoa},2025-01-01,{age},{n}\n" for lsoa, by_age in events.items() for age, n in by_age.items()))
+    # each row's events are one person's (a person per LSOA and age): not independent events
+    events_csv.write_text("lsoa21_code,month_start,age,events,person\n" + "".join(
+        f"{lsoa},2025-01-01,{age},{n},{lsoa}-{age}\n" for lsoa, by_age in events.items() for age, n in by_age.items()))
     return landing, events_csv
 
 
@@ -79,7 +83,7 @@ def built(tmp_path_factory):
         from ingestion.transform import run_dbt
 
         pipeline.load_reference(landing)
-        variables = {"indicators": [DSR_INDICATOR, ISRATIO, ISRATE], "fixture_age_events_csv": str(events_csv)}
+        variables = {"indicators": [DSR_INDICATOR, ISRATIO, ISRATE, DSR_REPEAT], "fixture_age_events_csv": str(events_csv)}
         run_dbt(["build", "--select", "+fct_indicator_value", "--indirect-selection", "cautious",
                  "--vars", json.dumps(variables)])
         yield get_settings().working_db
@@ -90,7 +94,7 @@ def expected_dsr(lsoas: list[str]) -> tuple[float, float, float]:
     limits = dsr + sqrt(var/ΣO) × (Byar limit on ΣO − ΣO) × 100,000."""
     o = np.zeros(19)
     for lsoa in lsoas:
-        for age, n in EVENTS[lsoa].items():
+        for age, n in EVENTS.get(lsoa, {}).items():
             o[band(age)] += n
     n = band_population(lsoas)
     dsr = (ESP2013 * o / n).sum() / ESP2013.sum() * 100_000
@@ -198,3 +202,32 @@ def test_indirectly_standardised_ratio_and_rate_match_phe_formulas(built, area, 
     if area == "E23000029":     # the reference area is its own standard
         assert got["test_isratio"][0] == pytest.approx(100, rel=1e-12)
     assert abs(ratio - 1) > 0.05 or area == "E23000029"   # the fixture's age structures matter
+
+
+@pytest.mark.parametrize("area, lsoas", [(A, [A]), ("E06000038", [A, B]), ("E23000029", list(PER_AGE))])
+def test_dsr_limits_for_events_that_are_not_independent(built, area, lsoas):
+    """calculate_dsr with independent_events = FALSE, written out: per event frequency f, the
+    variance of the rate of persons with exactly f events, Σ_bands x_bf w² / n² / (Σ w)²; their
+    sum weighted by f² replaces the variance in Dobson's limits. Here each fixture row is one
+    person's events (A's 6 at age 22 are one person's), so the limits are wider than for the same
+    events counted as independent; the rate itself is the same."""
+    people: dict[tuple[int, int], int] = {}                      # (band, f) → persons
+    o = np.zeros(19)
+    for lsoa in lsoas:
+        for age, count in EVENTS.get(lsoa, {}).items():
+            people[(band(age), count)] = people.get((band(age), count), 0) + 1
+            o[band(age)] += count
+    n = band_population(lsoas)
+    variance = sum(f * f * x * ESP2013[b] ** 2 / n[b] ** 2 for (b, f), x in people.items()) / ESP2013.sum() ** 2
+    dsr, independent_low, independent_high = expected_dsr(lsoas)
+    total, z = o.sum(), norm.ppf(0.975)
+    low = total * (1 - 1 / (9 * total) - z / (3 * math.sqrt(total))) ** 3
+    high = (total + 1) * (1 - 1 / (9 * (total + 1)) + z / (3 * math.sqrt(total + 1))) ** 3
+    scale = math.sqrt(variance / total) * 100_000
+    with duckdb.connect(str(built), read_only=True) as con:
+        value, lower, upper = con.execute(
+            """SELECT value, lower_ci_95, upper_ci_95 FROM marts.fct_indicator_value
+               WHERE indicator_id = 'test_dsr_repeat' AND area_code = ? AND period_type = 'month'""", [area]).fetchone()
+    assert value == pytest.approx(dsr, rel=5e-7)
+    assert [lower, upper] == pytest.approx([dsr + scale * (low - total), dsr + scale * (high - total)], rel=5e-7)
+    assert lower < independent_low and upper > independent_high

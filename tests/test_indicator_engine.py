@@ -146,6 +146,8 @@ def test_docs_site_is_generated_with_every_mart_described(built):
     ({"method": "isratio"}, "standardised_to must name the area level"),
     ({"method": "isratio", "standardised_to": "lad"},
      "is standardised to lad rates and cannot be shown at 'utla', which does not lie inside one lad"),
+    ({"numerator": {**HEALTH_STYLE["numerator"], "person": "crime_id"}},
+     "numerator.person (events that are not independent) is for directly standardised rates (dsr) only"),
 ])
 def test_a_mistake_in_the_catalogue_stops_the_build_naming_it(tmp_path, change, message):
     from ingestion.settings import Settings

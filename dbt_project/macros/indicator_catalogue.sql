@@ -31,6 +31,9 @@
         {%- if ind.method in age_banded_methods() and ind.denominator.population != 'population_all_ages' -%}
             {{ exceptions.raise_compiler_error("indicator catalogue: " ~ name ~ " is age-standardised (" ~ ind.method ~ "): its denominator is the all-ages population by ESP2013 band, so denominator.population must be population_all_ages (restrict ages in the numerator instead)") }}
         {%- endif -%}
+        {%- if ind.numerator.get('person') and ind.method != 'dsr' -%}
+            {{ exceptions.raise_compiler_error("indicator catalogue: " ~ name ~ " numerator.person (events that are not independent) is for directly standardised rates (dsr) only") }}
+        {%- endif -%}
         {%- if ind.method in ['isratio', 'israte'] -%}
             {%- if ind.get('standardised_to') not in area_types -%}
                 {{ exceptions.raise_compiler_error("indicator catalogue: " ~ name ~ " is indirectly standardised (" ~ ind.method ~ "): standardised_to must name the area level whose age-specific rates give the expected counts, one of " ~ area_types | join(', ')) }}

@@ -330,10 +330,17 @@ rolled_up as (
         -- an age band's events need its population (a DSR divides by each band's)
         count(*) filter (where b.numerator > 0 and not coalesce(b.denominator > 0, false)) as bands_without_denominator,
         {{ dsr_value('b.numerator', 'b.denominator', 'esp.standard_population', 1) }}     as dsr,
-        {{ dsr_variance('b.numerator', 'b.denominator', 'esp.standard_population', 1) }}  as dsr_variance
+        -- Dobson's variance: in it each event counts once, or, where one person may have several
+        -- (numerator.person), each person's events squared (int_indicator__repeat_events), and any
+        -- event no LSOA holds once
+        {{ dsr_variance('coalesce(rep.events_squared + b.numerator - b.numerator_located, b.numerator)',
+                        'b.denominator', 'esp.standard_population', 1) }}                  as dsr_variance
     from rolled_up_bands as b
     left join {{ ref('esp2013_age_band') }} as esp
         on esp.esp_band = b.esp_band and b.denominator > 0
+    left join {{ ref('int_indicator__repeat_events') }} as rep
+        on rep.indicator_id = b.indicator_id and rep.area_type = b.area_type and rep.area_code = b.area_code
+       and rep.period_type = b.period_type and rep.period_start = b.period_start and rep.esp_band = b.esp_band
     group by all
     union all by name
     select * from other_rolled_up
