@@ -49,26 +49,18 @@ lsoa as (
       and {{ refresh_period_filter('v.indicator_id', 'v.period_type', 'v.period_start') }}
 ),
 
+{% set decile_keys = ['indicator_id', 'period_type', 'period_start', 'period_end', 'imd_decile'] %}
 decile as (
     -- one pass over the LSOA rows, every area level at once
     select
         indicator_id, period_type, period_start, period_end, imd_decile,
-        case
-        {%- for level, column in levels %}
-            when grouping({{ column }}) = 0 then '{{ level }}'
-        {%- endfor %}
-        end                                                   as area_type,
-        coalesce({{ levels | map(attribute=1) | join(', ') }}) as area_code,
+        {{ area_rollup_columns(levels) | indent(8) }},
         count(*)                                              as lsoas,
         sum(numerator)                                        as numerator,
         sum(denominator)                                      as denominator
     from lsoa
     -- sqlfluff's DuckDB dialect (4.4) cannot parse GROUPING SETS yet; DuckDB itself can
-    group by grouping sets (  -- noqa: PRS
-    {%- for level, column in levels %}
-        (indicator_id, period_type, period_start, period_end, imd_decile, {{ column }}){{ ',' if not loop.last }}
-    {%- endfor %}
-    )
+    group by {{ area_grouping_sets(decile_keys, levels) }}  -- noqa: PRS
 ),
 
 quantile as (

@@ -53,23 +53,15 @@ person_lsoa as (
     join {{ ref('int_area_hierarchy') }} as h on h.lsoa21_code = p.lsoa21_code
 ),
 
+{% set person_keys = ['indicator_id', 'period_type', 'period_start', 'esp_band', 'person'] %}
 person_area as (
     select
         indicator_id, period_type, period_start, esp_band, person,
-        case
-        {%- for level, column in levels %}
-            when grouping({{ column }}) = 0 then '{{ level }}'
-        {%- endfor %}
-        end                                                   as area_type,
-        coalesce({{ levels | map(attribute=1) | join(', ') }}) as area_code,
+        {{ area_rollup_columns(levels) | indent(8) }},
         sum(events)                                           as events
     from person_lsoa
     -- sqlfluff's DuckDB dialect (4.4) cannot parse GROUPING SETS yet; DuckDB itself can
-    group by grouping sets (  -- noqa: PRS
-    {%- for level, column in levels %}
-        (indicator_id, period_type, period_start, esp_band, person, {{ column }}){{ ',' if not loop.last }}
-    {%- endfor %}
-    )
+    group by {{ area_grouping_sets(person_keys, levels) }}  -- noqa: PRS
 )
 
 select

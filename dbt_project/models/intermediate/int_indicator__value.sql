@@ -149,25 +149,17 @@ lsoa_period as (
     where p.lsoa21_code is null
 ),
 
+{% set band_keys = ['indicator_id', 'period_type', 'period_start', 'period_end', 'esp_band'] %}
 rolled_up_bands as (
     select
         indicator_id, period_type, period_start, period_end, esp_band,
-        case
-        {%- for level, column in levels %}
-            when grouping({{ column }}) = 0 then '{{ level }}'
-        {%- endfor %}
-        end                                                  as area_type,
-        coalesce({{ levels | map(attribute=1) | join(', ') }}) as area_code,
+        {{ area_rollup_columns(levels) | indent(8) }},
         sum(numerator)                                       as numerator,
         sum(numerator) filter (where is_located)             as numerator_located,
         sum(denominator)                                     as denominator
     from lsoa_period
     -- sqlfluff's DuckDB dialect (4.4) cannot parse GROUPING SETS yet; DuckDB itself can
-    group by grouping sets (  -- noqa: PRS
-    {%- for level, column in levels %}
-        (indicator_id, period_type, period_start, period_end, esp_band, {{ column }}){{ ',' if not loop.last }}
-    {%- endfor %}
-    )
+    group by {{ area_grouping_sets(band_keys, levels) }}  -- noqa: PRS
 ),
 
 {%- set others = other_grain_indicators() %}
