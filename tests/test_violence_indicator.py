@@ -333,12 +333,25 @@ def _wilson(x: float, n: float, z: float, sign: int) -> float:
 LEVELS = [(0.95, "95"), (0.998, "998")]
 
 
+def _exact_line_count(expected: float, level: float, side: str) -> float:
+    """PHEindicatormethods' control line (calculate_funnel_limits, poisson_funnel) at expected count
+    λ: the count O whose exact limit is λ, the lower line where χ²⁻¹(1−α, 2O+2)/2 = λ and the upper
+    where χ²⁻¹(α, 2O)/2 = λ (α the tail), solved by brentq on scipy's chi-squared quantile."""
+    from scipy.optimize import brentq
+    from scipy.stats import chi2
+
+    alpha = (1 - level) / 2
+    if side == "lower":
+        if expected <= chi2.ppf(1 - alpha, 2) / 2:  # no count is low enough: the line is at 0
+            return 0.0
+        return brentq(lambda o: chi2.ppf(1 - alpha, 2 * o + 2) / 2 - expected, 0, expected, xtol=1e-14, rtol=1e-15)
+    return brentq(lambda o: chi2.ppf(alpha, 2 * o) / 2 - expected, 1e-9, 10 * expected + 50, xtol=1e-14, rtol=1e-15)
+
+
 def test_funnel_limits_and_significance_beside_each_rate(db):
     # January, around Thames Valley's 37 / 7,500 = 4.9333 per 1,000. At an area of n people the
-    # expected count is λ = 37n / 7,500; the lower line is the count E whose Byar upper limit is λ,
-    # the upper line the count whose Byar lower limit is λ (solved here by scipy's brentq on the
-    # published formula), each as a rate E / n × 1,000.
-    from scipy.optimize import brentq
+    # expected count is λ = 37n / 7,500; the lines are PHE's exact Poisson ones through that λ
+    # (_exact_line_count), each as a rate O / n × 1,000.
     from scipy.stats import norm
 
     columns = ", ".join(f"funnel_lower_{s}, funnel_upper_{s}" for _, s in LEVELS)
@@ -350,11 +363,7 @@ def test_funnel_limits_and_significance_beside_each_rate(db):
         expected = 37 / 7500 * n
         limits = []
         for level, _ in LEVELS:
-            z = norm.ppf(1 - (1 - level) / 2)
-            low = (brentq(lambda e, z=z, lam=expected: _byar_upper(e, z) - lam, 0, expected)
-                   if expected > _byar_upper(0, z) else 0)
-            high = brentq(lambda e, z=z, lam=expected: _byar_lower(e, z) - lam, expected, 10 * expected + 50)
-            limits += [low / n * 1000, high / n * 1000]
+            limits += [_exact_line_count(expected, level, side) / n * 1000 for side in ("lower", "upper")]
         assert got[code][:4] == pytest.approx(limits, rel=1e-9), code
         # significance: the area's own Byar limits at 99.8% and 95% against 4.9333
         z95, z998 = norm.ppf(0.975), norm.ppf(0.999)

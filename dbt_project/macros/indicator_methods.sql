@@ -242,38 +242,16 @@
     ({{ 'greatest(' ~ limit ~ ', 0)' if bound == 'lower' else 'least(' ~ limit ~ ', 1)' }} * {{ multiplier }})
 {%- endmacro %}
 
-{#- Rates (and ratios): the count E at which an area whose expected count is λ = comparator ×
-    denominator sits on the funnel's control line at confidence c: the lower line where Byar's
-    upper limit on E reaches λ, the upper where Byar's lower limit does (PHEindicatormethods draws
-    these lines by exact Poisson quantiles at whole counts; Byar's is its approximation to them,
-    the one its funnel significance uses from 10 events). One Newton step on u (u = E + 1 for the
-    lower line, E for the upper) of h(u) = u·(1 − 1/(9u) ± z/(3√u))³ = λ; h rises for u ≥ 1, and
-    the lower line's u is kept there (no count is low when λ ≤ h(1): the line is at zero). -#}
-{% macro funnel_count_newton_step(u, expected, bound, confidence) -%}
-    {%- set c = ('' if bound == 'lower' else '-') ~ z_value(confidence) -%}
-    {%- set b = '(1 - 1 / (9 * ' ~ u ~ ') + ' ~ c ~ ' / (3 * sqrt(' ~ u ~ ')))' -%}
-    {%- set step = u ~ ' - (' ~ u ~ ' * ' ~ b ~ ' ^ 3 - ' ~ expected ~ ') / (' ~ b ~ ' ^ 2 * (1 + 2 / (9 * ' ~ u ~ ') - '
-                   ~ c ~ ' / (6 * sqrt(' ~ u ~ '))))' -%}
-    {{ 'greatest(' ~ step ~ ', 1)' if bound == 'lower' else step }}
-{%- endmacro %}
-
-{#- Where Newton's method starts: the normal approximation to the line, above the turning point. -#}
-{% macro funnel_count_start(expected, bound, confidence) -%}
-    {%- if bound == 'lower' -%}
-    greatest({{ expected }} - {{ z_value(confidence) }} * sqrt({{ expected }}) + 1, 1)
-    {%- else -%}
-    ({{ expected }} + {{ z_value(confidence) }} * sqrt({{ expected }}) + 1)
-    {%- endif -%}
-{%- endmacro %}
-
-{#- The rate on the line, from Newton's u: zero below the lower line's turning point. -#}
-{% macro funnel_count_limit(bound, u, expected, denominator, multiplier, confidence) -%}
-    {%- if bound == 'lower' -%}
-    (case when {{ expected }} <= {{ byar_upper('0', confidence) }} then 0
-          else ({{ u }} - 1) / {{ denominator }} * {{ multiplier }} end)
-    {%- else -%}
-    ({{ u }} / {{ denominator }} * {{ multiplier }})
-    {%- endif -%}
+{#- Rates, DSRs and ratios (calculate_funnel_limits, statistic 'rate' or 'ratio'): the value on the
+    control line at an area whose expected count is λ = comparator × denominator, the count O whose
+    exact Poisson limit equals λ (the lower line: O's upper limit; the upper: its lower limit), as
+    PHEindicatormethods draws these lines from exact chi-squared quantiles, taken as a continuous
+    line through its whole-count points. DuckDB has no incomplete gamma: poisson_funnel_count is a
+    function the dbt connection registers (ingestion/poisson_funnel.py). The lower line is 0 where
+    no count is low enough. -#}
+{% macro funnel_count_limit(bound, expected, denominator, multiplier, confidence) -%}
+    (poisson_funnel_count({{ expected }}, {{ confidence }}, {{ 'true' if bound == 'upper' else 'false' }})
+     / {{ denominator }} * {{ multiplier }})
 {%- endmacro %}
 
 {#- PHEindicatormethods assign_funnel_significance: High or Low at 0.001 (outside the 99.8%

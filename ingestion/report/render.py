@@ -28,11 +28,13 @@ DISCLOSURE = {
 # how the published funnel limits were found, by method (dbt_project/macros/indicator_methods.sql)
 FUNNEL_METHOD = {
     "proportion": "the Wilson score inverted at each area's denominator, as PHEindicatormethods draws them.",
-    "crude_rate": "the counts at which Byar's limits reach the count expected at the comparator's rate.",
-    "dsr": "the counts at which Byar's limits reach the count expected at the comparator's rate, at the "
-           "denominator each rate implies.",
-    "isratio": "the counts at which Byar's limits reach the expected count.",
-    "israte": "the counts at which Byar's limits reach the count expected at the comparator's rate.",
+    "crude_rate": "the counts whose exact Poisson limits reach the count expected at the comparator's rate, "
+                  "as PHEindicatormethods draws them.",
+    "dsr": "the counts whose exact Poisson limits reach the count expected at the comparator's rate, at the "
+           "denominator each rate implies, as PHEindicatormethods draws them.",
+    "isratio": "the counts whose exact Poisson limits reach the expected count, as PHEindicatormethods draws them.",
+    "israte": "the counts whose exact Poisson limits reach the count expected at the comparator's rate, "
+              "as PHEindicatormethods draws them.",
 }
 NOTE_KEYS = [   # (text in a note, title, explanation)
     ("Fingertips", "Suppressed: fewer than 10 events",

@@ -196,7 +196,7 @@ indicator without a polarity. Suppressed values, and values without a comparator
 value that narrow as the population grows. The limits are published beside each value
 (<code>fct_indicator_value.funnel_lower_95</code> … <code>funnel_upper_998</code>), at that area's own
 denominator: for proportions, the Wilson score inverted as PHEindicatormethods does; for rates and ratios, the
-count at which Byar's limits reach the count expected at the comparator's value (for a directly standardised
+count whose exact Poisson limits reach the count expected at the comparator's value (for a directly standardised
 rate, at the denominator its count and rate imply). <code>funnel_significance</code> says where each area falls,
 in PHEindicatormethods' words. Points outside the 99.8% limits are unlikely to differ from the comparator by
 chance alone.</p>

@@ -100,7 +100,7 @@ with_comparators as (
 
 -- Funnel plot limits around the comparator at each shown value's own precision: its denominator
 -- (for a DSR, the one its count and rate imply, multiplier × count / DSR, as PHEindicatormethods
--- derives it), with the expected count there; rates by Newton's method (macros/indicator_methods.sql)
+-- derives it), with the expected count there (macros/indicator_methods.sql)
 funnel_input as (
     select
         *,
@@ -111,46 +111,21 @@ funnel_input as (
     from with_comparators
 ),
 
-funnel_0 as (
-    select
-        *,
-        funnel_comparator * funnel_denominator                                              as funnel_expected,
-        {%- for level, suffix in levels %}
-        {{ funnel_count_start('funnel_comparator * funnel_denominator', 'lower', level) }}  as u_lower_{{ suffix }},
-        {{ funnel_count_start('funnel_comparator * funnel_denominator', 'upper', level) }}  as u_upper_{{ suffix }}
-        {{- ',' if not loop.last }}
-        {%- endfor %}
-    from funnel_input
-    where method <> 'proportion' and funnel_comparator is not null and funnel_denominator > 0
-),
-{%- set steps = 8 %}
-{%- for i in range(1, steps + 1) %}
-
-funnel_{{ i }} as (
-    select * replace (
-        {%- for level, suffix in levels %}
-        {{ funnel_count_newton_step('u_lower_' ~ suffix, 'funnel_expected', 'lower', level) }} as u_lower_{{ suffix }},
-        {{ funnel_count_newton_step('u_upper_' ~ suffix, 'funnel_expected', 'upper', level) }} as u_upper_{{ suffix }}
-        {{- ',' if not loop.last }}
-        {%- endfor %}
-    )
-    from funnel_{{ i - 1 }}
-),
-{%- endfor %}
-
 funnel as (
     select
         w.*,
         {%- for level, suffix in levels %}
         case when w.method = 'proportion' and w.funnel_comparator is not null
              then {{ funnel_proportion_limit('lower', 'w.denominator', 'w.funnel_comparator', 'w.multiplier', level) }}
-             else {{ funnel_count_limit('lower', 'f.u_lower_' ~ suffix, 'f.funnel_expected', 'w.funnel_denominator',
-                                        'w.multiplier', level) }}
+             when w.funnel_comparator is not null and w.funnel_denominator > 0
+             then {{ funnel_count_limit('lower', 'w.funnel_comparator * w.funnel_denominator', 'w.funnel_denominator',
+                                     'w.multiplier', level) }}
         end                                                                                 as funnel_lower_{{ suffix }},
         case when w.method = 'proportion' and w.funnel_comparator is not null
              then {{ funnel_proportion_limit('upper', 'w.denominator', 'w.funnel_comparator', 'w.multiplier', level) }}
-             else {{ funnel_count_limit('upper', 'f.u_upper_' ~ suffix, 'f.funnel_expected', 'w.funnel_denominator',
-                                        'w.multiplier', level) }}
+             when w.funnel_comparator is not null and w.funnel_denominator > 0
+             then {{ funnel_count_limit('upper', 'w.funnel_comparator * w.funnel_denominator', 'w.funnel_denominator',
+                                     'w.multiplier', level) }}
         end                                                                                 as funnel_upper_{{ suffix }},
         -- the area's own limits the significance reads (for a DSR, Byar's on its count, scaled)
         case when w.method = 'dsr' and w.numerator > 0
@@ -162,8 +137,6 @@ funnel as (
         {{- ',' if not loop.last }}
         {%- endfor %}
     from funnel_input as w
-    left join funnel_{{ steps }} as f
-        using (indicator_id, area_code, area_type, period_type, period_start)
 )
 
 select
