@@ -254,9 +254,10 @@ def _relations(con: duckdb.DuckDBPyConnection) -> None:
 
 def _quantile_cells(con: duckdb.DuckDBPyConnection) -> None:
     """The counts by IMD decile and quintile inside an area (fct_indicator_imd_quantile) of
-    NHS-rule indicators are cells too: '<indicator>|<decile or quintile>:<q>'. A hidden one whose
-    area's own count is shown is 0 to 7 (a count of 8 or more is shown rounded, from 10); one whose
-    area's count is hidden may be anything."""
+    NHS-rule indicators are cells too: '<indicator>|<decile or quintile>:<q>', hidden or shown as
+    any other count (they are cells of the secondary suppression, with its one reason): a hidden
+    one is 1 or more where zeros are shown (0 or more where the reason says zeros are hidden), with
+    no upper bound, and a shown one is its rounded count ± 2, at least 8."""
     con.execute("""
         INSERT INTO cell
         SELECT (SELECT coalesce(max(id), 0) FROM cell)
@@ -272,12 +273,9 @@ def _quantile_cells(con: duckdb.DuckDBPyConnection) -> None:
         SELECT q.id,
                CASE WHEN q.numerator IS NULL OR q.numerator = 0 THEN 0
                     ELSE greatest(q.numerator - 2, 8) END::BIGINT,
-               CASE WHEN q.numerator IS NULL AND a.numerator IS NOT NULL THEN 7 WHEN q.numerator IS NULL THEN {BIG}
-                    ELSE q.numerator + 2 END::BIGINT,
+               CASE WHEN q.numerator IS NULL THEN {BIG} ELSE q.numerator + 2 END::BIGINT,
                q.numerator IS NOT NULL
         FROM cell AS q
-        LEFT JOIN cell AS a ON a.indicator_id = split_part(q.indicator_id, '|', 1) AND a.area_type = q.area_type
-             AND a.area_code = q.area_code AND a.period_type = q.period_type AND a.period_start = q.period_start
         WHERE q.indicator_id LIKE '%|%'""")
     # where zeros are shown, a hidden count is never 0
     con.execute("""

@@ -15,7 +15,8 @@ TABLES = ["intermediate.int_police__street_lsoa21", "intermediate.int_police__cr
           "intermediate.int_indicator__lsoa_month", "intermediate.int_indicator__value",
           "intermediate.int_indicator__disclosed", "marts.fct_indicator_value", "marts.fct_indicator_trend",
           "marts.fct_police_crime_lsoa_month", "intermediate.int_population__lsoa_year",
-          "intermediate.int_population__lsoa_esp_band", "intermediate.int_indicator__imd_quantile",
+          "intermediate.int_population__lsoa_esp_band", "intermediate.int_indicator__imd_quantile_count",
+          "intermediate.int_indicator__imd_quantile",
           "marts.fct_indicator_imd_quantile", "marts.fct_indicator_inequality"]
 
 

@@ -47,8 +47,9 @@ SHARE = {**COMMON, "id": "test_violence_share", "name": "Violence share (%)", "d
 VARS = {"indicators": [FINGERTIPS, NHS, SHARE], "inequality_period_types": ["quarter"]}
 
 
-def write_reference(folder):
-    """ONS lookups, population and IMD 2019 for the twenty LSOAs, in their published layouts."""
+def write_reference(folder, lsoas=LSOAS):
+    """ONS lookups, population and IMD 2019 for the LSOAs (the twenty above unless given), in their
+    published layouts."""
     ons, pop, imd = folder / "ons", folder / "population", folder / "deprivation"
     for f in (ons, pop, imd):
         f.mkdir(parents=True, exist_ok=True)
@@ -57,7 +58,7 @@ def write_reference(folder):
     (ons / "LSOA21_WD24_LAD24_EW_LU.csv").write_text(
         "LSOA21CD,LSOA21NM,WD24CD,WD24NM,LAD24CD,LAD24NM,ObjectId\n"
         + "".join(f"{c},{names[lad][0]} {i:03d},E05090001,Ward,{lad},{names[lad][0]},{i}\n"
-                  for i, (c, lad, *_) in enumerate(LSOAS, 1)))
+                  for i, (c, lad, *_) in enumerate(lsoas, 1)))
     (ons / "LAD24_CSP24_PFA24_EW_LU.csv").write_text(
         "LAD24CD,LAD24NM,CSP24CD,CSP24NM,PFA24CD,PFA24NM,ObjectId\n"
         + "".join(f"{lad},{n},{csp},{cspn},{PFA},Thames Valley,{i}\n"
@@ -68,14 +69,14 @@ def write_reference(folder):
     (ons / "OA21_LSOA21_MSOA21_LAD22_EW_LU.csv").write_text(
         "OA21CD,LSOA21CD,LSOA21NM,MSOA21CD,MSOA21NM,ObjectId\n"
         + "".join(f"E0090{i:04d},{c},{names[lad][0]} {i:03d},{msoa[lad]},{names[lad][0]} 001,{i}\n"
-                  for i, (c, lad, *_) in enumerate(LSOAS, 1)))
+                  for i, (c, lad, *_) in enumerate(lsoas, 1)))
     (ons / "LSOA11_LSOA21_LAD22_EW_LU.csv").write_text(
         "F_LSOA11CD,LSOA11NM,CHGIND,LSOA21CD,LSOA21NM,LAD22CD,LAD22NM,ObjectId\n"
         + "".join(f"{c},{names[lad][0]} {i:03d},U,{c},{names[lad][0]} {i:03d},{lad},{names[lad][0]},{i}\n"
-                  for i, (c, lad, *_) in enumerate(LSOAS, 1)))
+                  for i, (c, lad, *_) in enumerate(lsoas, 1)))
     ages = [f"F{a}" for a in range(91)] + [f"M{a}" for a in range(91)]
     rows = []
-    for i, (code, lad, _, total, _, _) in enumerate(LSOAS, 1):
+    for i, (code, lad, _, total, _, _) in enumerate(lsoas, 1):
         counts = [0] * len(ages)
         counts[ages.index("F30")], counts[ages.index("M30")] = total // 2, total - total // 2
         rows.append(",".join([lad, names[lad][0], code, f"{names[lad][0]} {i:03d}", str(total), *map(str, counts)]))
@@ -85,7 +86,7 @@ def write_reference(folder):
     (imd / "File_7_IoD2019.csv").write_text(
         "LSOA code (2011),LSOA name (2011),Index of Multiple Deprivation (IMD) Rank (where 1 is most deprived),"
         "Index of Multiple Deprivation (IMD) Decile (where 1 is most deprived 10% of LSOAs)\n"
-        + "".join(f"{c},{names[lad][0]} {i:03d},{3000 * d - i},{d}\n" for i, (c, lad, d, *_) in enumerate(LSOAS, 1)))
+        + "".join(f"{c},{names[lad][0]} {i:03d},{3000 * d - i},{d}\n" for i, (c, lad, d, *_) in enumerate(lsoas, 1)))
 
 
 @pytest.fixture(scope="module")
@@ -320,7 +321,8 @@ def test_a_redelivered_month_rebuilds_the_quantiles_as_a_full_rebuild_would(buil
     from ingestion.settings import Settings
     from ingestion.transform import run_dbt
 
-    tables = ["intermediate.int_indicator__imd_quantile", "marts.fct_indicator_imd_quantile",
+    tables = ["intermediate.int_indicator__imd_quantile_count", "intermediate.int_indicator__imd_quantile",
+              "marts.fct_indicator_imd_quantile",
               "marts.fct_indicator_inequality"]
     march = [((code, "x"), crime_type, total // 3) for code, *_, violence, robbery in LSOAS
              for crime_type, total in ((VIOLENCE, violence), (ROBBERY, robbery)) if total // 3]
@@ -344,3 +346,71 @@ def test_a_redelivered_month_rebuilds_the_quantiles_as_a_full_rebuild_would(buil
     [row] = [r for r in built_rows["incremental"]["marts.fct_indicator_inequality"]
              if r[:3] == ("test_violence_rate", SLOUGH, "lad") and r[6] == "quintile"]
     assert row[9] is not None                        # sii, withheld before March changed
+
+
+# Reading with twelve LSOAs in decile 1, one crime each in the quarter (all in January), and one
+# LSOA in each other decile; Slough as above
+TWELVE_IN_DECILE_1 = [(f"E0109{2000 + i:04d}", READING, 1, 1500, 1, 0) for i in range(12)] + [
+    (f"E0109{2100 + d:04d}", READING, d, 1500, 30, 0) for d in range(2, 11)] + [s for s in LSOAS if s[1] == SLOUGH]
+
+
+@pytest.fixture(scope="module")
+def twelve_ones_in_a_decile(tmp_path_factory):
+    root = tmp_path_factory.mktemp("decile-ones")
+    with private_warehouse(root):
+        from ingestion import pipeline
+        from ingestion.settings import get_settings
+        from ingestion.transform import run_dbt
+
+        landing = root / "landing"
+        write_reference(landing, TWELVE_IN_DECILE_1)
+        # the ones in January; every other LSOA's crimes a third in each month
+        for m, month in enumerate(MONTHS):
+            write_street(landing / "police", month, [
+                ((code, "x"), VIOLENCE, violence // 3 + (violence % 3 if m == 0 else 0))
+                for code, *_, violence, _ in TWELVE_IN_DECILE_1 if violence // 3 or m == 0])
+        pipeline.load_reference(landing)
+        pipeline.ingest_police_street(landing / "police")
+        pipeline.check_raw()
+        run_dbt(["build", "--vars", json.dumps({"indicators": [{**NHS, "period_types": ["month", "quarter"]}],
+                                                "inequality_period_types": ["quarter"],
+                                                "nhs_small_numbers_hide_zeros": False})])
+        yield get_settings()
+
+
+def test_a_decile_of_hidden_ones_is_hidden_too(twelve_ones_in_a_decile, tmp_path):
+    """Worked out by hand. Zeros are shown, so each of the twelve LSOAs' hidden quarters is at
+    least 1, and Reading's decile 1 is their sum, 12, which the rule alone would show as 10 (8 to
+    12): twelve counts of at least 1 adding up to at most 12 are each exactly 1. The secondary
+    suppression has the decile's count as a cell, related to its LSOAs, so it hides it in every
+    area that is Reading alone (the district, its upper tier and its partnership); the attack then
+    recovers nothing. Shown as the rule alone would show it, the attack gives every LSOA back."""
+    settings = twelve_ones_in_a_decile
+    found = attack(settings.working_db, schema="marts")
+    assert found["quantile_cells"] > 0 and found["recovered"] == [] and found["inconsistent"] == 0
+    decile_1 = dict(rows(settings, """
+        SELECT area_type, numerator FROM marts.fct_indicator_imd_quantile
+        WHERE indicator_id = 'test_violence_nhs' AND area_code IN (?, 'E22000309') AND quantile_type = 'decile'
+          AND quantile = 1""", [READING]))
+    assert decile_1 == {"lad": None, "utla": None, "csp": None}
+    # the other deciles are shown (30 each), and the force's decile 1 (12 + Slough's 41 = 53) as 55
+    assert rows(settings, """SELECT count(*) FROM marts.fct_indicator_imd_quantile WHERE area_code = ? AND area_type = 'lad'
+                             AND quantile_type = 'decile' AND numerator = 30""", [READING]) == [(9,)]
+    assert rows(settings, """SELECT numerator FROM marts.fct_indicator_imd_quantile WHERE area_code = ?
+                             AND quantile_type = 'decile' AND quantile = 1""", [PFA]) == [(55,)]
+
+    exposed = tmp_path / "exposed.duckdb"
+    with duckdb.connect(str(exposed)) as con:
+        con.execute(f"ATTACH '{settings.working_db}' AS w (READ_ONLY)")
+        for table in ["fct_indicator_value", "fct_indicator_trend", "dim_area", "dim_indicator",
+                      "fct_indicator_imd_quantile", "fct_indicator_inequality"]:
+            con.execute(f"CREATE TABLE {table} AS SELECT * FROM w.marts.{table}")
+        shown = con.execute("""
+            UPDATE fct_indicator_imd_quantile SET numerator = 10, is_suppressed = false, suppression_reason = null,
+                                                  value = 10 / denominator * 100000
+            WHERE area_code IN (?, 'E22000309') AND quantile_type = 'decile' AND quantile = 1""", [READING]).fetchone()[0]
+    assert shown == 3
+    recovered = attack(exposed)["recovered"]
+    ones = {code for code, district, decile, *_ in TWELVE_IN_DECILE_1 if decile == 1 and district == READING}
+    assert {c[2] for c in recovered if c[1] == "lsoa" and c[3] == "quarter"} == ones
+    assert all(c[-1] == [1] for c in recovered if c[1] == "lsoa")

@@ -12,6 +12,12 @@
     'hidden: a count from {{ nhs_hidden_from() }} to 7, or a count hidden so that none can be worked out (NHS small-number rule)'
 {%- endmacro %}
 
+{#- The disclosure cell of an indicator's count in one IMD quantile of an area
+    (int_indicator__imd_quantile_count): '<indicator>|decile:3', '<indicator>|quintile:1'. -#}
+{% macro quantile_cell_id(indicator_id, quantile_type, quantile) -%}
+    ({{ indicator_id }} || '|' || {{ quantile_type }} || ':' || {{ quantile }})
+{%- endmacro %}
+
 {% macro nhs_rounded(count) -%}
     (round({{ count }} / 5) * 5)
 {%- endmacro %}

@@ -1,93 +1,36 @@
--- Each indicator by deprivation inside each area: the LSOAs of an area (district, upper tier,
--- partnership, force area, and region and country where published) grouped by England's national
--- IMD 2019 decile (1 = most deprived) and quintile (q = deciles 2q − 1 and 2q), with numerator,
--- denominator, value and 95% limits by the indicator's own method, for the inequality indices
--- (fct_indicator_imd_quantile, fct_indicator_inequality; PHEindicatormethods phe_sii).
--- Summed from the LSOA rows of int_indicator__value (crude rates and proportions whose numerator
--- arrives at LSOA × month and that are published by LSOA; age-standardised ones have no LSOA
--- rows), so only records placed in an LSOA count: at force level and above a quantile's sum is
--- less than the area's count by the records with no location. Welsh LSOAs have no English decile
--- and are in no quantile. Populations add over LSOAs (already per period); an area-period gets
--- quantiles only where the area itself has a value (every force it touches delivered).
--- Only vars.inequality_period_types (years: a decile's month is mostly noise, and periods with
--- no sub-periods published give an attacker no time relations between quantile counts).
+-- Each indicator by deprivation inside each area (int_indicator__imd_quantile_count: the counts
+-- by England's IMD 2019 decile and quintile) with value and 95% limits by the indicator's own
+-- method after its disclosure rule, for the inequality indices (fct_indicator_imd_quantile,
+-- fct_indicator_inequality; PHEindicatormethods phe_sii).
 -- Disclosure, from each indicator's rule:
---   nhs_small_numbers    the quantile's count rounded to 5 (nhs_rounded) and published only from
---                        10 (a true count of 8 or more; a 0 where the rule shows zeros), its value
---                        and CI those of the rounded count; nothing where the area's own count is
---                        hidden (its quantiles add up to it, and would undo the secondary
---                        suppression that hid it). A hidden quantile has the one published reason
---                        of every hidden count.
+--   nhs_small_numbers    the quantile's count is a cell of the secondary suppression
+--                        (int_disclosure__cell: '<indicator>|<decile or quintile>:<q>', related to
+--                        its LSOAs, its area, its other quantiles and the same quantile of the
+--                        areas around it), so it is hidden where it is 1 to 7 (0 too unless zeros
+--                        are shown) or where it would give a hidden count away; else rounded to 5
+--                        (nhs_rounded), its value and CI those of the rounded count. A hidden
+--                        quantile has the one published reason of every hidden count.
 --   rate_count_below_10  the count is public; no value or CI below 10 events.
 -- Incremental by indicator × period, like int_indicator__value (macros/refresh_scope.sql).
 -- depends_on: {{ ref('int_refresh__period') }} {{ ref('int_refresh__indicator') }}
 {{ config(materialized='incremental', incremental_strategy='append',
           pre_hook="{{ refresh_delete_periods() }}") }}
-{%- set levels = [] %}
-{%- for type in levels_published() if type not in ['lsoa', 'msoa'] %}
-    {%- do levels.append((type, area_levels()[type].code_column)) %}
-{%- endfor %}
 
 with rules as (
     {{ disclosure_rules() }}
 ),
 
-lsoa as (
-    select
-        v.indicator_id, v.period_type, v.period_start, v.period_end, i.imd_decile,
-        {%- for level, column in levels %}
-        h.{{ column }},
-        {%- endfor %}
-        v.numerator, v.denominator
-    from {{ ref('int_indicator__value') }} as v
-    join {{ ref('int_imd__lsoa21') }} as i on i.lsoa21_code = v.area_code
-    join {{ ref('int_area_hierarchy') }} as h on h.lsoa21_code = v.area_code
-    where v.area_type = 'lsoa'
-      and v.method in ('crude_rate', 'proportion')
-      and v.indicator_id in ({{ sql_list(lsoa_month_indicators() | map(attribute='id') | list) }})
-      and v.period_type in ({{ sql_list(var('inequality_period_types')) }})
-      and {{ refresh_period_filter('v.indicator_id', 'v.period_type', 'v.period_start') }}
-),
-
-{% set decile_keys = ['indicator_id', 'period_type', 'period_start', 'period_end', 'imd_decile'] %}
-decile as (
-    -- one pass over the LSOA rows, every area level at once
-    select
-        indicator_id, period_type, period_start, period_end, imd_decile,
-        {{ area_rollup_columns(levels) | indent(8) }},
-        count(*)                                              as lsoas,
-        sum(numerator)                                        as numerator,
-        sum(denominator)                                      as denominator
-    from lsoa
-    -- sqlfluff's DuckDB dialect (4.4) cannot parse GROUPING SETS yet; DuckDB itself can
-    group by {{ area_grouping_sets(decile_keys, levels) }}  -- noqa: PRS
-),
-
 quantile as (
-    select
-        indicator_id, area_type, area_code, period_type, period_start, period_end,
-        'decile' as quantile_type, imd_decile as quantile, lsoas, numerator, denominator
-    from decile
-    where area_code is not null
-    union all
-    select
-        indicator_id, area_type, area_code, period_type, period_start, period_end,
-        'quintile' as quantile_type, (imd_decile + 1) // 2 as quantile,
-        sum(lsoas) as lsoas, sum(numerator) as numerator, sum(denominator) as denominator
-    from decile
-    where area_code is not null
-    group by all
+    select * from {{ ref('int_indicator__imd_quantile_count') }}
+    where {{ refresh_period_filter('indicator_id', 'period_type', 'period_start') }}
 ),
 
--- the area's own row: it has a value (and the indicator is published at its level), and whether
--- its count is hidden under the NHS rule
+-- the area's own row: it has a value (and the indicator is published at its level)
 area as (
     select
         v.indicator_id, v.area_type, v.area_code, v.period_type, v.period_start, v.method, v.multiplier,
-        r.disclosure, d.numerator is null as is_area_count_hidden
+        r.disclosure
     from {{ ref('int_indicator__value') }} as v
-    join {{ ref('int_indicator__disclosed') }} as d
-        using (indicator_id, area_type, area_code, period_type, period_start)
     join rules as r using (indicator_id)
     where v.area_type not in ('lsoa', 'msoa')
       and v.period_type in ({{ sql_list(var('inequality_period_types')) }})
@@ -99,13 +42,15 @@ published as (
         q.*, a.method, a.multiplier, a.disclosure,
         case
             when a.disclosure <> 'nhs_small_numbers' then q.numerator
-            when a.is_area_count_hidden then null
-            when {{ nhs_rounded('q.numerator') }} >= 10 then {{ nhs_rounded('q.numerator') }}
-            -- a zero is shown only where the rule shows zeros (vars.nhs_small_numbers_hide_zeros)
-            when q.numerator < {{ nhs_hidden_from() }} then 0
+            when h.suppression_cause is not null then null
+            else {{ nhs_rounded('q.numerator') }}
         end as published_numerator
     from quantile as q
     join area as a using (indicator_id, area_type, area_code, period_type, period_start)
+    left join {{ ref('int_disclosure__hidden') }} as h
+        on h.indicator_id = {{ quantile_cell_id('q.indicator_id', 'q.quantile_type', 'q.quantile') }}
+       and h.area_type = q.area_type and h.area_code = q.area_code
+       and h.period_type = q.period_type and h.period_start = q.period_start
 ),
 
 flagged as (
