@@ -115,6 +115,16 @@ def test_a_new_month_rebuilds_its_periods_and_matches_a_full_rebuild(pipeline_en
     deliver_and_build(full_refresh=True)
     assert refresh_scope(db)[0] == [("2025-01", True), ("2025-02", True), ("2025-03", True)]
     assert snapshot(db) == incremental
+    with duckdb.connect(str(db), read_only=True) as con:
+        # March's seven crimes in E01190001 are split between A and B by population weight: the
+        # force's 9 is a sum of fractions, whole only to within rounding in whatever order the
+        # threads add them, and must still be 9 exactly, with the exact limits for 9 events
+        assert con.execute("""SELECT numerator, lower_ci_95 IS NOT NULL FROM intermediate.int_indicator__value
+                              WHERE indicator_id = 'violence_offences_rate' AND area_type = 'pfa'
+                                AND period_type = 'month' AND period_start = '2025-03-01'""").fetchall() == [(9.0, True)]
+        assert con.execute("""SELECT count(*) FROM intermediate.int_indicator__value
+                              WHERE numerator <> round(numerator)
+                                AND abs(numerator - round(numerator)) < 1e-6""").fetchone() == (0,)
     # the outcome share of January moved with March's outcomes: 2 charged of 12
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("""SELECT numerator, denominator FROM marts.fct_indicator_value

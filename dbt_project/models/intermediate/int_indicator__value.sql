@@ -421,9 +421,14 @@ exact as (
 
 -- an indirectly standardised ratio is O / E (times the multiplier, 100): a crude rate over the
 -- expected count; the rate O / E × reference rate is one over E / reference rate. So from here
--- their denominator is that, and every limit, disclosure rule and funnel is a crude rate's
+-- their denominator is that, and every limit, disclosure rule and funnel is a crude rate's.
+-- Counts split between LSOAs by population weight (LSOA 2011 → 2021) add up to whole numbers only
+-- to within rounding, in whatever order the threads add them: 9.000000000000002 would miss the
+-- exact limits for 9 events, and a 10 that is 9.999999999999998 would take them. So a count is
+-- taken to 1e-9 here, the same whichever way it was added.
 standardised as (
     select r.* replace (
+               round(r.numerator, 9) as numerator,
                case c.method when 'isratio' then x.expected
                              when 'israte' then x.expected / nullif(x.reference_rate, 0)
                              else r.denominator end as denominator),
