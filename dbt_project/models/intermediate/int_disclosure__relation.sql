@@ -168,7 +168,8 @@ quantile_cell as (
     select * from cell where quantile_type is not null
 ),
 
--- a quantile and the cells of its LSOAs: a relation only where every LSOA summed has its cell
+-- a quantile and the cells of its LSOAs (where an LSOA summed has no cell, what the quantile holds
+-- beyond its cells is unknown: "missing")
 imd as (
     select
         'imd:' || q.cell_id as relation_id, l.cell_id, -1 as coefficient, false as is_parent,
