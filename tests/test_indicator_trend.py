@@ -189,3 +189,33 @@ def test_the_fingertips_export_says_the_trend_on_the_latest_tested_year_only(bui
                     ("test_trend_open", B[0], "2024/25"): "No significant change",
                     ("test_trend_open", B[0], "Dec 2024 – Nov 2025"): "No significant change",
                     ("test_trend_nhs", B[0], "2024"): "Cannot be calculated"}
+
+
+def test_the_points_tested_run_from_trend_min_periods_to_trend_periods(built, tmp_path):
+    """A's calendar years are an unbroken run of four (2021–2024) and its rolling windows of five.
+    At most three points (vars.trend_periods 3, with the minimum also 3) test the latest three
+    years; at least five (vars.trend_min_periods 5) leave the four years too few to test, while
+    the five rolling windows are still tested."""
+    from ingestion.settings import Settings
+    from ingestion.transform import run_dbt
+
+    settings = Settings(warehouse_dir=tmp_path / "warehouse")
+    settings.warehouse_dir.mkdir()
+    shutil.copy(built.working_db, settings.working_db)
+
+    def rebuild(**trend_vars):
+        run_dbt(["run", "--select", "fct_indicator_trend", "--vars",
+                 json.dumps({"indicators": [NO_POLARITY, HEALTH_STYLE], **trend_vars})], settings=settings)
+
+    rebuild(trend_periods=3)
+    latest_three = [total(A, f"{y}-01") for y in (2022, 2023, 2024)]
+    chi, score = cochran_armitage(latest_three, [1500.0] * 3)
+    label = "no significant change" if chi <= 3.841458820694124 else "increasing" if score > 0 else "decreasing"
+    assert trend(settings, "test_trend_open", A, "calendar_year") == [
+        (date(2024, 1, 1), 3, pytest.approx(chi, rel=1e-9), label)]
+    rebuild(trend_min_periods=5)
+    assert trend(settings, "test_trend_open", A, "calendar_year") == [
+        (date(2024, 1, 1), 4, None, "could not be calculated")]
+    windows = [total(A, f"{y}-12") for y in range(2020, 2025)]
+    assert trend(settings, "test_trend_open", A, "rolling_12_months") == [
+        (date(2024, 12, 1), 5, pytest.approx(cochran_armitage(windows, [1500.0] * 5)[0], rel=1e-9), "increasing")]
