@@ -115,18 +115,14 @@ funnel as (
     select
         w.*,
         {%- for level, suffix in levels %}
+        {%- for bound in ['lower', 'upper'] %}
         case when w.method = 'proportion' and w.funnel_comparator is not null
-             then {{ funnel_proportion_limit('lower', 'w.denominator', 'w.funnel_comparator', 'w.multiplier', level) }}
+             then {{ funnel_proportion_limit(bound, 'w.denominator', 'w.funnel_comparator', 'w.multiplier', level) }}
              when w.funnel_comparator is not null and w.funnel_denominator > 0
-             then {{ funnel_count_limit('lower', 'w.funnel_comparator * w.funnel_denominator', 'w.funnel_denominator',
+             then {{ funnel_count_limit(bound, 'w.funnel_comparator * w.funnel_denominator', 'w.funnel_denominator',
                                      'w.multiplier', level) }}
-        end                                                                                 as funnel_lower_{{ suffix }},
-        case when w.method = 'proportion' and w.funnel_comparator is not null
-             then {{ funnel_proportion_limit('upper', 'w.denominator', 'w.funnel_comparator', 'w.multiplier', level) }}
-             when w.funnel_comparator is not null and w.funnel_denominator > 0
-             then {{ funnel_count_limit('upper', 'w.funnel_comparator * w.funnel_denominator', 'w.funnel_denominator',
-                                     'w.multiplier', level) }}
-        end                                                                                 as funnel_upper_{{ suffix }},
+        end                                                                                 as funnel_{{ bound }}_{{ suffix }},
+        {%- endfor %}
         -- the area's own limits the significance reads (for a DSR, Byar's on its count, scaled)
         case when w.method = 'dsr' and w.numerator > 0
              then w.value * {{ byar_lower('w.numerator', level) }} / w.numerator else w.lower_ci_{{ suffix }} end
