@@ -483,13 +483,24 @@ def _default_select(spec: SourceSpec, attrs: dict[str, str], staged: list[str]) 
     return "SELECT " + ", ".join(exprs) + ", _row_number, _file_index FROM _staged"
 
 
-def ensure_tables(con: duckdb.DuckDBPyConnection, spec: SourceSpec | None = None) -> None:
+def ensure_tables(con: duckdb.DuckDBPyConnection, *specs: SourceSpec) -> None:
+    """The pipeline's own tables and the raw tables of `specs`, with any column declared since a
+    table was made (its earlier rows hold null there). The catalogue is read once, and only what
+    is missing is created: a load of a few files does not pay for two dozen DDL statements."""
     con.execute(MANIFEST_DDL)
-    if spec is not None:
-        con.execute(spec.raw_ddl)
-        # a column declared since the table was made (its earlier rows hold null there)
+    existing: dict[str, set[str]] = {}
+    for schema, table, column in con.execute(
+            "SELECT schema_name, table_name, column_name FROM duckdb_columns() "
+            "WHERE database_name = current_database()").fetchall():
+        existing.setdefault(f"{schema}.{table}", set()).add(column)
+    for spec in specs:      # a layout shares its source's table and may add columns to it
+        if spec.raw_table not in existing:
+            con.execute(spec.raw_ddl)
+            existing[spec.raw_table] = set(spec.raw_columns)
         for c in spec.stored_columns:
-            con.execute(f"ALTER TABLE {spec.raw_table} ADD COLUMN IF NOT EXISTS {c.name} {c.sql_type}")
+            if c.name not in existing[spec.raw_table]:
+                con.execute(f"ALTER TABLE {spec.raw_table} ADD COLUMN IF NOT EXISTS {c.name} {c.sql_type}")
+                existing[spec.raw_table].add(c.name)
 
 
 @dataclass
@@ -552,9 +563,15 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: SourceSpec, deliveries: list[_D
         if len(deliveries) > 1:
             raise                           # the caller retries file by file to name the culprit
         raise _csv_rejection(deliveries[0].path, str(error)) from None
-    con.execute("""CREATE OR REPLACE TEMP TABLE _file AS
-                   SELECT _file_index, min(rowid) AS _first_rowid, count(*) AS _rows
-                   FROM _staged_text GROUP BY _file_index""")
+    # whether any row is placed in England or Wales (a file where none is would load, pass and
+    # then vanish from every mart), found in the same pass as each file's rows
+    area = spec.area_column
+    placed = (codes.AREA_LEVELS[area.area_level].code_rule_sql(area.name)
+              if area is not None and area.header is not None and area.name in names else "false")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _file AS
+                    SELECT _file_index, min(rowid) AS _first_rowid, count(*) AS _rows,
+                           coalesce(bool_or({placed}), false) AS _placed
+                    FROM _staged_text GROUP BY _file_index""")
     absent = "".join(f", CAST(NULL AS VARCHAR) AS {c.name}" for c in spec.columns
                      if c.header is not None and c.name not in names)
     con.execute(f"""CREATE TEMP VIEW _staged AS
@@ -615,9 +632,7 @@ def _check_rules(con, spec: SourceSpec, deliveries: list[_Delivery], attrs: dict
         # every mart is of England and Wales: a file none of whose rows is placed there (Northern
         # Ireland, Scotland) would load, pass and then vanish from every table
         level = codes.AREA_LEVELS[area.area_level]
-        for (index,) in con.execute(
-                f"SELECT _file_index FROM _staged GROUP BY _file_index "
-                f"HAVING NOT coalesce(bool_or({level.code_rule_sql(area.name)}), false)").fetchall():
+        for (index,) in con.execute("SELECT _file_index FROM _file WHERE NOT _placed").fetchall():
             refuse(index, len(rules) + 1, FileRejected(      # a rule naming the cause goes first
                 deliveries[index].path, "england_wales_geography",
                 f"no row has an England or Wales {level.name} code in {area.name}: the platform's areas "
@@ -687,8 +702,7 @@ def _load_files(con: duckdb.DuckDBPyConnection, spec: SourceSpec, paths: list[Pa
     started = datetime.now(UTC).replace(tzinfo=None)
     from ingestion.sources import ensure_raw_tables  # the registry imports this module
 
-    ensure_raw_tables(con)
-    ensure_tables(con, spec)
+    ensure_raw_tables(con, spec)
     key = privacy.configured_key() if spec.identifier_columns else None
     loaded_rows = con.execute(
         "SELECT source_file, source_sha256, load_id, source_path, source_size, source_mtime_ns FROM raw.load_manifest "
@@ -809,7 +823,7 @@ def _load_batch(con, spec: SourceSpec, deliveries: list[_Delivery], names: list[
 def _refuse(con, spec: SourceSpec, delivery: _Delivery, rejection: FileRejected) -> None:
     result = delivery.result
     result.outcome, result.message, result.rejection = "rejected", str(rejection), rejection
-    _record_manifest(con, spec, delivery.path, delivery.sha, delivery.load_id, delivery.started, result)
+    _record_manifest(con, spec, [delivery])
 
 
 def delivered_files(spec: SourceSpec, path: Path | str, month: str | None = None) -> list[Path]:
@@ -927,7 +941,7 @@ def _write_batch(con, spec: SourceSpec, accepted: list[_Delivery], names: list[s
             result = delivery.result
             result.rows_read, result.rows_loaded, result.rows_quarantined, result.rows_duplicate = \
                 counts.get(delivery.load_id, (0, 0, 0, 0))
-            _record_manifest(con, spec, delivery.path, delivery.sha, delivery.load_id, delivery.started, result)
+        _record_manifest(con, spec, accepted)
         con.execute("COMMIT")
     except BaseException:
         # after a fault (disk full, out of memory) DuckDB may refuse even the rollback; the
@@ -941,9 +955,9 @@ def _batch_counts(con, spec: SourceSpec, names: list[str], load_ids: list[str], 
                   loaded_at: datetime) -> dict:
     """Per load id: rows read, loaded, quarantined, and identical repeats of an id (police.uk
     repeats some Crime IDs on identical rows: counted here, collapsed in staging). The rows loaded
-    are counted among those of this batch's `_loaded_at`, which DuckDB finds from its row groups'
-    minimum and maximum without reading the earlier loads (a year loaded in batches rescanned
-    the whole growing table once per batch)."""
+    are summed from raw.load_period where the source is by period, else counted among those of
+    this batch's `_loaded_at`, which DuckDB finds from its row groups' minimum and maximum without
+    reading the earlier loads (a year loaded in batches rescanned the growing table per batch)."""
     quarantine = f"SELECT _file_index, count(*) AS n FROM ({quarantined}) GROUP BY ALL" if quarantined else \
         "SELECT NULL::INTEGER AS _file_index, 0 AS n WHERE false"
     duplicate = "SELECT NULL::INTEGER AS _file_index, 0 AS n WHERE false"
@@ -955,9 +969,14 @@ def _batch_counts(con, spec: SourceSpec, names: list[str], load_ids: list[str], 
                         SEMI JOIN (SELECT _file_index, {idc} FROM _staged WHERE nullif(trim({idc}), '') IS NOT NULL
                                    GROUP BY ALL HAVING count(*) > 1) USING (_file_index, {idc})
                         GROUP BY ALL"""
+    # a source by period has just counted its loaded rows into raw.load_period (by period and
+    # unit): their sum is the file's, without reading the rows again
+    loaded = ("""SELECT load_id AS _load_id, sum(records) AS n FROM raw.load_period
+                  WHERE load_id IN (SELECT unnest($ids)) GROUP BY ALL""" if spec.period_sql else
+              f"""SELECT _load_id, count(*) AS n FROM {spec.raw_table}
+                  WHERE _loaded_at = $loaded_at AND _load_id IN (SELECT unnest($ids)) GROUP BY ALL""")
     rows = con.execute(f"""
-        WITH loaded AS (SELECT _load_id, count(*) AS n FROM {spec.raw_table}
-                        WHERE _loaded_at = $loaded_at AND _load_id IN (SELECT unnest($ids)) GROUP BY ALL),
+        WITH loaded AS ({loaded}),
              quarantined AS ({quarantine}),
              duplicate AS ({duplicate})
         SELECT d._load_id, f._rows, coalesce(l.n, 0), coalesce(q.n, 0), coalesce(r.n, 0)
@@ -965,22 +984,27 @@ def _batch_counts(con, spec: SourceSpec, names: list[str], load_ids: list[str], 
         LEFT JOIN loaded AS l ON l._load_id = d._load_id
         LEFT JOIN quarantined AS q ON q._file_index = d._file_index
         LEFT JOIN duplicate AS r ON r._file_index = d._file_index
-        WHERE d._load_id IN (SELECT unnest($ids))""", {"ids": load_ids, "loaded_at": loaded_at}).fetchall()
+        WHERE d._load_id IN (SELECT unnest($ids))""",
+        {"ids": load_ids, **({} if spec.period_sql else {"loaded_at": loaded_at})}).fetchall()
     return {r[0]: tuple(r[1:]) for r in rows}
 
 
-def _record_manifest(con, spec, path, sha, load_id, started, result: LoadResult) -> None:
+def _record_manifest(con, spec: SourceSpec, deliveries: list[_Delivery]) -> None:
+    """The deliveries' manifest rows, in one statement (a batch is often a hundred files)."""
     finished = datetime.now(UTC).replace(tzinfo=None)
-    if result.outcome != "loaded":
-        check_status = "not_checked"
-    else:
-        check_status = "pending" if spec.gx_suite else "not_required"
+    values = []
+    for d in deliveries:
+        result = d.result
+        if result.outcome != "loaded":
+            check_status = "not_checked"
+        else:
+            check_status = "pending" if spec.gx_suite else "not_required"
+        values += [d.load_id, spec.name, d.path.name, str(d.path), d.sha, result.vintage, d.started, finished,
+                   result.outcome, result.rows_read, result.rows_loaded, result.rows_quarantined,
+                   result.message, check_status, result.rows_duplicate, result.source_size, result.source_mtime_ns]
+    row = "(" + ", ".join(["?"] * 17) + ")"
     con.execute(
-        """INSERT INTO raw.load_manifest (load_id, source, source_file, source_path, source_sha256, vintage,
+        f"""INSERT INTO raw.load_manifest (load_id, source, source_file, source_path, source_sha256, vintage,
                started_at, finished_at, outcome, rows_read, rows_loaded, rows_quarantined, message,
                check_status, rows_duplicate, source_size, source_mtime_ns)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        [load_id, spec.name, path.name, str(path), sha, result.vintage, started, finished,
-         result.outcome, result.rows_read, result.rows_loaded, result.rows_quarantined,
-         result.message, check_status, result.rows_duplicate, result.source_size, result.source_mtime_ns],
-    )
+            VALUES {", ".join([row] * len(deliveries))}""", values)

@@ -73,11 +73,12 @@ REGISTRY_DDL = """CREATE OR REPLACE TABLE raw.source_registry (
     health_data BOOLEAN NOT NULL)"""
 
 
-def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
+def ensure_raw_tables(con: duckdb.DuckDBPyConnection, *also: SourceSpec) -> None:
     """Create the manifest and every declared raw table (empty where nothing was delivered yet,
-    so the models that read them still build), and write the registry where dbt reads it."""
-    for spec in all_sources():
-        ensure_tables(con, spec)
+    so the models that read them still build), and write the registry where dbt reads it.
+    `also`: sources not in the registry (a layout or a test's own declaration) whose tables a
+    load needs too."""
+    ensure_tables(con, *all_sources(), *also)
     con.execute(REGISTRY_DDL)
     con.executemany("INSERT INTO raw.source_registry VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [[s.name, s.raw_table, s.description, s.refresh, s.area_level, s.period_type, s.gx_suite,
