@@ -62,6 +62,23 @@ def build_needed(con, project_dir: Path = DBT_PROJECT_DIR) -> str | None:
     return None
 
 
+def build_selection(con, reason: str) -> list[str] | None:
+    """The dbt nodes a build needs when only deliveries of `by_period` or `revises_history`
+    sources changed since the last complete build of this project: what is built from those
+    sources' raw tables (`source:*.<table>+`), the refresh models that scope it (tag
+    refresh_scope, by themselves: their descendants are the whole incremental graph), and what is
+    built from the pipeline's record of every delivery (tag delivery_state: coverage). None —
+    build everything — when reference data changed (every area and denominator hangs on it), the
+    project changed, or no complete build is recorded: `reason`, from `build_needed`, says which."""
+    if not reason.startswith("deliveries changed"):
+        return None
+    changed = con.execute("SELECT DISTINCT refresh, raw_table FROM intermediate.int_refresh__changed_load").fetchall()
+    if any(refresh == "reference" or raw_table is None for refresh, raw_table in changed):
+        return None
+    tables = sorted({raw_table.rsplit(".", 1)[-1] for _, raw_table in changed})
+    return ["tag:refresh_scope", "tag:delivery_state+", *(f"source:*.{table}+" for table in tables)]
+
+
 def pipeline_state(con) -> str:
     """What the published file is made from, as one string: the last build's start, the checks
     recorded and the load manifest (every delivery with its outcome and check status)."""

@@ -3,6 +3,8 @@ the result is identical to rebuilding everything from scratch; reference changes
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import pytest
 
@@ -63,17 +65,18 @@ def write_outcomes(police, month, crimes):
 
 @pytest.fixture
 def pipeline_env(warehouse_env, tmp_path):
-    from ingestion import pipeline
-    from ingestion.transform import run_dbt
+    from ingestion import pipeline, transform
 
     landing = write_mini_reference(tmp_path / "landing")
     police = landing / "police"
 
     def deliver_and_build(month=None, full_refresh=False):
+        """As `vru refresh` runs it: an incremental build selects only what the changed deliveries
+        reach (build_state.build_selection), so each comparison with a full rebuild covers that too."""
         if month:
             pipeline.ingest_police_street(police, month=month)
         pipeline.check_raw()
-        run_dbt(["build", "--full-refresh"] if full_refresh else ["build"])
+        transform.build(full_refresh=full_refresh)
         return pipeline.check_marts()
 
     pipeline.load_reference(landing)
@@ -94,6 +97,12 @@ def test_a_new_month_rebuilds_its_periods_and_matches_a_full_rebuild(pipeline_en
     checked = deliver_and_build("2025-03")
     months, periods = refresh_scope(db)
     assert months == [("2025-03", False)]
+    # only what street files and outcomes reach was built: not the areas, nor the A&E models
+    run_results = json.loads((db.parent / "dbt_target" / "run_results.json").read_text())
+    built = {r["unique_id"] for r in run_results["results"]}
+    assert {"model.vru.int_police__street_lsoa21", "model.vru.int_police__crime_outcome_lsoa_month",
+            "model.vru.fct_indicator_value", "model.vru.fct_source_coverage", "model.vru.int_refresh__scope"} <= built
+    assert not built & {"model.vru.dim_area", "model.vru.int_ae__assault_lsoa_month", "model.vru.int_population__lsoa_year"}
     with duckdb.connect(str(db), read_only=True) as con:   # outcomes revise past months of the share
         # (and of nothing else: the knife indicators are counted from force extracts, which did not change)
         assert con.execute("SELECT indicator_id FROM intermediate.int_refresh__indicator WHERE rebuilt_in_full "
@@ -153,9 +162,9 @@ def test_a_redelivered_month_replaces_and_a_reference_change_rebuilds_all(pipeli
     deliver_and_build(full_refresh=True)
     assert snapshot(db) == incremental
 
-    # nothing new: nothing to rebuild, and the marts stay as they are
-    assert deliver_and_build() == "no indicator values were rebuilt; nothing new to check"
-    assert refresh_scope(db) == ([], []) and snapshot(db) == incremental
+    # nothing new: dbt does not run, and the marts stay as they are
+    assert deliver_and_build() == "the marts were not rebuilt since their last passing check: nothing new to check"
+    assert snapshot(db) == incremental
 
     # a new population estimate moves every rate: everything is rebuilt
     population = landing / "population" / "sapelsoasyoa_mid2024.csv"

@@ -135,21 +135,35 @@
     {%- endif %}
 {% endmacro %}
 
-{#- on-run-end: after a build that ran every incremental model with no error, failure or skip,
-    the loads it was built from become the baseline of the next incremental build (a partial
-    `--select` build leaves the baseline alone, so its months are redone next time), and the
-    project's fingerprint (VRU_BUILD_FINGERPRINT, from ingestion/build_state.py) is recorded, so a
-    run with nothing new and the same project skips dbt altogether. -#}
+{#- on-run-end: after a build with no error, failure or skip that ran every incremental model the
+    changed deliveries reach (all of them on a full refresh, when reference data changed or when
+    this project's files were never built; ingestion/build_state.py selects only those nodes when
+    it can), the loads it was built from become the baseline of the
+    next incremental build (a narrower `--select` build leaves the baseline alone, so its months
+    are redone next time), and the project's fingerprint (VRU_BUILD_FINGERPRINT, from
+    ingestion/build_state.py) is recorded, so a run with nothing new and the same project skips
+    dbt altogether. -#}
 {% macro record_built_loads(results) %}
     {%- if execute -%}
         {%- set bad = results | selectattr('status', 'in', ['error', 'fail', 'skipped', 'runtime error']) | list -%}
         {%- set built = results | map(attribute='node') | map(attribute='unique_id') | list -%}
-        {%- set incremental = [] -%}
+        {%- set changed = run_query("select coalesce(bool_or(refresh = 'reference'), false), "
+                                    ~ "list(distinct raw_table) filter (where raw_table is not null) "
+                                    ~ "from intermediate.int_refresh__changed_load").rows[0] -%}
+        {#- everything is due on a full refresh, when reference data changed, and when no complete
+            build of this project (its fingerprint) is recorded -#}
+        {%- set recorded = run_query("select count(*) > 0 and bool_and(fingerprint = '"
+                                     ~ env_var("VRU_BUILD_FINGERPRINT", "") ~ "') from raw.dbt_build_state").rows[0][0] -%}
+        {%- set everything = flags.FULL_REFRESH or changed[0] or not recorded
+                             or run_query("select count(*) = 0 from raw.dbt_built_load").rows[0][0] -%}
+        {%- set needed = [] -%}
         {%- for node in graph.nodes.values() if node.resource_type == 'model'
                                                and node.config.materialized == 'incremental' -%}
-            {%- do incremental.append(node.unique_id) -%}
+            {%- if everything or lineage_raw_tables([node.unique_id]) | select('in', changed[1] or []) | list -%}
+                {%- do needed.append(node.unique_id) -%}
+            {%- endif -%}
         {%- endfor -%}
-        {%- if not bad and incremental and incremental | reject('in', built) | list | length == 0 -%}
+        {%- if not bad and built and needed | reject('in', built) | list | length == 0 -%}
             {%- call statement('record_built_loads') -%}
                 delete from raw.dbt_built_load;
                 insert into raw.dbt_built_load

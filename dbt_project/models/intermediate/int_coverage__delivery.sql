@@ -7,6 +7,7 @@
 -- police_force (British Transport Police reports for no territorial area), emergency departments
 -- (ISTV) and their trusts (ECDS) by the seed ae_site. A trust serving two force areas has a row
 -- for each.
+{{ config(tags=['delivery_state']) }}
 {%- set periods = period_types() %}
 
 with delivered as (

@@ -8,6 +8,7 @@
 -- An indicator none of whose counted models reports by force (macros/coverage.sql) and none of
 -- whose sources says who reports (A&E sources do: their sites and trusts) has no delivery record:
 -- an area-month counts as delivered there where its numerator holds a record.
+{{ config(tags=['delivery_state']) }}
 {%- set catalogue = lsoa_month_indicators() %}
 
 with coverage_sources as (

@@ -4,7 +4,7 @@
 -- with how the source's deliveries move what is built from them (its declared refresh kind; a
 -- source the registry does not know counts as reference data, so it rebuilds everything).
 -- A view, so it is always current: ingestion/build_state.py reads it to skip a build with nothing new.
-{{ config(materialized='view') }}
+{{ config(materialized='view', tags=['refresh_scope']) }}
 
 with accepted as (
     select load_id, source, source_file from {{ source('pipeline', 'accepted_load') }}

@@ -6,6 +6,7 @@
 -- in quarters and years, overlapping rolling years), so a changed month can change what is
 -- hidden in any of them: such an indicator is rebuilt in full whenever any of its months is.
 -- check_marts validates exactly the rows rebuilt.
+{{ config(tags=['refresh_scope']) }}
 {%- set nhs_rule = indicator_catalogue() | selectattr('disclosure', 'equalto', 'nhs_small_numbers')
                                          | map(attribute='id') | list %}
 select

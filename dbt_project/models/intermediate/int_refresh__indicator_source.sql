@@ -1,6 +1,7 @@
 -- Each catalogue indicator with the raw tables it is counted from, read from its numerator and
 -- denominator models' lineage (macros/refresh_scope.sql), so no list names them, and the period
 -- type its numerator arrives by.
+{{ config(tags=['refresh_scope']) }}
 select *
 from (values
 {%- for ind in indicator_catalogue() %}

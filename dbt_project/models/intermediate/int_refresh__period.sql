@@ -4,6 +4,7 @@
 -- indicators arriving at another period type: the periods of changed deliveries of their
 -- by_period sources, as they are. is_complete: every month of the period has data, so values can
 -- exist (the others are only cleared).
+{{ config(tags=['refresh_scope']) }}
 with periods as (
     select period_type, period_start, count(*) = any_value(months_in_period) as is_complete
     from {{ ref('int_period__month_map') }}

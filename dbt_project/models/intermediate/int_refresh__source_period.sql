@@ -2,6 +2,7 @@
 -- deliveries of `by_period` sources added or withdrawn since the last complete build
 -- (raw.load_period, written at load), or every delivered period when int_refresh__scope says
 -- rebuild_all. Listed explicitly either way, so filters on them reach down into staging.
+{{ config(tags=['refresh_scope']) }}
 select distinct c.raw_table, p.period_type, p.period_start
 from {{ source('pipeline', 'load_period') }} as p
 join (

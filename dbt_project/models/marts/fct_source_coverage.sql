@@ -4,6 +4,7 @@
 -- there with no value and value_note "not delivered". Health sources (A&E) publish whether a site
 -- or trust delivered, never how many records: those counts reach analysts only through the NHS
 -- small-number rule (int_indicator__disclosed).
+{{ config(tags=['delivery_state']) }}
 select
     d.source::varchar                                                   as source,  -- noqa: RF04
     d.reporting_unit_kind::varchar                                      as reporting_unit_kind,
