@@ -45,3 +45,17 @@ def test_each_run_loads_its_interval_month_once(tmp_path, monkeypatch):
     assert {again.task_states[t] for t in ("check_raw", "check_marts", "publish", "report")} == {"success"}
     assert (settings.published_db.stat().st_ino, settings.published_db.stat().st_mtime_ns) == \
         (published.st_ino, published.st_mtime_ns)
+
+    # January, backfilled: only what street files reach is built (cosmos passes the selection),
+    # and the build is recorded as complete, so the published marts hold both months
+    january = run_dag_test("police_street_monthly", {"landing_dir": str(landing)}, settings,
+                           logical_date="2025-01-01")
+    assert january.succeeded, "\n".join(january.error_lines)
+    assert january.task_states["dbt_build"] == "success"
+    log = january.log_file.read_text()
+    assert "selecting tag:refresh_scope tag:delivery_state+ source:*.police_street+" in log
+    with duckdb.connect(str(settings.working_db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM intermediate.int_refresh__changed_load").fetchone()[0] == 0
+    with duckdb.connect(str(settings.published_db), read_only=True) as con:
+        assert con.execute("""SELECT month_start::varchar, sum(crime_count) FROM fct_police_crime_lsoa_month
+                              GROUP BY ALL ORDER BY 1""").fetchall() == [("2025-01-01", 11), ("2025-02-01", 13)]
