@@ -4,7 +4,9 @@ does no dbt work and rewrites no published file.
 A build is needed when the deliveries accepted now differ from those the last complete build was
 made from (dbt's `int_refresh__changed_load`, a view over the pipeline's tables, says which), or
 the dbt project's files differ from those it was built with (its fingerprint, recorded by the
-build's on-run-end hook from VRU_BUILD_FINGERPRINT), or no complete build is recorded.
+build's on-run-end hook from VRU_BUILD_FINGERPRINT), or no complete build is recorded. The plan
+(`plan_build`) rebuilds from scratch when the project changed, and otherwise builds only the
+nodes the changed deliveries reach when none of them is reference data.
 
 A publish is needed when the pipeline's state — the last build, the checks and the load manifest,
 all of which the published file carries — differs from the state recorded at the last publish, or
@@ -14,6 +16,7 @@ the published file is missing.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from ingestion.settings import DBT_PROJECT_DIR
@@ -46,6 +49,9 @@ def _exists(con, schema: str, name: str) -> bool:
                        [schema, name]).fetchone()[0] > 0
 
 
+PROJECT_CHANGED = "the dbt project changed since the last build"
+
+
 def build_needed(con, project_dir: Path = DBT_PROJECT_DIR) -> str | None:
     """Why a dbt build is needed now, or None when nothing is new since the last complete build."""
     if not _exists(con, "raw", "dbt_build_state") or not _exists(con, "intermediate", "int_refresh__changed_load"):
@@ -54,7 +60,7 @@ def build_needed(con, project_dir: Path = DBT_PROJECT_DIR) -> str | None:
     if built is None:
         return "no complete build is recorded yet"
     if built[0] != project_fingerprint(project_dir):
-        return "the dbt project changed since the last build"
+        return PROJECT_CHANGED
     changed = con.execute("SELECT change, count(*) FROM intermediate.int_refresh__changed_load "
                           "GROUP BY ALL ORDER BY ALL").fetchall()
     if changed:
@@ -62,21 +68,44 @@ def build_needed(con, project_dir: Path = DBT_PROJECT_DIR) -> str | None:
     return None
 
 
-def build_selection(con, reason: str) -> list[str] | None:
+def build_selection(con) -> list[str] | None:
     """The dbt nodes a build needs when only deliveries of `by_period` or `revises_history`
-    sources changed since the last complete build of this project: what is built from those
-    sources' raw tables (`source:*.<table>+`), the refresh models that scope it (tag
-    refresh_scope, by themselves: their descendants are the whole incremental graph), and what is
-    built from the pipeline's record of every delivery (tag delivery_state: coverage). None —
-    build everything — when reference data changed (every area and denominator hangs on it), the
-    project changed, or no complete build is recorded: `reason`, from `build_needed`, says which."""
-    if not reason.startswith("deliveries changed"):
-        return None
+    sources changed since the last complete build: what is built from those sources' raw tables
+    (`source:*.<table>+`), the refresh models that scope it (tag refresh_scope, by themselves:
+    their descendants are the whole incremental graph), and what is built from the pipeline's
+    record of every delivery (tag delivery_state: coverage). None — every node — when reference
+    data changed, since every area and denominator hangs on it."""
     changed = con.execute("SELECT DISTINCT refresh, raw_table FROM intermediate.int_refresh__changed_load").fetchall()
     if any(refresh == "reference" or raw_table is None for refresh, raw_table in changed):
         return None
     tables = sorted({raw_table.rsplit(".", 1)[-1] for _, raw_table in changed})
     return ["tag:refresh_scope", "tag:delivery_state+", *(f"source:*.{table}+" for table in tables)]
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """The dbt build to run now, and why."""
+
+    reason: str
+    # the project changed: incremental models hold rows its old SQL wrote, so all are rebuilt
+    full_refresh: bool = False
+    select: tuple[str, ...] = ()        # only these nodes (build_selection); empty: every node
+
+    def dbt_args(self) -> list[str]:
+        return ["build", *(["--full-refresh"] if self.full_refresh else []),
+                *(["--select", *self.select] if self.select else [])]
+
+
+def plan_build(con, project_dir: Path = DBT_PROJECT_DIR) -> BuildPlan | None:
+    """The build needed now (`build_needed` says why), or None when nothing is new."""
+    reason = build_needed(con, project_dir)
+    if reason is None:
+        return None
+    if reason == PROJECT_CHANGED:
+        return BuildPlan(reason, full_refresh=True)
+    if reason.startswith("deliveries changed"):
+        return BuildPlan(reason, select=tuple(build_selection(con) or ()))
+    return BuildPlan(reason)
 
 
 def pipeline_state(con) -> str:

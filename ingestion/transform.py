@@ -62,18 +62,19 @@ def run_dbt(args: Sequence[str] = ("build",), settings: Settings | None = None,
 
 
 def build(settings: Settings | None = None, full_refresh: bool = False) -> str:
-    """`dbt build` when something is new since the last complete build (build_state.py: new or
-    withdrawn deliveries, a changed dbt project, no build yet), of only the nodes the changed
-    deliveries reach when that is all that changed (build_state.build_selection); with nothing
-    new, no dbt at all. A full refresh always builds everything."""
+    """`dbt build` when something is new since the last complete build (build_state.plan_build:
+    new or withdrawn deliveries, a changed dbt project, no build yet): of only the nodes the
+    changed deliveries reach when that is all that changed, from scratch when the project
+    changed; with nothing new, no dbt at all. A full refresh always builds everything."""
     settings = settings or get_settings()
     if full_refresh:
-        run_dbt(["build", "--full-refresh"], settings)
-        return "models built and tested (full refresh)"
-    with writer(settings) as con:
-        reason = build_state.build_needed(con)
-        selection = build_state.build_selection(con, reason) if reason else None
-    if reason is None:
-        return "nothing new since the last build: dbt not run"
-    run_dbt(["build", *(["--select", *selection] if selection else [])], settings)
-    return f"models built and tested ({reason}{'; only what they reach' if selection else ''})"
+        plan = build_state.BuildPlan("full refresh", full_refresh=True)
+    else:
+        with writer(settings) as con:
+            plan = build_state.plan_build(con)
+        if plan is None:
+            return "nothing new since the last build: dbt not run"
+    run_dbt(plan.dbt_args(), settings)
+    how = "; rebuilt from scratch" if plan.full_refresh and not full_refresh else (
+        "; only what they reach" if plan.select else "")
+    return f"models built and tested ({plan.reason}{how})"

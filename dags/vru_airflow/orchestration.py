@@ -100,17 +100,19 @@ class LockedDbtBuildOperator(DbtBuildLocalOperator):
     def execute(self, context, **kwargs):
         """Skipped (not failed) when nothing is new since the last complete build
         (ingestion/build_state.py): the tasks after it run anyway and find nothing to do. When only
-        deliveries changed, only the nodes they reach are built (build_state.build_selection)."""
+        deliveries changed, only the nodes they reach are built; when the project changed, all from
+        scratch (build_state.plan_build)."""
         from airflow.sdk.exceptions import AirflowSkipException
 
         with writer_lock() as lock:
             with contextlib.closing(connect_working(get_settings())) as con:
-                reason = build_state.build_needed(con)
-                selection = build_state.build_selection(con, reason) if reason else None
-            if reason is None:
+                plan = build_state.plan_build(con)
+            if plan is None:
                 raise AirflowSkipException("nothing new since the last build: dbt not run")
-            log.info("dbt build: %s%s", reason, f"; selecting {' '.join(selection)}" if selection else "")
-            self.select = " ".join(selection) if selection else None
+            log.info("dbt build: %s%s%s", plan.reason, "; from scratch" if plan.full_refresh else "",
+                     f"; selecting {' '.join(plan.select)}" if plan.select else "")
+            self.full_refresh = plan.full_refresh or self.full_refresh
+            self.select = " ".join(plan.select) if plan.select else None
             # the project as it is now, recorded by the build's on-run-end hook
             self.env = {**(self.env or {}), build_state.FINGERPRINT_ENV: build_state.project_fingerprint()}
             self._writer_lock = lock

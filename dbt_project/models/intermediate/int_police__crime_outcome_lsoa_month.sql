@@ -8,7 +8,8 @@ with groups as (
 ),
 
 charged_ids as (
-    select distinct o.crime_id
+    -- keyed as int_police__street_lsoa21 keys its records
+    select distinct md5_number(o.crime_id) as crime_key
     from {{ ref('stg_police__outcome') }} as o
     join groups as g on g.outcome = o.outcome_type
     where g.outcome_group = 'charged_or_summonsed'
@@ -20,10 +21,10 @@ select
     s.crime_type,
     s.reporting_force_id,
     sum(s.record_weight)                                          as crimes,
-    sum(s.record_weight) filter (where c.crime_id is not null
+    sum(s.record_weight) filter (where c.crime_key is not null
                                     or g.outcome_group = 'charged_or_summonsed') as crimes_charged
 from {{ ref('int_police__street_lsoa21') }} as s
-left join charged_ids as c on c.crime_id = s.crime_id
+left join charged_ids as c on c.crime_key = s.crime_key
 left join groups as g on g.outcome = s.last_outcome_category
-where s.crime_id is not null
+where s.crime_key is not null
 group by all

@@ -18,11 +18,15 @@
           pre_hook=["{{ refresh_delete_periods() }}",
                     "{% if is_incremental() %}delete from {{ this }} where value_note is not null{% endif %}"]) }}
 with disclosed as (
+    -- both sides scoped before the join: DuckDB filters by the refresh scope only after a join
     select d.*, v.located_share, v.located_share_pfa_code
-    from {{ ref('int_indicator__disclosed') }} as d
-    left join {{ ref('int_indicator__value') }} as v
+    from (select * from {{ ref('int_indicator__disclosed') }}
+          where {{ refresh_period_filter('indicator_id', 'period_type', 'period_start') }}) as d
+    left join (select indicator_id, area_code, area_type, period_type, period_start,
+                      located_share, located_share_pfa_code
+               from {{ ref('int_indicator__value') }}
+               where {{ refresh_period_filter('indicator_id', 'period_type', 'period_start') }}) as v
         using (indicator_id, area_code, area_type, period_type, period_start)
-    where {{ refresh_period_filter('d.indicator_id', 'd.period_type', 'd.period_start') }}
 ),
 
 rules as (
