@@ -147,9 +147,12 @@
     {%- if execute -%}
         {%- set bad = results | selectattr('status', 'in', ['error', 'fail', 'skipped', 'runtime error']) | list -%}
         {%- set built = results | map(attribute='node') | map(attribute='unique_id') | list -%}
+        {#- a partial build may not have made the refresh models yet: then nothing is recorded -#}
+        {%- set scoped = run_query("select count(*) > 0 from information_schema.tables where table_schema = "
+                                   ~ "'intermediate' and table_name = 'int_refresh__changed_load'").rows[0][0] -%}
         {%- set changed = run_query("select coalesce(bool_or(refresh = 'reference'), false), "
                                     ~ "list(distinct raw_table) filter (where raw_table is not null) "
-                                    ~ "from intermediate.int_refresh__changed_load").rows[0] -%}
+                                    ~ "from intermediate.int_refresh__changed_load").rows[0] if scoped else [true, []] -%}
         {#- everything is due on a full refresh, when reference data changed, and when no complete
             build of this project (its fingerprint) is recorded -#}
         {%- set recorded = run_query("select count(*) > 0 and bool_and(fingerprint = '"
