@@ -310,9 +310,13 @@ isr_expected as (
     group by all
 ),
 
+{%- set banded = [] %}
+{%- for ind in indicator_catalogue() if ind.method in age_banded_methods() %}{% do banded.append(ind.id) %}{% endfor %}
+
 rolled_up as (
-    -- over age bands: counts and populations add; the DSR and its variance are built from the
-    -- bands with a population (band 0 carries crude-rate and proportion indicators)
+    {%- if banded %}
+    -- age-standardised indicators, over their age bands: counts and populations add; the DSR and
+    -- its variance are built from the bands with a population
     select
         b.indicator_id, b.period_type, b.period_start, b.period_end, b.area_type, b.area_code,
         sum(b.numerator)                                                                   as numerator,
@@ -333,7 +337,23 @@ rolled_up as (
     left join {{ ref('int_indicator__repeat_events') }} as rep
         on rep.indicator_id = b.indicator_id and rep.area_type = b.area_type and rep.area_code = b.area_code
        and rep.period_type = b.period_type and rep.period_start = b.period_start and rep.esp_band = b.esp_band
+    where b.indicator_id in ({{ sql_list(banded) }})
     group by all
+    union all by name
+    {%- endif %}
+    -- the others have the one band 0, each row its own total (grouping them again was the
+    -- costliest step of a national build)
+    select
+        b.indicator_id, b.period_type, b.period_start, b.period_end, b.area_type, b.area_code,
+        b.numerator, b.numerator_located, b.denominator,
+        true                                                                               as is_from_lsoa_months,
+        (b.numerator > 0 and not coalesce(b.denominator > 0, false))::bigint               as bands_without_denominator,
+        null::double                                                                       as dsr,
+        null::double                                                                       as dsr_variance
+    from rolled_up_bands as b
+    {%- if banded %}
+    where b.indicator_id not in ({{ sql_list(banded) }})
+    {%- endif %}
     union all by name
     select * from other_rolled_up
 ),
