@@ -6,30 +6,28 @@ Each is vectorised over Arrow arrays: DuckDB hands over a chunk of rows at a tim
 
 from __future__ import annotations
 
-import numpy as np
+import duckdb
 import pyarrow as pa
 from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
-from duckdb.sqltypes import BOOLEAN, DOUBLE
+from duckdb.sqltypes import DOUBLE
 
 from ingestion.poisson_funnel import funnel_count
 
+_LINES = duckdb.struct_type({"lower": DOUBLE, "upper": DOUBLE})
 
-def _poisson_funnel_count(expected: pa.ChunkedArray, confidence: pa.ChunkedArray, upper: pa.ChunkedArray) -> pa.Array:
-    lam = expected.to_numpy()
-    level = confidence.to_numpy()
-    side = upper.to_numpy(zero_copy_only=False)
-    out = np.empty(len(lam))
-    for is_upper in (True, False):
-        rows = np.flatnonzero(side == is_upper)
-        if rows.size:
-            out[rows] = funnel_count(lam[rows], level[rows], upper=is_upper)
-    return pa.array(out, from_pandas=True)
+
+def _poisson_funnel_lines(expected: pa.ChunkedArray, confidence: pa.ChunkedArray) -> pa.StructArray:
+    lam = expected.to_numpy(zero_copy_only=False)
+    level = confidence.to_numpy(zero_copy_only=False)
+    return pa.StructArray.from_arrays(
+        [pa.array(funnel_count(lam, level, upper=False), from_pandas=True),
+         pa.array(funnel_count(lam, level, upper=True), from_pandas=True)], names=["lower", "upper"])
 
 
 class Plugin(BasePlugin):
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
-        # poisson_funnel_count(expected, confidence, upper): the count on a funnel plot's exact
-        # Poisson control line at an area's expected count (ingestion/poisson_funnel.py)
-        conn.create_function("poisson_funnel_count", _poisson_funnel_count, [DOUBLE, DOUBLE, BOOLEAN], DOUBLE,
-                             type="arrow")
+        # poisson_funnel_lines(expected, confidence): the counts on a funnel plot's lower and upper
+        # exact Poisson control lines at an area's expected count (ingestion/poisson_funnel.py),
+        # both in one call, as {lower, upper}
+        conn.create_function("poisson_funnel_lines", _poisson_funnel_lines, [DOUBLE, DOUBLE], _LINES, type="arrow")

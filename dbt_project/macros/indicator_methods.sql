@@ -246,12 +246,17 @@
     control line at an area whose expected count is λ = comparator × denominator, the count O whose
     exact Poisson limit equals λ (the lower line: O's upper limit; the upper: its lower limit), as
     PHEindicatormethods draws these lines from exact chi-squared quantiles, taken as a continuous
-    line through its whole-count points. DuckDB has no incomplete gamma: poisson_funnel_count is a
-    function the dbt connection registers (ingestion/poisson_funnel.py). The lower line is 0 where
-    no count is low enough. -#}
-{% macro funnel_count_limit(bound, expected, denominator, multiplier, confidence) -%}
-    (poisson_funnel_count({{ expected }}, {{ confidence }}, {{ 'true' if bound == 'upper' else 'false' }})
-     / {{ denominator }} * {{ multiplier }})
+    line through its whole-count points. DuckDB has no incomplete gamma: poisson_funnel_lines is a
+    function the dbt connection registers (ingestion/poisson_funnel.py), giving both lines' counts
+    at a confidence level; `funnel_count_lines` calls it, `funnel_count_limit` reads one line of
+    its result (one call for both lines: each call of a Python function has a fixed cost). The
+    lower line is 0 where no count is low enough. -#}
+{% macro funnel_count_lines(expected, confidence) -%}
+    poisson_funnel_lines({{ expected }}, {{ confidence }})
+{%- endmacro %}
+
+{% macro funnel_count_limit(bound, lines, denominator, multiplier) -%}
+    ({{ lines }}.{{ bound }} / {{ denominator }} * {{ multiplier }})
 {%- endmacro %}
 
 {#- PHEindicatormethods assign_funnel_significance: High or Low at 0.001 (outside the 99.8%

@@ -115,6 +115,19 @@ funnel_input as (
     from with_comparators
 ),
 
+funnel_lines as (
+    -- the counts on both exact Poisson lines at each level, where a count's funnel applies
+    select
+        *,
+        {%- for level, suffix in levels %}
+        case when method <> 'proportion' and funnel_comparator is not null and funnel_denominator > 0
+             then {{ funnel_count_lines('funnel_comparator * funnel_denominator', level) }}
+        end                                                                                 as count_lines_{{ suffix }}
+        {{- ',' if not loop.last }}
+        {%- endfor %}
+    from funnel_input
+),
+
 funnel as (
     select
         w.*,
@@ -122,9 +135,8 @@ funnel as (
         {%- for bound in ['lower', 'upper'] %}
         case when w.method = 'proportion' and w.funnel_comparator is not null
              then {{ funnel_proportion_limit(bound, 'w.denominator', 'w.funnel_comparator', 'w.multiplier', level) }}
-             when w.funnel_comparator is not null and w.funnel_denominator > 0
-             then {{ funnel_count_limit(bound, 'w.funnel_comparator * w.funnel_denominator', 'w.funnel_denominator',
-                                     'w.multiplier', level) }}
+             when w.count_lines_{{ suffix }} is not null
+             then {{ funnel_count_limit(bound, 'w.count_lines_' ~ suffix, 'w.funnel_denominator', 'w.multiplier') }}
         end                                                                                 as funnel_{{ bound }}_{{ suffix }},
         {%- endfor %}
         -- the area's own limits the significance reads (for a DSR, Byar's on its count, scaled)
@@ -136,7 +148,7 @@ funnel as (
                                                                                             as own_upper_{{ suffix }}
         {{- ',' if not loop.last }}
         {%- endfor %}
-    from funnel_input as w
+    from funnel_lines as w
 )
 
 select
