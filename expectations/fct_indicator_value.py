@@ -19,6 +19,7 @@ def build_suite():
     import great_expectations.expectations as gxe
     from great_expectations.expectations.row_conditions import Column
 
+    from expectations.unique_key import expect_unique_key
     from ingestion.codes import AREA_LEVELS, COMPARISONS, PERIOD_TYPES, VALUE_NOTES
 
     suite = gx.ExpectationSuite(name="fct_indicator_value")
@@ -58,8 +59,8 @@ def build_suite():
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A="funnel_upper_998", column_B="funnel_upper_95", or_equal=True, ignore_row_if="either_value_is_missing",
             meta=why("the funnel's 99.8% control limits lie outside its 95% ones")),
-        gxe.ExpectCompoundColumnsToBeUnique(column_list=["indicator_id", "area_code", "area_type", "period_type", "period_start"],
-                                            meta=why("one value per indicator, area and period")),
+        expect_unique_key(["indicator_id", "area_code", "area_type", "period_type", "period_start"],
+                          meta=why("one value per indicator, area and period")),
     ]:
         suite.add_expectation(expectation)
     return suite

@@ -10,6 +10,7 @@ def build_suite(spec):
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
+    from expectations.unique_key import expect_unique_key
     from ingestion.codes import AREA_LEVELS
 
     suite = gx.ExpectationSuite(name=spec.gx_suite)
@@ -35,13 +36,11 @@ def build_suite(spec):
                                                                   meta=declared))
     expectations += [gxe.ExpectColumnValuesToNotBeNull(column=c, meta={"why": "load metadata is always written"})
                      for c in ("_load_id", "_source_file", "_source_sha256", "_row_number")]
-    expectations.append(gxe.ExpectCompoundColumnsToBeUnique(
-        column_list=["_source_file", "_row_number", *spec.unpivoted_by],
+    expectations.append(expect_unique_key(
+        ["_source_file", "_row_number", *spec.unpivoted_by],
         meta={"why": "one raw row per file row (per unpivoted column): a re-delivery replaces, never doubles"}))
     if spec.unique_key:
-        expectations.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=["_source_file", *spec.unique_key,
-                                                                             *spec.unpivoted_by],
-                                                                meta=declared))
+        expectations.append(expect_unique_key(["_source_file", *spec.unique_key, *spec.unpivoted_by], meta=declared))
     expectations += [make() for make in spec.extra_expectations]
     for expectation in expectations:
         suite.add_expectation(expectation)

@@ -145,6 +145,12 @@ def _outcome(suite_name: str, r) -> ExpectationOutcome:
         nested = [v for v in info.values() if isinstance(v, dict) and v.get("raised_exception")]
         raised = nested[0].get("exception_message") if nested else None
     res = r.result or {}
+    key = (config.meta or {}).get("key")       # a unique key checked by its repeated keys (expectations/unique_key.py)
+    if key:
+        repeated = (res.get("details") or {}).get("unexpected_rows") or []
+        return ExpectationOutcome(
+            suite=suite_name, expectation_type="expect_unique_key", columns=",".join(key), success=bool(r.success),
+            unexpected_count=res.get("observed_value"), partial_unexpected=tuple(map(str, repeated[:20])), raised=raised)
     return ExpectationOutcome(
         suite=suite_name, expectation_type=config.type, columns=columns or "",
         success=bool(r.success), unexpected_count=res.get("unexpected_count"),

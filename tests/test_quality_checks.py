@@ -109,6 +109,23 @@ def test_funnel_limits_out_of_order_fail_their_expectation(tmp_path):
         ("expect_column_pair_values_a_to_be_greater_than_b", "funnel_upper_998,funnel_upper_95", 1)]
 
 
+def test_repeated_keys_fail_the_unique_key_with_each_key_counted_once(tmp_path):
+    """A file row loaded twice (twice over for one of them) and an indicator value given twice:
+    the keys found more than once, each counted once."""
+    police = police_batch()
+    police = pd.concat([police, police.iloc[[3, 3, 8]]], ignore_index=True)
+    values = indicator_batch()
+    values = pd.concat([values, values.iloc[[2]]], ignore_index=True)
+    report = validate_frames(tmp_path / "gx", {"raw_police_street": police, "fct_indicator_value": values})
+    failed = sorted((o.suite, o.expectation_type, o.columns, o.unexpected_count, o.raised)
+                    for o in report.outcomes if not o.success)
+    assert failed == [
+        ("fct_indicator_value", "expect_unique_key", "indicator_id,area_code,area_type,period_type,period_start", 1, None),
+        ("raw_police_street", "expect_unique_key", "_source_file,_row_number", 2, None)]
+    assert "raw_police_street: expect_unique_key(_source_file,_row_number) failed — 2 unexpected value(s)" \
+        in report.failures()
+
+
 def test_a_not_delivered_row_may_lack_a_population_but_never_shows_a_value(tmp_path):
     batch = indicator_batch()
     batch.loc[1, ["numerator", "denominator", "value_note"]] = [None, None, "not delivered"]
