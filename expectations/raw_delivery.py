@@ -35,7 +35,7 @@ def build_suite(spec):
             expectations.append(gxe.ExpectColumnValuesToBeBetween(column=column.name, min_value=low, max_value=high,
                                                                   meta=declared))
     expectations += [gxe.ExpectColumnValuesToNotBeNull(column=c, meta={"why": "load metadata is always written"})
-                     for c in ("_load_id", "_source_file", "_source_sha256", "_row_number")]
+                     for c in ("_load_id", "_source_file", "_row_number")]
     expectations.append(expect_unique_key(
         ["_source_file", "_row_number", *spec.unpivoted_by],
         meta={"why": "one raw row per file row (per unpivoted column): a re-delivery replaces, never doubles"}))

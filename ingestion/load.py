@@ -38,9 +38,13 @@ import duckdb
 from ingestion import codes, privacy, progress
 from ingestion.errors import VruError
 
-# Columns the loader writes on every raw row: which delivery, which file, its digest, when, which row.
-LOAD_METADATA = (("_load_id", "VARCHAR"), ("_source_file", "VARCHAR"), ("_source_sha256", "VARCHAR"),
-                 ("_loaded_at", "TIMESTAMP"), ("_row_number", "BIGINT"))
+# Columns the loader writes on every raw row: which delivery, which file, when, which row. The
+# file's digest is the delivery's (raw.load_manifest.source_sha256, by _load_id): repeated on every
+# row it was a third of the cost of writing these columns.
+LOAD_METADATA = (("_load_id", "VARCHAR"), ("_source_file", "VARCHAR"), ("_loaded_at", "TIMESTAMP"),
+                 ("_row_number", "BIGINT"))
+# load metadata no longer written on raw rows, dropped from tables made before
+RETIRED_METADATA = ("_source_sha256",)
 REFRESH_KINDS = ("by_period", "revises_history", "reference")
 # DuckDB's CSV reader refuses a line longer than this (its max_line_size, set explicitly so the
 # header check and the reader agree); a file with such a line is refused as `csv_reader_limits`
@@ -497,6 +501,9 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, *specs: SourceSpec) -> None:
         if spec.raw_table not in existing:
             con.execute(spec.raw_ddl)
             existing[spec.raw_table] = set(spec.raw_columns)
+        for retired in existing[spec.raw_table] & set(RETIRED_METADATA):
+            con.execute(f"ALTER TABLE {spec.raw_table} DROP COLUMN {retired}")
+            existing[spec.raw_table].discard(retired)
         for c in spec.stored_columns:
             if c.name not in existing[spec.raw_table]:
                 con.execute(f"ALTER TABLE {spec.raw_table} ADD COLUMN IF NOT EXISTS {c.name} {c.sql_type}")
@@ -908,7 +915,7 @@ def _write_batch(con, spec: SourceSpec, accepted: list[_Delivery], names: list[s
                     [spec.name])
         con.execute(f"""
             INSERT INTO {spec.raw_table} BY NAME (
-                SELECT t.* EXCLUDE ({', '.join(_INTERNAL)}), d._load_id, d._source_file, d._source_sha256,
+                SELECT t.* EXCLUDE ({', '.join(_INTERNAL)}), d._load_id, d._source_file,
                        TIMESTAMP {_sql_str(loaded_at.isoformat(sep=' '))} AS _loaded_at, t._row_number
                 FROM ({select}) AS t JOIN _delivery AS d USING (_file_index)
                 {f'ANTI JOIN ({quarantined}) AS q USING (_file_index, _row_number)' if quarantined else ''}

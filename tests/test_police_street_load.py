@@ -48,14 +48,26 @@ def test_rows_land_with_load_metadata_and_row_numbers(tmp_path, con):
     result = load_street_file(con, path)
     assert (result.outcome, result.rows_read, result.rows_loaded) == ("loaded", 3, 3)
     rows = con.execute("""SELECT _row_number, crime_id IS NULL, lsoa_code, location, month,
-                                 _source_file, _source_sha256, _load_id
-                          FROM raw.police_street ORDER BY _row_number""").fetchall()
+                                 _source_file, m.source_sha256, _load_id
+                          FROM raw.police_street JOIN raw.load_manifest AS m ON m.load_id = _load_id
+                          ORDER BY _row_number""").fetchall()
     assert [r[0] for r in rows] == [1, 2, 3]
     assert rows[0][2:5] == ("E01090001", "On or near Parking Area, Broad Street", __import__("datetime").date(2025, 1, 1))
     assert rows[2][1] is True and rows[2][2] is None          # ASB without a Crime ID or an LSOA kept
     assert {r[5] for r in rows} == {"2025-01-thames-valley-street.csv"}
     assert {r[6] for r in rows} == {hashlib.sha256(path.read_bytes()).hexdigest()}
     assert {r[7] for r in rows} == {result.load_id}
+
+
+def test_a_raw_table_made_with_the_retired_digest_column_loads_on_and_keeps_its_rows(tmp_path, con):
+    """Raw rows once carried their file's sha256 (now the manifest's, by load id): a warehouse made
+    then has the column dropped when the loader next runs, and its earlier rows stay."""
+    january = load_street_file(con, write_street(tmp_path, "2025-01", [(A, VIOLENCE, 2)]))
+    con.execute("ALTER TABLE raw.police_street ADD COLUMN _source_sha256 VARCHAR DEFAULT 'digest'")
+    february = load_street_file(con, write_street(tmp_path, "2025-02", [(B, ROBBERY, 3)]))
+    assert "_source_sha256" not in [r[0] for r in con.execute("DESCRIBE raw.police_street").fetchall()]
+    assert con.execute("SELECT _load_id, count(*) FROM raw.police_street GROUP BY ALL ORDER BY 2").fetchall() == [
+        (january.load_id, 2), (february.load_id, 3)]
 
 
 def test_rerunning_the_same_month_changes_nothing(tmp_path, con):

@@ -41,7 +41,6 @@ def police_batch(rows: int = 20) -> pd.DataFrame:
         "context": [None] * rows,
         "_load_id": ["load-1"] * rows,
         "_source_file": ["2025-01-thames-valley-street.csv"] * rows,
-        "_source_sha256": ["0" * 64] * rows,
         "_loaded_at": [dt.datetime(2025, 3, 1, 9, 0)] * rows,
         "_row_number": list(range(1, rows + 1)),
     })
@@ -166,7 +165,7 @@ def test_checks_read_real_values_inside_duckdb_and_bring_back_only_aggregates(tm
                'Thames Valley Police', 'Thames Valley Police', -0.97, 51.45, 'On or near Broad Street',
                'E0109000' || (i % 4 + 1), 'Reading 001A',
                CASE WHEN i % 7919 = 0 THEN 'Bogus' ELSE 'Burglary' END, NULL, NULL,
-               'load-1', '2025-01-thames-valley-street.csv', repeat('0', 64), TIMESTAMP '2025-03-01 09:00', i + 1
+               'load-1', '2025-01-thames-valley-street.csv', TIMESTAMP '2025-03-01 09:00', i + 1
         FROM range({rows}) AS r(i)""")
     fetched_before = DuckDBExecutionEngine.rows_fetched
     report = validate_queries(con, tmp_path / "gx", {"raw_police_street": "SELECT * FROM raw_police_street"})
