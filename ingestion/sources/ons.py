@@ -189,7 +189,7 @@ def _population_select(spec: SourceSpec, attrs: dict[str, str], staged: list[str
     # Wide F0…F90 / M0…M90 columns → one row per LSOA × sex × single year of age (90 = 90+).
     # Thousands separators appear in some ONS releases, hence the replace().
     return """
-        SELECT lad_code, lad_name, lsoa21_code, lsoa21_name,
+        SELECT lsoa21_code,
                CAST({year} AS SMALLINT) AS year,
                CASE WHEN left(sex_age, 1) = 'f' THEN 'F' ELSE 'M' END AS sex,
                CAST(substr(sex_age, 2) AS SMALLINT) AS age,
@@ -204,8 +204,10 @@ POPULATION_LSOA = SourceSpec(
     description="ONS mid-year small-area population estimates: LSOA 2021 × sex × single year of age",
     file_pattern=r".*mid-?(?P<year>\d{4}).*\.csv",
     columns=(
-        Column(r"LAD \d{4} Code", "lad_code"), Column(r"LAD \d{4} Name", "lad_name"),
-        Column("LSOA 2021 Code", "lsoa21_code"), Column("LSOA 2021 Name", "lsoa21_name"),
+        # the LSOA's name and authority are read, not stored: the ONS lookups hold them, and
+        # repeated on each of an LSOA's 182 unpivoted rows they were a third of this load's time
+        Column(r"LAD \d{4} Code", "lad_code", stored=False), Column(r"LAD \d{4} Name", "lad_name", stored=False),
+        Column("LSOA 2021 Code", "lsoa21_code"), Column("LSOA 2021 Name", "lsoa21_name", stored=False),
         Column("Total", "total", stored=False),
         # the wide F0…F90 / M0…M90 columns (extra_columns_pattern) unpivot into these
         Column(None, "year", "SMALLINT"), Column(None, "sex"), Column(None, "age", "SMALLINT"),
