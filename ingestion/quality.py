@@ -147,10 +147,9 @@ def _outcome(suite_name: str, r) -> ExpectationOutcome:
     res = r.result or {}
     key = (config.meta or {}).get("key")       # a unique key checked by its repeated keys (expectations/unique_key.py)
     if key:
-        repeated = (res.get("details") or {}).get("unexpected_rows") or []
         return ExpectationOutcome(
             suite=suite_name, expectation_type="expect_unique_key", columns=",".join(key), success=bool(r.success),
-            unexpected_count=res.get("observed_value"), partial_unexpected=tuple(map(str, repeated[:20])), raised=raised)
+            unexpected_count=res.get("observed_value"), partial_unexpected=(), raised=raised)
     return ExpectationOutcome(
         suite=suite_name, expectation_type=config.type, columns=columns or "",
         success=bool(r.success), unexpected_count=res.get("unexpected_count"),

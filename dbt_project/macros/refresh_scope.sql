@@ -138,11 +138,10 @@
 {#- on-run-end: after a build with no error, failure or skip that ran every incremental model the
     changed deliveries reach (all of them on a full refresh, when reference data changed or when
     this project's files were never built; ingestion/build_state.py selects only those nodes when
-    it can), the loads it was built from become the baseline of the
-    next incremental build (a narrower `--select` build leaves the baseline alone, so its months
-    are redone next time), and the project's fingerprint (VRU_BUILD_FINGERPRINT, from
-    ingestion/build_state.py) is recorded, so a run with nothing new and the same project skips
-    dbt altogether. -#}
+    it can), the loads it was built from become the baseline of the next incremental build (a
+    narrower `--select` build leaves the baseline alone, so its months are redone next time), and
+    the project's fingerprint (VRU_BUILD_FINGERPRINT, from ingestion/build_state.py) is recorded,
+    so a run with nothing new and the same project skips dbt altogether. -#}
 {% macro record_built_loads(results) %}
     {%- if execute -%}
         {%- set bad = results | selectattr('status', 'in', ['error', 'fail', 'skipped', 'runtime error']) | list -%}
