@@ -75,8 +75,9 @@ def build_selection(con) -> list[str] | None:
     their descendants are the whole incremental graph), and what is built from the pipeline's
     record of every delivery (tag delivery_state: coverage). None — every node — when reference
     data changed, since every area and denominator hangs on it."""
+    # a source the registry does not know is `reference` there (int_refresh__changed_load)
     changed = con.execute("SELECT DISTINCT refresh, raw_table FROM intermediate.int_refresh__changed_load").fetchall()
-    if any(refresh == "reference" or raw_table is None for refresh, raw_table in changed):
+    if any(refresh == "reference" for refresh, _ in changed):
         return None
     tables = sorted({raw_table.rsplit(".", 1)[-1] for _, raw_table in changed})
     return ["tag:refresh_scope", "tag:delivery_state+", *(f"source:*.{table}+" for table in tables)]

@@ -552,9 +552,9 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: SourceSpec, deliveries: list[_D
     con.execute("DROP VIEW IF EXISTS _staged")
     con.execute("CREATE OR REPLACE TEMP TABLE _delivery (_file_index INTEGER, "
                 + "".join(f"_attr_{k} VARCHAR, " for k in keys) + "_load_id VARCHAR, _source_file VARCHAR, "
-                "_source_sha256 VARCHAR, _accepted BOOLEAN)")
-    con.executemany(f"INSERT INTO _delivery VALUES ({', '.join('?' * (len(keys) + 5))})",
-                    [[i, *[d.attrs.get(k) for k in keys], d.load_id, d.name, d.sha, True]
+                "_accepted BOOLEAN)")
+    con.executemany(f"INSERT INTO _delivery VALUES ({', '.join('?' * (len(keys) + 4))})",
+                    [[i, *[d.attrs.get(k) for k in keys], d.load_id, d.name, True]
                      for i, d in enumerate(deliveries)])
     try:
         con.execute(
