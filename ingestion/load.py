@@ -969,12 +969,15 @@ def _batch_counts(con, spec: SourceSpec, names: list[str], load_ids: list[str], 
         "SELECT NULL::INTEGER AS _file_index, 0 AS n WHERE false"
     duplicate = "SELECT NULL::INTEGER AS _file_index, 0 AS n WHERE false"
     if spec.duplicate_id_column:
-        # only ids seen more than once can repeat: the distinct count runs over those rows alone
+        # only ids seen more than once can repeat: the distinct count runs over those rows alone.
+        # Read from the staged text itself (the file's own columns are all it needs), the blank
+        # test on the outer rows: a third of the time of testing every id first
         content = ", ".join(n for n in names if not n.startswith("_ignored_"))
         idc = spec.duplicate_id_column
-        duplicate = f"""SELECT _file_index, count(*) - count(DISTINCT ({content})) AS n FROM _staged
-                        SEMI JOIN (SELECT _file_index, {idc} FROM _staged WHERE nullif(trim({idc}), '') IS NOT NULL
+        duplicate = f"""SELECT _file_index, count(*) - count(DISTINCT ({content})) AS n FROM _staged_text
+                        SEMI JOIN (SELECT _file_index, {idc} FROM _staged_text WHERE {idc} IS NOT NULL
                                    GROUP BY ALL HAVING count(*) > 1) USING (_file_index, {idc})
+                        WHERE nullif(trim({idc}), '') IS NOT NULL
                         GROUP BY ALL"""
     # a source by period has just counted its loaded rows into raw.load_period (by period and
     # unit): their sum is the file's, without reading the rows again
