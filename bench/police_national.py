@@ -6,6 +6,9 @@
 Each phase runs in a fresh Python process so its wall time and its peak memory (resident set,
 including its child processes such as dbt, read from os.wait4) are its own:
 
+  calibrate     the machine's speed at the start: a fixed DuckDB query and a fixed Python loop,
+                so runs on a faster or slower moment of this (shared) machine can be compared;
+                calibrate_after repeats it at the end (not compared)
   generate      a year of street files in the real layout + reference files (not compared)
   bare_read     baseline: DuckDB read_csv of the same files into a table, nothing else
   reference     vru: ONS lookups and population into the warehouse
@@ -20,10 +23,12 @@ including its child processes such as dbt, read from os.wait4) are its own:
   verify        the pandas and vru values of the violence indicator agree (not timed)
   dag_parse     Airflow's own parser (`airflow dags report -o json`) on every file in dags/, with a
                 throw-away AIRFLOW_HOME and sqlite database under --work (not part of end to end)
+  calibrate_after  the calibration again
 
 Results go to bench/results/police_national-<UTC stamp>[-<rows>rows].{json,md}: the JSON has the
 summary figures as top-level numbers (rows, bare_read_s, ingest_s, checks_s, dbt_s, publish_s,
-end_to_end_s, incremental_month_s, no_change_s, peak_rss_mib, dag_parse_max_s) and every phase's
+end_to_end_s, incremental_month_s, no_change_s, peak_rss_mib, dag_parse_max_s, calibration_duckdb_s,
+calibration_python_s) and every phase's
 own measures under "phases". Not a test: nothing here passes or fails on time; the report states
 the figures against their aims and what limits them.
 """
@@ -52,8 +57,34 @@ NOTHING_NEW = {"check_raw": ("no new deliveries to check",),
                "check_marts": ("the marts were not rebuilt since their last passing check: nothing new to check",
                                "no indicator values were rebuilt; nothing new to check")}
 VRU_PHASES = ("reference", "ingest", "checks_dbt_publish", "next_month", "no_change")   # peak memory is theirs
-PHASES = ("generate", "bare_read", "reference", "ingest", "checks_dbt_publish", "pandas", "next_month", "no_change",
-          "verify", "dag_parse")
+PHASES = ("calibrate", "generate", "bare_read", "reference", "ingest", "checks_dbt_publish", "pandas", "next_month",
+          "no_change", "verify", "dag_parse", "calibrate_after")
+# the calibration workload: the same work in every run, so its time says how fast the machine was
+CALIBRATION_ROWS = 100_000_000
+CALIBRATION_LOOP = 10_000_000
+
+
+def _calibrate() -> dict:
+    """A fixed DuckDB query (both cores) and a fixed pure-Python loop (one core, as dbt's and GX's
+    own Python is): their times, best of three, as the machine's speed at that moment."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        con.execute("SET enable_progress_bar = false")
+        query = f"SELECT sum(hash(i) % 1000) FROM range({CALIBRATION_ROWS}) AS t(i)"
+        duck = []
+        for _ in range(3):
+            started = time.perf_counter()
+            con.execute(query).fetchall()
+            duck.append(time.perf_counter() - started)
+    python = []
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for i in range(CALIBRATION_LOOP):
+            total += i
+        python.append(time.perf_counter() - started)
+    return {"seconds": sum(duck) + sum(python), "duckdb_s": round(min(duck), 3), "python_s": round(min(python), 3)}
 
 
 def _phase(name: str, work: Path, args) -> dict:
@@ -61,6 +92,8 @@ def _phase(name: str, work: Path, args) -> dict:
     os.environ["VRU_WAREHOUSE_DIR"] = str(work / "warehouse")
     police, reference = work / "police", work / "reference"
     files = sorted(str(p) for p in police.rglob("*-street.csv") if not p.name.startswith(NEXT_MONTH))
+    if name in ("calibrate", "calibrate_after"):
+        return _calibrate()
     if name == "generate":
         from generate_national import generate
 
@@ -235,6 +268,8 @@ def summary(r: dict) -> dict:
         "no_change_s": round(r["no_change"]["seconds"], 2),
         "peak_rss_mib": max(r[k]["peak_rss_mib"] for k in VRU_PHASES),
         "dag_parse_max_s": round(r["dag_parse"]["seconds"], 3),
+        "calibration_duckdb_s": r["calibrate"]["duckdb_s"],
+        "calibration_python_s": r["calibrate"]["python_s"],
     }
 
 
@@ -303,7 +338,10 @@ def _report(results: dict, figures: dict) -> str:
         "| phase | seconds | peak memory (MiB) | note |",
         "|---|---:|---:|---|",
     ]
+    calibration = {name: f"fixed DuckDB query {r[name]['duckdb_s']:.2f} s, fixed Python loop {r[name]['python_s']:.2f} s "
+                         "(best of 3; the machine's speed)" for name in ("calibrate", "calibrate_after")}
     notes = {
+        **calibration,
         "generate": "test data, not compared",
         "bare_read": "baseline: DuckDB read_csv → table",
         "reference": "vru: ONS lookups + population",
@@ -339,6 +377,12 @@ def _report(results: dict, figures: dict) -> str:
          f"{year['check_marts']} s), dbt {f['dbt_s']:.1f} s, publish {f['publish_s']:.1f} s. The HTML report of the "
          f"published file took {year['report']} s for the year and is not in end to end (the aim is raw files to "
          "published file); it is in the one-more-month and nothing-new figures, since a scheduled run waits for it."),
+        "",
+        (f"How fast the machine was: the calibration (a fixed DuckDB query over {CALIBRATION_ROWS:,} integers on both "
+         f"cores, and a fixed {CALIBRATION_LOOP:,}-step Python loop) took {f['calibration_duckdb_s']:.2f} s and "
+         f"{f['calibration_python_s']:.2f} s at the start, {r['calibrate_after']['duckdb_s']:.2f} s and "
+         f"{r['calibrate_after']['python_s']:.2f} s at the end. This machine is shared: the same work takes longer when "
+         "these do, so compare runs by these first."),
         "",
         "What each step returned:",
         "",

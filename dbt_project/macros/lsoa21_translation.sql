@@ -5,7 +5,9 @@
     several LSOAs 2021 while totals stay whole. Returns a query: every column of `relation` plus
     lsoa_vintage, lsoa21_code (null when the record has no LSOA) and record_weight. -#}
 {% macro lsoa21_translated(relation, code_column='lsoa_code_as_published', file_column='source_file') %}
-    with _records as (
+    -- read twice rather than materialised: the vintage pass reads only the file and code columns
+    -- (materialising every column of a national year's records was a quarter of the model's time)
+    with _records as not materialized (
         select * from {{ relation }}
     ),
 
