@@ -524,3 +524,20 @@ def test_cli_writes_the_report_beside_the_published_file(published, tmp_path, mo
     monkeypatch.setenv("VRU_WAREHOUSE_DIR", str(tmp_path / "nothing"))
     done = CliRunner().invoke(app, ["report"], terminal_width=200)
     assert done.exit_code == 1 and "vru publish" in done.output
+
+
+def test_multi_agency_rows_escape_names_and_notes():
+    """The panel's rows are written without Jinja's autoescape: a name or note is still escaped."""
+    from ingestion.report.render import _multi_agency_rows
+
+    row = {"lsoa21_code": "E01000001", "lsoa_name": 'Tom & "Jerry" <b>',
+           "police_violence_count": 1234.0, "police_violence_rate": 0.5, "police_violence_note": None,
+           "ae_assault_residence_count": None, "ae_assault_residence_rate": None,
+           "ae_assault_residence_note": "<script>alert(1)</script>",
+           "ae_assault_place_count": 5.0, "ae_assault_place_rate": 12.25, "ae_assault_place_note": "not delivered"}
+    html = str(_multi_agency_rows([row]))
+    assert html == (
+        '<tr data-lsoa="E01000001"><td>Tom &amp; &#34;Jerry&#34; &lt;b&gt; <span class="muted">E01000001</span></td>'
+        '<td class="num">1,234.0</td><td class="num">0.5</td><td class="note"></td>'
+        '<td class="num"></td><td class="num"></td><td class="note">&lt;script&gt;alert(1)&lt;/script&gt;</td>'
+        '<td class="num">5.00</td><td class="num">12.25</td><td class="note">not delivered</td></tr>\n')

@@ -126,11 +126,7 @@ with the reason in the note.</p>
 <div class="chart" id="ma-wrap">{{ scatter|safe }}</div>
 <table id="ma-table"><thead><tr><th>LSOA</th><th>Police violence</th><th>Rate</th><th>Note</th>
 <th>A&amp;E assaults (residence)</th><th>Rate</th><th>Note</th><th>A&amp;E assaults (place)</th><th>Rate</th><th>Note</th></tr></thead><tbody>
-{% for r in rows %}<tr data-lsoa="{{ r.lsoa21_code }}"><td>{{ r.lsoa_name }} <span class="muted">{{ r.lsoa21_code }}</span></td>
-<td class="num">{{ fmt(r.police_violence_count) }}</td><td class="num">{{ fmt(r.police_violence_rate) }}</td><td class="note">{{ r.police_violence_note or '' }}</td>
-<td class="num">{{ fmt(r.ae_assault_residence_count) }}</td><td class="num">{{ fmt(r.ae_assault_residence_rate) }}</td><td class="note">{{ r.ae_assault_residence_note or '' }}</td>
-<td class="num">{{ fmt(r.ae_assault_place_count) }}</td><td class="num">{{ fmt(r.ae_assault_place_rate) }}</td><td class="note">{{ r.ae_assault_place_note or '' }}</td></tr>
-{% endfor %}</tbody></table>
+{{ table_rows }}</tbody></table>
 {% else %}<p>The multi-agency panel is empty in this file.</p>{% endif %}
 {% endblock %}"""
 
