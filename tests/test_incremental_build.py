@@ -19,7 +19,7 @@ TABLES = ["intermediate.int_police__street_lsoa21", "intermediate.int_police__cr
           "marts.fct_police_crime_lsoa_month", "intermediate.int_population__lsoa_year",
           "intermediate.int_population__lsoa_esp_band", "intermediate.int_indicator__imd_quantile_count",
           "intermediate.int_indicator__imd_quantile",
-          "marts.fct_indicator_imd_quantile", "marts.fct_indicator_inequality"]
+          "marts.fct_indicator_imd_quantile", "marts.fct_indicator_inequality", "marts.fct_multi_agency_lsoa_month"]
 
 
 def double_population(path, lsoa21_code: str) -> None:

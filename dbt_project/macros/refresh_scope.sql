@@ -93,6 +93,17 @@
     {%- else -%}true{%- endif -%}
 {% endmacro %}
 
+{#- True for months in which a month value of any of the given indicators is rebuilt
+    (int_refresh__period), or for every month when one of them is rebuilt in full: for rows that
+    put several indicators' month values side by side. -#}
+{% macro refresh_indicators_month_filter(month_column, indicator_ids) %}
+    {%- if is_incremental() -%}
+    (exists (select 1 from {{ _rebuilt_in_full() }} as f where f.indicator_id in ({{ sql_list(indicator_ids) }}))
+     or {{ month_column }} in (select period_start from {{ ref('int_refresh__period') }}
+                               where period_type = 'month' and indicator_id in ({{ sql_list(indicator_ids) }})))
+    {%- else -%}true{%- endif -%}
+{% endmacro %}
+
 {#- pre-hooks: clear what the incremental run is about to insert again -#}
 {% macro refresh_delete_months(indicator_column=none) %}
     {%- if is_incremental() -%}
@@ -113,6 +124,12 @@
     {%- set rebuild = run_query("select rebuild_all from " ~ ref('int_refresh__scope')).rows[0][0] if execute else true -%}
     {{ 'true' if rebuild else 'false' }}
     {%- else -%}true{%- endif -%}
+{% endmacro %}
+
+{% macro refresh_delete_indicators_months(indicator_ids) %}
+    {%- if is_incremental() -%}
+    delete from {{ this }} where {{ refresh_indicators_month_filter('month_start', indicator_ids) }}
+    {%- endif -%}
 {% endmacro %}
 
 {% macro refresh_delete_on_rebuild_all() %}

@@ -86,19 +86,17 @@ def _unit(ind: dict) -> str:
     return f"per {ind['multiplier']:,}" if ind.get("multiplier") else "value"
 
 
-# the multi-agency panel's figures, as fct_multi_agency_lsoa_month names its columns (<figure>_count, _rate, _note)
-MULTI_AGENCY_FIGURES = ("police_violence", "ae_assault_residence", "ae_assault_place")
-
-
 def _multi_agency_rows(rows: list[dict]) -> markupsafe.Markup:
     """The panel's table body, a row per LSOA. Written here rather than cell by cell in Jinja,
     which took over a second for a national month's 33,000 rows. Names and notes are escaped;
-    fmt() writes only digits, separators and signs."""
+    fmt() writes only digits, separators and signs. The figures are the mart's own, in its column
+    order: each <figure>_count with its _rate and _note (fct_multi_agency_lsoa_month)."""
     escape, out = markupsafe.escape, []
+    figures = [name.removesuffix("_count") for name in (rows[0] if rows else {}) if name.endswith("_count")]
     for r in rows:
         code = escape(r["lsoa21_code"])
         out.append(f'<tr data-lsoa="{code}"><td>{escape(r["lsoa_name"])} <span class="muted">{code}</span></td>')
-        for figure in MULTI_AGENCY_FIGURES:
+        for figure in figures:
             out.append(f'<td class="num">{fmt(r[f"{figure}_count"])}</td><td class="num">{fmt(r[f"{figure}_rate"])}'
                        f'</td><td class="note">{escape(r[f"{figure}_note"] or "")}</td>')
         out.append("</tr>\n")
