@@ -1,30 +1,20 @@
 -- Crimes by LSOA 2021 × month of the crime × crime type, with how many have been charged or
--- summonsed: a crime counts as charged when any outcome recorded for its Crime ID (outcomes
--- files, joined by Crime ID, from any later month), or its last outcome category in the street
--- file, is in the charged_or_summonsed group (seeds/police_outcome_group.csv). Crimes with no
--- LSOA are kept (lsoa21_code null), by the force that reported them.
-with groups as (
-    select outcome, outcome_group from {{ ref('police_outcome_group') }}
-),
-
-charged_ids as (
-    -- keyed as int_police__street_lsoa21 keys its records
-    select distinct md5_number(o.crime_id) as crime_key
-    from {{ ref('stg_police__outcome') }} as o
-    join groups as g on g.outcome = o.outcome_type
-    where g.outcome_group = 'charged_or_summonsed'
-)
-
+-- summonsed (int_police__crime_charged_lsoa_month says when a crime counts as charged). Crimes
+-- with no LSOA are kept (lsoa21_code null), by the force that reported them. A view: the crimes
+-- come from int_police__crime_lsoa_month, rebuilt by month, so a month's outcomes rewrite only
+-- the charged counts, not a row for every LSOA, month and crime type.
+{{ config(materialized='view') }}
 select
-    s.lsoa21_code,
-    s.month_start,
-    s.crime_type,
-    s.reporting_force_id,
-    sum(s.record_weight)                                          as crimes,
-    sum(s.record_weight) filter (where c.crime_key is not null
-                                    or g.outcome_group = 'charged_or_summonsed') as crimes_charged
-from {{ ref('int_police__street_lsoa21') }} as s
-left join charged_ids as c on c.crime_key = s.crime_key
-left join groups as g on g.outcome = s.last_outcome_category
-where s.crime_key is not null
-group by all
+    m.lsoa21_code,
+    m.month_start,
+    m.crime_type,
+    m.reporting_force_id,
+    m.crimes_with_id  as crimes,
+    c.crimes_charged
+from {{ ref('int_police__crime_lsoa_month') }} as m
+left join {{ ref('int_police__crime_charged_lsoa_month') }} as c
+    on c.lsoa21_code is not distinct from m.lsoa21_code
+   and c.month_start = m.month_start
+   and c.crime_type = m.crime_type
+   and c.reporting_force_id is not distinct from m.reporting_force_id
+where m.crimes_with_id is not null
