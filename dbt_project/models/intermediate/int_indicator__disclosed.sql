@@ -124,3 +124,6 @@ select
 from published_dsr as f
 left join exact as e95 on e95.events = f.published_numerator and e95.confidence = 0.95
 left join exact as e998 on e998.events = f.published_numerator and e998.confidence = 0.998
+-- in indicator and period order: the rows a later build replaces (an indicator's periods) then lie
+-- in whole row groups, so DuckDB's checkpoint drops them instead of rewriting the groups around them
+order by f.indicator_id, f.period_type, f.period_start

@@ -520,3 +520,6 @@ where case
         r.area_code, r.period_type, r.period_start, r.input_error, r.numerator, r.denominator))
     else r.denominator > 0
 end
+-- in indicator and period order: the rows a later build replaces (an indicator's periods) then lie
+-- in whole row groups, so DuckDB's checkpoint drops them instead of rewriting the groups around them
+order by r.indicator_id, r.period_type, r.period_start

@@ -215,3 +215,6 @@ select
     null::varchar                           as funnel_significance
 from {{ ref('int_indicator__not_delivered') }} as n
 left join parents as par using (area_code, area_type)
+-- in indicator and period order: the rows a later build replaces (an indicator's periods) then lie
+-- in whole row groups, so DuckDB's checkpoint drops them instead of rewriting the groups around them
+order by indicator_id, period_type, period_start
