@@ -293,6 +293,10 @@ def _delivered_sources(con) -> list[str]:
         [counted]).fetchall()]
 
 
+# the in-memory database holding the rows a scoped mart check reads
+CHECK_BATCH_DB = "mart_check_batch"
+
+
 def _checked_since_last_build(con) -> bool:
     """The marts' last check passed, and no dbt build started after it (a build skipped because
     nothing was new starts none)."""
@@ -357,14 +361,17 @@ def check_marts(settings: Settings | None = None, everything: bool = False) -> s
             return "no indicator values were rebuilt; nothing new to check"
         if scoped:
             # the rows set down once: GX sends a dozen metric queries, and each would otherwise
-            # evaluate the scope's semi-joins over the whole mart again
-            con.execute("CREATE SCHEMA IF NOT EXISTS checks")
-            con.execute(f"CREATE OR REPLACE TABLE checks.fct_indicator_value_batch AS {batch}")
-            batch = "SELECT * FROM checks.fct_indicator_value_batch"
+            # evaluate the scope's semi-joins over the whole mart again. In an in-memory database
+            # (GX's cursors see it, as they would not a TEMP table): a month's million rows were
+            # written to the warehouse file and checkpointed only to be dropped
+            con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {CHECK_BATCH_DB}")
+            con.execute(f"CREATE OR REPLACE TABLE {CHECK_BATCH_DB}.fct_indicator_value AS {batch}")
+            batch = f"SELECT * FROM {CHECK_BATCH_DB}.fct_indicator_value"
         try:
             report = validate_queries(con, settings.gx_dir, {"fct_indicator_value": batch})
         finally:
-            con.execute("DROP TABLE IF EXISTS checks.fct_indicator_value_batch")
+            if scoped:
+                con.execute(f"DETACH DATABASE IF EXISTS {CHECK_BATCH_DB}")
         _record_check(con, "fct_indicator_value", rows, report)
     if not report.success:
         raise ChecksFailed("fct_indicator_value failed its checks; not published:\n  "
