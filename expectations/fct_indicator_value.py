@@ -6,11 +6,9 @@ from __future__ import annotations
 def contract_columns(model: str = "fct_indicator_value") -> list[str]:
     """The mart's columns as its dbt contract declares them (models/marts/_marts__models.yml):
     the list is written there only."""
-    import yaml
+    from ingestion.settings import DBT_PROJECT_DIR, read_yaml
 
-    from ingestion.settings import DBT_PROJECT_DIR
-
-    models = yaml.safe_load((DBT_PROJECT_DIR / "models" / "marts" / "_marts__models.yml").read_text())["models"]
+    models = read_yaml(DBT_PROJECT_DIR / "models" / "marts" / "_marts__models.yml")["models"]
     return [c["name"] for c in next(m for m in models if m["name"] == model)["columns"]]
 
 

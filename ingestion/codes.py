@@ -12,14 +12,12 @@ import csv
 import functools
 from dataclasses import dataclass
 
-import yaml
-
-from ingestion.settings import DBT_PROJECT_DIR
+from ingestion.settings import DBT_PROJECT_DIR, read_yaml
 
 
 @functools.cache
 def dbt_vars() -> dict:
-    return yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))["vars"]
+    return read_yaml(DBT_PROJECT_DIR / "dbt_project.yml")["vars"]
 
 
 def seed_rows(name: str) -> list[dict[str, str]]:

@@ -28,9 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from ingestion.settings import DBT_PROJECT_DIR
+from ingestion.settings import DBT_PROJECT_DIR, read_yaml
 
 DIMENSION_PREFIX = "dim_"
 
@@ -95,7 +93,7 @@ def dbt_declarations(project_dir: Path = DBT_PROJECT_DIR) -> DbtDeclarations:
     models: dict[str, ModelDeclaration] = {}
     sources: dict[tuple[str, str], ModelDeclaration] = {}
     for path in sorted([*(project_dir / "models").rglob("*.yml"), *(project_dir / "models").rglob("*.yaml")]):
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        document = read_yaml(path) or {}
         where = str(path.relative_to(project_dir))
         for node in document.get("models") or []:
             models[node["name"]] = _model(node, where)
