@@ -14,8 +14,7 @@ with lsoa21_release as (
         sex,
         age,
         case when age < 90 then age end as age_to,
-        population,
-        1 as preference
+        population
     from {{ ref('stg_ons__population_lsoa') }}
 ),
 
@@ -26,18 +25,20 @@ lsoa11_release as (
         p.sex,
         p.age_from                                    as age,
         p.age_to,
-        round(sum(p.population * w.weight))::integer  as population,
-        2 as preference
+        round(sum(p.population * w.weight))::integer  as population
     from {{ ref('stg_ons__population_lsoa11') }} as p
     join {{ ref('int_lsoa11_to_lsoa21_weight') }} as w using (lsoa11_code)
     group by all
 )
 
+-- an LSOA 2011 release only where no LSOA 2021 release covers the LSOA and year: an anti join on
+-- the few keys, not a window over the six million rows to find each key's preferred release
 select lsoa21_code, population_year, sex, age, age_to, population
-from (
-    select * from lsoa21_release
-    union all
-    select * from lsoa11_release
-) as releases
+from lsoa21_release
 where {{ refresh_reference_filter() }}
-qualify preference = min(preference) over (partition by lsoa21_code, population_year)
+union all
+select l.lsoa21_code, l.population_year, l.sex, l.age, l.age_to, l.population
+from lsoa11_release as l
+anti join (select distinct lsoa21_code, population_year from lsoa21_release) as covered
+    using (lsoa21_code, population_year)
+where {{ refresh_reference_filter() }}
