@@ -40,5 +40,6 @@ union all
 select l.lsoa21_code, l.population_year, l.sex, l.age, l.age_to, l.population
 from lsoa11_release as l
 anti join (select distinct lsoa21_code, population_year from lsoa21_release) as covered
-    using (lsoa21_code, population_year)
+    on covered.lsoa21_code is not distinct from l.lsoa21_code
+   and covered.population_year is not distinct from l.population_year
 where {{ refresh_reference_filter() }}

@@ -38,5 +38,7 @@ select
     placed.esp_band_label,
     sum(placed.population) as population
 from placed
-anti join unplaced using (lsoa21_code, population_year)
+anti join unplaced
+    on unplaced.lsoa21_code is not distinct from placed.lsoa21_code
+   and unplaced.population_year is not distinct from placed.population_year
 group by all
